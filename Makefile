@@ -1,0 +1,27 @@
+# schemamig: PGXS build, tests, demo and benchmarks
+EXTENSION = schemamig
+MODULE_big = schemamig
+OBJS = src/schemamig.o src/script.o src/catalog.o src/graph.o src/register.o \
+	src/migrate.o src/inspect.o src/context.o src/guard.o src/ddl_log.o \
+	src/drift.o src/lint.o
+DATA = schemamig--0.1.0.sql
+PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
+
+REGRESS = setup graph migrate errors
+REGRESS_OPTS = --inputdir=. --outputdir=.
+
+PG_CONFIG ?= pg_config
+PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo bench
+test:
+	bash test/run.sh
+
+demo:
+	bash examples/demo.sh
+
+bench:
+	bash bench/run.sh

@@ -1,0 +1,256 @@
+/* schemamig--0.1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION schemamig" to load this file. \quit
+
+/*
+ * Tables.  Every table is an extension configuration table so pg_dump
+ * carries its rows; none is writable by PUBLIC.  The C functions write them
+ * with the rights of the table owner (see catalog.c), so a deploy role needs
+ * EXECUTE on the functions and nothing on the tables.
+ *
+ * Keys come from explicit sequences rather than identity columns because an
+ * identity sequence cannot be passed to pg_extension_config_dump, and a
+ * restore must bring the sequences' positions along so new rows written
+ * after the restore never collide with restored ones.
+ */
+
+CREATE SEQUENCE schemamig.revision_seq;
+CREATE SEQUENCE schemamig.applied_seq;
+CREATE SEQUENCE schemamig.journal_id_seq;
+CREATE SEQUENCE schemamig.ddl_log_id_seq;
+
+CREATE TABLE schemamig.revision (
+	revision text PRIMARY KEY
+		CHECK (revision OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'
+			   AND revision NOT IN ('head', 'heads', 'base', 'current')),
+	parents text[] NOT NULL DEFAULT '{}',
+	message text,
+	upgrade_sql text NOT NULL,
+	downgrade_sql text,
+	checksum text NOT NULL,
+	kind text NOT NULL DEFAULT 'sql' CHECK (kind IN ('sql', 'external')),
+	upgrade_transactional boolean NOT NULL DEFAULT true,
+	downgrade_transactional boolean NOT NULL DEFAULT true,
+	upgrade_statements integer NOT NULL DEFAULT 0,
+	downgrade_statements integer,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('schemamig.revision_seq') UNIQUE,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	registered_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE schemamig.revision IS 'registered revisions: the migration graph';
+
+CREATE TABLE schemamig.applied (
+	revision text PRIMARY KEY REFERENCES schemamig.revision (revision),
+	applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	applied_by name NOT NULL DEFAULT CURRENT_USER,
+	checksum text NOT NULL,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('schemamig.applied_seq') UNIQUE
+);
+COMMENT ON TABLE schemamig.applied IS 'revisions currently applied (closed under ancestors)';
+
+CREATE TABLE schemamig.journal (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('schemamig.journal_id_seq'),
+	revision text,
+	action text NOT NULL CHECK (action IN ('upgrade', 'downgrade', 'stamp')),
+	target text,
+	at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	by name NOT NULL DEFAULT CURRENT_USER,
+	duration interval,
+	xid xid8
+);
+COMMENT ON TABLE schemamig.journal IS 'append-only record of upgrade, downgrade and stamp events';
+
+CREATE TABLE schemamig.ddl_log (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('schemamig.ddl_log_id_seq'),
+	revision text,
+	direction text NOT NULL
+		CHECK (direction IN ('upgrade', 'downgrade', 'client', 'unversioned')),
+	statement_no integer,
+	command_tag text NOT NULL,
+	statement text,
+	objects jsonb NOT NULL DEFAULT '[]',
+	executed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	xid xid8,
+	role name,
+	session_role name,
+	application_name text,
+	client_addr inet,
+	backend_pid integer
+);
+COMMENT ON TABLE schemamig.ddl_log IS 'append-only record of every executed DDL statement';
+CREATE INDEX ddl_log_revision_idx ON schemamig.ddl_log (revision);
+
+/*
+ * One row of bookkeeping: the fingerprint stored after the last
+ * upgrade/downgrade/stamp (drift = the schema no longer has it) and a
+ * generation counter every mutating call bumps.  Bumping it is what turns a
+ * concurrent migration under REPEATABLE READ or SERIALIZABLE into a clean
+ * serialization failure instead of a stale view of the applied set.  The
+ * row is created on first use, not here, so restoring a dump (which brings
+ * the row along) never collides with a row the install script made.
+ */
+CREATE TABLE schemamig.state (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	generation bigint NOT NULL DEFAULT 0,
+	fingerprint text,
+	objects jsonb,
+	changed_at timestamptz
+);
+
+SELECT pg_catalog.pg_extension_config_dump('schemamig.revision', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.applied', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.journal', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.ddl_log', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.state', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.revision_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.applied_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.journal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.ddl_log_id_seq', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA schemamig FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA schemamig FROM PUBLIC;
+GRANT USAGE ON SCHEMA schemamig TO PUBLIC;
+
+/*
+ * The journal and the DDL log are append-only for every role, superusers
+ * included.  ENABLE ALWAYS keeps the refusal when session_replication_role
+ * is "replica".  Dropping the trigger is DDL, which the guard blocks.
+ */
+CREATE FUNCTION schemamig.refuse_change()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_refuse_change';
+
+CREATE TRIGGER ddl_log_append_only
+	BEFORE UPDATE OR DELETE ON schemamig.ddl_log
+	FOR EACH ROW EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER ddl_log_no_truncate
+	BEFORE TRUNCATE ON schemamig.ddl_log
+	FOR EACH STATEMENT EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER journal_append_only
+	BEFORE UPDATE OR DELETE ON schemamig.journal
+	FOR EACH ROW EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER journal_no_truncate
+	BEFORE TRUNCATE ON schemamig.journal
+	FOR EACH STATEMENT EXECUTE FUNCTION schemamig.refuse_change();
+ALTER TABLE schemamig.ddl_log ENABLE ALWAYS TRIGGER ddl_log_append_only;
+ALTER TABLE schemamig.ddl_log ENABLE ALWAYS TRIGGER ddl_log_no_truncate;
+ALTER TABLE schemamig.journal ENABLE ALWAYS TRIGGER journal_append_only;
+ALTER TABLE schemamig.journal ENABLE ALWAYS TRIGGER journal_no_truncate;
+
+/*
+ * Revisions and the graph.
+ */
+CREATE FUNCTION schemamig.register(revision text, upgrade text,
+								   downgrade text DEFAULT NULL,
+								   parents text[] DEFAULT NULL,
+								   message text DEFAULT NULL)
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_register';
+
+CREATE FUNCTION schemamig.unregister(revision text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_unregister';
+
+CREATE FUNCTION schemamig.upgrade(target text DEFAULT 'heads')
+RETURNS TABLE (revision text, direction text, statements integer, duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_upgrade';
+
+CREATE FUNCTION schemamig.downgrade(target text DEFAULT '-1')
+RETURNS TABLE (revision text, direction text, statements integer, duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_downgrade';
+
+CREATE FUNCTION schemamig.stamp(target text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_stamp';
+
+CREATE FUNCTION schemamig.current()
+RETURNS SETOF text
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_current';
+
+CREATE FUNCTION schemamig.heads()
+RETURNS SETOF text
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_heads';
+
+CREATE FUNCTION schemamig.history()
+RETURNS TABLE (revision text, parents text[], message text, kind text,
+			   transactional boolean, applied boolean, applied_at timestamptz,
+			   is_head boolean, is_current boolean, registered_at timestamptz)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_history';
+
+CREATE FUNCTION schemamig.status()
+RETURNS TABLE ("current" text[], heads text[], pending integer,
+			   guard text, event_triggers_installed boolean,
+			   event_triggers_enabled boolean, drift boolean,
+			   last_action text, last_revision text, last_action_at timestamptz)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_status';
+
+/*
+ * Client-driven migrations (begin_revision) and the event triggers.
+ */
+CREATE FUNCTION schemamig.begin_revision(revision text, message text DEFAULT NULL)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_begin_revision';
+
+CREATE FUNCTION schemamig.end_revision()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_end_revision';
+
+CREATE FUNCTION schemamig.guard_ddl_start()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_guard_ddl_start';
+
+CREATE FUNCTION schemamig.log_ddl_end()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_ddl_end';
+
+CREATE FUNCTION schemamig.log_sql_drop()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_sql_drop';
+
+CREATE FUNCTION schemamig.log_table_rewrite()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_table_rewrite';
+
+CREATE EVENT TRIGGER schemamig_guard ON ddl_command_start
+	EXECUTE FUNCTION schemamig.guard_ddl_start();
+CREATE EVENT TRIGGER schemamig_log_ddl ON ddl_command_end
+	EXECUTE FUNCTION schemamig.log_ddl_end();
+CREATE EVENT TRIGGER schemamig_log_drop ON sql_drop
+	EXECUTE FUNCTION schemamig.log_sql_drop();
+CREATE EVENT TRIGGER schemamig_log_rewrite ON table_rewrite
+	EXECUTE FUNCTION schemamig.log_table_rewrite();
+ALTER EVENT TRIGGER schemamig_guard ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_rewrite ENABLE ALWAYS;
+
+/*
+ * Mutating functions are for deploy roles only: see README, "Granting a
+ * deploy role".  Read functions are for everyone; they show revision ids and
+ * messages, never the scripts or the DDL log.
+ */
+REVOKE ALL ON FUNCTION schemamig.register(text, text, text, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.unregister(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.upgrade(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.downgrade(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.stamp(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.begin_revision(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.end_revision() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.refuse_change() FROM PUBLIC;

@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		Reading and writing schemamig's own tables.
+ *
+ * Migration SQL runs with the caller's rights; schemamig's bookkeeping
+ * (applied set, journal, DDL log) must not depend on them, since a deploy
+ * role is granted EXECUTE on the functions and nothing on the tables.
+ * Bookkeeping therefore runs as the owner of schemamig's tables, the way a
+ * SECURITY DEFINER function would: SetUserIdAndSecContext() with
+ * SECURITY_RESTRICTED_OPERATION, and search_path pinned to
+ * "pg_catalog, pg_temp" in a GUC nest level so an operator or function
+ * planted in another schema can never be resolved by our queries.  An
+ * error inside restores both: transaction and subtransaction abort reset
+ * the user id, and the GUC nest level is unwound with them.
+ *
+ * Concurrent migrations are serialized by a transaction-level advisory lock
+ * (pg_advisory_xact_lock(1935895911, 1), 'scmg') taken before the graph is
+ * read; every mutating call then bumps schemamig.state.generation, so under
+ * REPEATABLE READ or SERIALIZABLE a caller that lost the race gets
+ * PostgreSQL's own serialization failure instead of acting on a stale
+ * applied set.
+ *
+ * IDENTIFICATION
+ *		src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_event_trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "schemamig.h"
+
+#define SCHEMAMIG_LOCK_KEY1 1935895911	/* 'scmg' */
+#define SCHEMAMIG_LOCK_KEY2 1
+
+static Oid	tables_owner(void);
+
+Oid
+schemamig_schema_oid(void)
+{
+	return get_namespace_oid("schemamig", false);
+}
+
+/* The owner of schemamig.revision owns all of schemamig's tables */
+static Oid
+tables_owner(void)
+{
+	Oid			relid = get_relname_relid("revision", schemamig_schema_oid());
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table schemamig.revision does not exist"),
+				 errhint("Reinstall the extension with CREATE EXTENSION schemamig.")));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+void
+schemamig_owner_enter(SchemamigOwnerContext *ctx)
+{
+	Oid			owner = tables_owner();
+
+	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
+	SetUserIdAndSecContext(owner,
+						   ctx->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ctx->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+schemamig_owner_leave(SchemamigOwnerContext *ctx)
+{
+	AtEOXact_GUC(true, ctx->save_nestlevel);
+	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
+}
+
+/* Mutating functions refuse to run on a standby or read-only transaction */
+void
+schemamig_check_writable(const char *what)
+{
+	PreventCommandDuringRecovery(what);
+	PreventCommandIfReadOnly(what);
+}
+
+void
+schemamig_lock_history(void)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(SCHEMAMIG_LOCK_KEY1),
+						Int32GetDatum(SCHEMAMIG_LOCK_KEY2));
+}
+
+void
+schemamig_bump_generation(void)
+{
+	SchemamigOwnerContext octx;
+	int			ret;
+
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("INSERT INTO schemamig.state AS s (generation) VALUES (1) "
+					  "ON CONFLICT (singleton) DO UPDATE "
+					  "SET generation = s.generation OPERATOR(pg_catalog.+) 1",
+					  false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+}
+
+void
+schemamig_journal_insert(const char *revision, const char *action,
+						 const char *target, TimestampTz started)
+{
+	SchemamigOwnerContext octx;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	NameData	by;
+	int			ret;
+
+	namestrcpy(&by, GetUserNameFromId(GetUserId(), false));
+	values[0] = revision ? CStringGetTextDatum(revision) : (Datum) 0;
+	if (!revision)
+		nulls[0] = 'n';
+	values[1] = CStringGetTextDatum(action);
+	values[2] = target ? CStringGetTextDatum(target) : (Datum) 0;
+	if (!target)
+		nulls[2] = 'n';
+	values[3] = TimestampTzGetDatum(started);
+	values[4] = NameGetDatum(&by);
+
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("INSERT INTO schemamig.journal "
+								"(revision, action, target, at, by, duration, xid) "
+								"VALUES ($1, $2, $3, $4, $5, "
+								"pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4, "
+								"pg_catalog.pg_current_xact_id())",
+								5, types, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into schemamig.journal: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+}
+
+void
+schemamig_mark_applied(const char *revision, const char *checksum)
+{
+	SchemamigOwnerContext octx;
+	Oid			types[3] = {TEXTOID, NAMEOID, TEXTOID};
+	Datum		values[3];
+	NameData	by;
+	int			ret;
+
+	namestrcpy(&by, GetUserNameFromId(GetUserId(), false));
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = NameGetDatum(&by);
+	values[2] = CStringGetTextDatum(checksum);
+
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("INSERT INTO schemamig.applied "
+								"(revision, applied_at, applied_by, checksum) "
+								"VALUES ($1, pg_catalog.now(), $2, $3)",
+								3, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into schemamig.applied: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+}
+
+void
+schemamig_mark_unapplied(const char *revision)
+{
+	SchemamigOwnerContext octx;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("DELETE FROM schemamig.applied "
+								"WHERE revision OPERATOR(pg_catalog.=) $1",
+								1, types, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from schemamig.applied: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+}
+
+/*
+ * Are the four event triggers there, and do they fire always (also under
+ * session_replication_role = replica)?  Reads pg_event_trigger, which
+ * everybody may read.
+ */
+bool
+schemamig_event_triggers_state(bool *enabled)
+{
+	int			ret;
+	bool		isnull;
+	int64		installed;
+	int64		always;
+
+	ret = SPI_execute("SELECT pg_catalog.count(*), "
+					  "pg_catalog.count(*) FILTER (WHERE e.evtenabled OPERATOR(pg_catalog.=) 'A') "
+					  "FROM pg_catalog.pg_event_trigger e "
+					  "JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) e.evtfoid "
+					  "WHERE p.pronamespace OPERATOR(pg_catalog.=) "
+					  "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'schemamig') "
+					  "AND e.evtname OPERATOR(pg_catalog.~) '^schemamig_'",
+					  true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read pg_event_trigger: %s", SPI_result_code_string(ret));
+	installed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	always = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	*enabled = (installed == 4 && always == 4);
+	return installed == 4;
+}

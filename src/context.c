@@ -1,0 +1,214 @@
+/*-------------------------------------------------------------------------
+ *
+ * context.c
+ *		The migration context: which revision, if any, the DDL now running
+ *		belongs to.
+ *
+ * The context is plain backend-local C state, never a GUC: a placeholder
+ * variable an ordinary role SETs before the library is loaded must not be
+ * able to pretend a migration is running.  It is opened only by C code
+ * reached through upgrade(), downgrade() or begin_revision(), whose EXECUTE
+ * privilege is revoked from PUBLIC, and it can never outlive its
+ * transaction: the transaction callback clears it at commit, abort and
+ * PREPARE, and the subtransaction callback clears it when the
+ * subtransaction that opened it rolls back (a function called inside a
+ * PL/pgSQL exception block that caught its error, a ROLLBACK TO SAVEPOINT
+ * after begin_revision()).
+ *
+ * begin_revision() marks its revision applied at once rather than at
+ * commit: the row is only visible once the transaction commits and
+ * disappears with an abort, which is exactly "applied at commit".
+ *
+ * IDENTIFICATION
+ *		src/context.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_begin_revision);
+PG_FUNCTION_INFO_V1(schemamig_end_revision);
+
+SchemamigContext schemamig_context;
+
+static void context_xact_callback(XactEvent event, void *arg);
+static void context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									 SubTransactionId parentSubid, void *arg);
+
+void
+schemamig_context_open(SchemamigDirection direction, const char *revision)
+{
+	schemamig_context.direction = direction;
+	strlcpy(schemamig_context.revision, revision, sizeof(schemamig_context.revision));
+	schemamig_context.statement_no = 0;
+	schemamig_context.statement = NULL;
+	schemamig_context.opened_in = GetCurrentSubTransactionId();
+}
+
+void
+schemamig_context_close(void)
+{
+	schemamig_context.direction = DIRECTION_NONE;
+	schemamig_context.revision[0] = '\0';
+	schemamig_context.statement_no = 0;
+	schemamig_context.statement = NULL;
+	schemamig_context.opened_in = InvalidSubTransactionId;
+}
+
+bool
+schemamig_context_active(void)
+{
+	return schemamig_context.direction != DIRECTION_NONE;
+}
+
+const char *
+schemamig_direction_name(SchemamigDirection direction)
+{
+	switch (direction)
+	{
+		case DIRECTION_UPGRADE:
+			return "upgrade";
+		case DIRECTION_DOWNGRADE:
+			return "downgrade";
+		case DIRECTION_CLIENT:
+			return "client";
+		case DIRECTION_NONE:
+			break;
+	}
+	return "unversioned";
+}
+
+void
+schemamig_context_register_callbacks(void)
+{
+	RegisterXactCallback(context_xact_callback, NULL);
+	RegisterSubXactCallback(context_subxact_callback, NULL);
+}
+
+static void
+context_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			schemamig_context_close();
+			schemamig_ddl_log_reset();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		schemamig_ddl_log_abort_sub(mySubid);
+	if (!schemamig_context_active() || schemamig_context.opened_in != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		schemamig_context_close();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		schemamig_context.opened_in = parentSubid;
+}
+
+/*
+ * begin_revision(revision text, message text DEFAULT NULL)
+ *
+ * Opens a client-driven migration context until the end of the current
+ * transaction block.  An unknown revision is registered as kind 'external'
+ * on top of the applied leaves (current()); a known one must be pending
+ * with all its parents applied.
+ */
+Datum
+schemamig_begin_revision(PG_FUNCTION_ARGS)
+{
+	char	   *revision;
+	char	   *message = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	SchemamigGraph *graph;
+	int			node;
+	TimestampTz started = GetCurrentTimestamp();
+
+	schemamig_check_writable("begin_revision()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("revision id must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("begin_revision() can only be used in a transaction block"),
+				 errdetail("The revision stays open until the end of the transaction; outside a transaction block that would be the end of this very statement."),
+				 errhint("Run BEGIN first, then begin_revision(), your DDL and COMMIT.")));
+	if (schemamig_context_active())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" is already open in this transaction",
+						schemamig_context.revision),
+				 errhint("Call end_revision() first, or commit.")));
+	if (!schemamig_is_valid_id(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("invalid revision id \"%s\"", revision),
+				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	node = schemamig_graph_find(graph, revision);
+	if (node < 0)
+		schemamig_register_external(graph, revision, message);
+	else
+	{
+		SchemamigNode *n = &graph->nodes[node];
+
+		if (n->applied)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("revision \"%s\" is already applied", revision),
+					 errhint("Open a new revision id for new changes.")));
+		for (int j = 0; j < n->nparents; j++)
+			if (!graph->nodes[n->parents[j]].applied)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+								graph->nodes[n->parents[j]].revision, revision),
+						 errhint("Upgrade to the parent first.")));
+	}
+	schemamig_mark_applied(revision,
+						   node < 0 ? schemamig_script_checksum("", NULL) :
+						   graph->nodes[node].checksum);
+	schemamig_journal_insert(revision, "upgrade", revision, started);
+	SPI_finish();
+
+	schemamig_context_open(DIRECTION_CLIENT, revision);
+	PG_RETURN_VOID();
+}
+
+Datum
+schemamig_end_revision(PG_FUNCTION_ARGS)
+{
+	if (schemamig_context.direction != DIRECTION_CLIENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no revision is open"),
+				 errhint("begin_revision() opens one.")));
+	schemamig_context_close();
+	PG_RETURN_VOID();
+}

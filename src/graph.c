@@ -1,0 +1,481 @@
+/*-------------------------------------------------------------------------
+ *
+ * graph.c
+ *		The revision graph, loaded into memory once per call.
+ *
+ * Every operation on the graph (heads, topological order, closure under
+ * ancestors, what upgrade/downgrade must run) is linear in the size of the
+ * graph: one SPI query reads all revisions with their applied state in
+ * registration order, a hash table maps ids to positions, and Kahn's
+ * algorithm with a binary heap keyed by registration order gives the one
+ * deterministic topological order of the spec (parents first, ties by
+ * registration order).  Nothing here is quadratic, so status() stays fast
+ * at 100,000 revisions.
+ *
+ * The applied set is kept in application order (applied.seq).  Because a
+ * revision is only ever applied after its parents, that order is itself a
+ * topological order of the applied set, and its reverse is the order in
+ * which downgrade() unapplies: newest first, children before parents.
+ *
+ * IDENTIFICATION
+ *		src/graph.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/binaryheap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+
+#include "schemamig.h"
+
+#define REVISION_KEY_SIZE 160
+
+typedef struct GraphIndexEntry
+{
+	char		key[REVISION_KEY_SIZE];
+	int			node;
+} GraphIndexEntry;
+
+static int	heap_min_compare(Datum a, Datum b, void *arg);
+static void graph_sort(SchemamigGraph *graph);
+static int	parse_relative(const char *target, char sign);
+static int	compare_applied_desc(const void *a, const void *b, void *arg);
+
+bool
+schemamig_is_valid_id(const char *revision)
+{
+	int			len = strlen(revision);
+
+	if (len < 1 || len > 128)
+		return false;
+	if (!isalnum((unsigned char) revision[0]) || IS_HIGHBIT_SET(revision[0]))
+		return false;
+	for (int i = 1; i < len; i++)
+	{
+		unsigned char c = revision[i];
+
+		if (IS_HIGHBIT_SET(c) ||
+			!(isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-'))
+			return false;
+	}
+	return strcmp(revision, "head") != 0 && strcmp(revision, "heads") != 0 &&
+		strcmp(revision, "base") != 0 && strcmp(revision, "current") != 0;
+}
+
+/*
+ * Load the whole graph.  The caller must be connected to SPI; the result
+ * lives in the caller's memory context.
+ */
+SchemamigGraph *
+schemamig_graph_load(void)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	SchemamigGraph *graph = palloc0(sizeof(SchemamigGraph));
+	SchemamigOwnerContext octx;
+	HASHCTL		hctl;
+	int			ret;
+	uint64		n;
+	ArrayType **parent_arrays;
+
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("SELECT r.revision, r.parents, r.upgrade_transactional, "
+					  "r.downgrade_transactional, r.downgrade_sql IS NULL, "
+					  "r.checksum, r.kind, a.seq "
+					  "FROM schemamig.revision r "
+					  "LEFT JOIN schemamig.applied a "
+					  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+					  "ORDER BY r.seq",
+					  false, 0);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
+
+	n = SPI_processed;
+	MemoryContextSwitchTo(callercxt);
+	graph->nnodes = (int) n;
+	graph->nodes = palloc0(sizeof(SchemamigNode) * Max(n, 1));
+	parent_arrays = palloc0(sizeof(ArrayType *) * Max(n, 1));
+
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = REVISION_KEY_SIZE;
+	hctl.entrysize = sizeof(GraphIndexEntry);
+	hctl.hcxt = callercxt;
+	graph->index = hash_create("schemamig revision graph", Max(n, 16), &hctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SchemamigNode *node = &graph->nodes[i];
+		GraphIndexEntry *entry;
+		bool		isnull;
+		Datum		d;
+
+		node->revision = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		parent_arrays[i] = DatumGetArrayTypePCopy(SPI_getbinval(tup, desc, 2, &isnull));
+		node->upgrade_transactional = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		node->downgrade_transactional = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		node->irreversible = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		node->checksum = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
+		node->kind = TextDatumGetCString(SPI_getbinval(tup, desc, 7, &isnull));
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		node->applied = !isnull;
+		node->applied_seq = isnull ? 0 : DatumGetInt64(d);
+
+		entry = hash_search(graph->index, node->revision, HASH_ENTER, NULL);
+		entry->node = (int) i;
+	}
+
+	/* resolve parents, then count and fill children */
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		SchemamigNode *node = &graph->nodes[i];
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(parent_arrays[i], TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		node->nparents = nelems;
+		node->parents = palloc(sizeof(int) * Max(nelems, 1));
+		for (int j = 0; j < nelems; j++)
+		{
+			char	   *parent = TextDatumGetCString(elems[j]);
+			int			p = schemamig_graph_find(graph, parent);
+
+			if (p < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("revision \"%s\" has unknown parent \"%s\"", node->revision, parent),
+						 errdetail("schemamig.revision was changed outside of register().")));
+			node->parents[j] = p;
+			graph->nodes[p].nchildren++;
+		}
+	}
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		graph->nodes[i].children = palloc(sizeof(int) * Max(graph->nodes[i].nchildren, 1));
+		graph->nodes[i].nchildren = 0;
+	}
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		SchemamigNode *node = &graph->nodes[i];
+
+		for (int j = 0; j < node->nparents; j++)
+		{
+			SchemamigNode *parent = &graph->nodes[node->parents[j]];
+
+			parent->children[parent->nchildren++] = i;
+		}
+	}
+	graph_sort(graph);
+	return graph;
+}
+
+/* Kahn's algorithm; the heap hands out the earliest registered ready node */
+static void
+graph_sort(SchemamigGraph *graph)
+{
+	int		   *waiting = palloc(sizeof(int) * Max(graph->nnodes, 1));
+	binaryheap *ready = binaryheap_allocate(Max(graph->nnodes, 1), heap_min_compare, NULL);
+	int			sorted = 0;
+
+	graph->topo = palloc(sizeof(int) * Max(graph->nnodes, 1));
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		waiting[i] = graph->nodes[i].nparents;
+		if (waiting[i] == 0)
+			binaryheap_add_unordered(ready, Int32GetDatum(i));
+	}
+	binaryheap_build(ready);
+	while (!binaryheap_empty(ready))
+	{
+		int			i = DatumGetInt32(binaryheap_remove_first(ready));
+		SchemamigNode *node = &graph->nodes[i];
+
+		node->topo_rank = sorted;
+		graph->topo[sorted++] = i;
+		for (int j = 0; j < node->nchildren; j++)
+		{
+			if (--waiting[node->children[j]] == 0)
+				binaryheap_add(ready, Int32GetDatum(node->children[j]));
+		}
+	}
+	if (sorted != graph->nnodes)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("the revision graph contains a cycle"),
+				 errdetail("schemamig.revision was changed outside of register().")));
+}
+
+static int
+heap_min_compare(Datum a, Datum b, void *arg)
+{
+	int			ia = DatumGetInt32(a);
+	int			ib = DatumGetInt32(b);
+
+	return (ia < ib) ? 1 : (ia > ib) ? -1 : 0;
+}
+
+int
+schemamig_graph_find(SchemamigGraph *graph, const char *revision)
+{
+	GraphIndexEntry *entry;
+
+	if (strlen(revision) >= REVISION_KEY_SIZE)
+		return -1;
+	entry = hash_search(graph->index, revision, HASH_FIND, NULL);
+	return entry ? entry->node : -1;
+}
+
+int
+schemamig_graph_require(SchemamigGraph *graph, const char *revision)
+{
+	int			node = schemamig_graph_find(graph, revision);
+
+	if (node < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+				 errmsg("revision \"%s\" is not registered", revision),
+				 errhint("SELECT revision FROM schemamig.history() lists the registered revisions.")));
+	return node;
+}
+
+/* Ancestors of a node (the node itself not included) as a bool map */
+bool *
+schemamig_graph_ancestors(SchemamigGraph *graph, int start)
+{
+	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
+	int			top = 0;
+
+	stack[top++] = start;
+	while (top > 0)
+	{
+		SchemamigNode *node = &graph->nodes[stack[--top]];
+
+		for (int j = 0; j < node->nparents; j++)
+		{
+			int			p = node->parents[j];
+
+			if (!seen[p])
+			{
+				seen[p] = true;
+				stack[top++] = p;
+			}
+		}
+	}
+	return seen;
+}
+
+/* Descendants of a node (the node itself not included) as a bool map */
+bool *
+schemamig_graph_descendants(SchemamigGraph *graph, int start)
+{
+	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
+	int			top = 0;
+
+	stack[top++] = start;
+	while (top > 0)
+	{
+		SchemamigNode *node = &graph->nodes[stack[--top]];
+
+		for (int j = 0; j < node->nchildren; j++)
+		{
+			int			c = node->children[j];
+
+			if (!seen[c])
+			{
+				seen[c] = true;
+				stack[top++] = c;
+			}
+		}
+	}
+	return seen;
+}
+
+/* Registered revisions without children, in registration order */
+List *
+schemamig_graph_heads(SchemamigGraph *graph)
+{
+	List	   *heads = NIL;
+
+	for (int i = 0; i < graph->nnodes; i++)
+		if (graph->nodes[i].nchildren == 0)
+			heads = lappend_int(heads, i);
+	return heads;
+}
+
+/* Applied revisions without an applied child, in registration order */
+List *
+schemamig_graph_current(SchemamigGraph *graph)
+{
+	List	   *current = NIL;
+
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		SchemamigNode *node = &graph->nodes[i];
+		bool		leaf = node->applied;
+
+		for (int j = 0; leaf && j < node->nchildren; j++)
+			if (graph->nodes[node->children[j]].applied)
+				leaf = false;
+		if (leaf)
+			current = lappend_int(current, i);
+	}
+	return current;
+}
+
+/* "+3" -> 3; anything else (including "+0") -> -1 */
+static int
+parse_relative(const char *target, char sign)
+{
+	char	   *end;
+	long		n;
+
+	if (target[0] != sign || !isdigit((unsigned char) target[1]))
+		return -1;
+	errno = 0;
+	n = strtol(target + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || n <= 0 || n > PG_INT32_MAX)
+		return -1;
+	return (int) n;
+}
+
+/*
+ * The revisions upgrade(target) must apply, in the order to apply them.
+ */
+List *
+schemamig_graph_pending(SchemamigGraph *graph, const char *target)
+{
+	List	   *pending = NIL;
+	int			relative = parse_relative(target, '+');
+	bool	   *wanted = NULL;
+
+	if (strcmp(target, "head") == 0)
+	{
+		List	   *heads = schemamig_graph_heads(graph);
+
+		if (list_length(heads) > 1)
+		{
+			StringInfoData names;
+			ListCell   *lc;
+
+			initStringInfo(&names);
+			foreach(lc, heads)
+				appendStringInfo(&names, "%s%s", names.len ? ", " : "",
+								 graph->nodes[lfirst_int(lc)].revision);
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("the revision graph has %d heads", list_length(heads)),
+					 errdetail("The heads are %s.", names.data),
+					 errhint("Use upgrade('heads') to apply all branches, or register a merge revision whose parents are the heads.")));
+		}
+	}
+	else if (relative > 0)
+	{
+		for (int k = 0; k < graph->nnodes && list_length(pending) < relative; k++)
+			if (!graph->nodes[graph->topo[k]].applied)
+				pending = lappend_int(pending, graph->topo[k]);
+		if (list_length(pending) < relative)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					 errmsg("cannot upgrade by %d: only %d revisions are pending",
+							relative, list_length(pending))));
+		return pending;
+	}
+	else if (strcmp(target, "heads") != 0)
+	{
+		int			node;
+
+		if (target[0] == '-' || target[0] == '+' || strcmp(target, "base") == 0 ||
+			strcmp(target, "current") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					 errmsg("invalid upgrade target \"%s\"", target),
+					 errhint("An upgrade target is \"heads\", \"head\", a revision id or \"+N\"; downgrade() takes \"-N\" and \"base\".")));
+		node = schemamig_graph_require(graph, target);
+		wanted = schemamig_graph_ancestors(graph, node);
+		wanted[node] = true;
+	}
+
+	for (int k = 0; k < graph->nnodes; k++)
+	{
+		int			i = graph->topo[k];
+
+		if (!graph->nodes[i].applied && (wanted == NULL || wanted[i]))
+			pending = lappend_int(pending, i);
+	}
+	return pending;
+}
+
+static int
+compare_applied_desc(const void *a, const void *b, void *arg)
+{
+	SchemamigGraph *graph = (SchemamigGraph *) arg;
+	int64		sa = graph->nodes[*(const int *) a].applied_seq;
+	int64		sb = graph->nodes[*(const int *) b].applied_seq;
+
+	return (sa < sb) ? 1 : (sa > sb) ? -1 : 0;
+}
+
+/*
+ * The revisions downgrade(target) must unapply, newest applied first.
+ */
+List *
+schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
+{
+	int		   *applied = palloc(sizeof(int) * Max(graph->nnodes, 1));
+	int			napplied = 0;
+	int			relative = parse_relative(target, '-');
+	bool	   *wanted = NULL;
+	List	   *result = NIL;
+	int			limit;
+
+	for (int i = 0; i < graph->nnodes; i++)
+		if (graph->nodes[i].applied)
+			applied[napplied++] = i;
+	qsort_arg(applied, napplied, sizeof(int), compare_applied_desc, graph);
+
+	limit = napplied;
+	if (relative > 0)
+	{
+		if (relative > napplied)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					 errmsg("cannot downgrade by %d: only %d revisions are applied",
+							relative, napplied),
+					 errhint("Use downgrade('base') to unapply everything.")));
+		limit = relative;
+	}
+	else if (strcmp(target, "base") != 0)
+	{
+		int			node;
+
+		if (target[0] == '-' || target[0] == '+' || strcmp(target, "head") == 0 ||
+			strcmp(target, "heads") == 0 || strcmp(target, "current") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					 errmsg("invalid downgrade target \"%s\"", target),
+					 errhint("A downgrade target is \"-N\", \"base\" or a revision id.")));
+		node = schemamig_graph_require(graph, target);
+		if (!graph->nodes[node].applied)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					 errmsg("revision \"%s\" is not applied", target),
+					 errdetail("downgrade('%s') unapplies what descends from it, and nothing applied descends from an unapplied revision.", target)));
+		wanted = schemamig_graph_descendants(graph, node);
+	}
+
+	for (int k = 0; k < limit; k++)
+		if (wanted == NULL || wanted[applied[k]])
+			result = lappend_int(result, applied[k]);
+	return result;
+}

@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *		The guard: a ddl_command_start event trigger that refuses schema
+ *		changes made outside a revision.
+ *
+ * Why an event trigger and not a ProcessUtility hook: an event trigger
+ * works with a plain CREATE EXTENSION (no shared_preload_libraries), fires
+ * in every session of the database from its first DDL statement, and is
+ * owned by the extension, so it survives reconnects and pooling.  It is
+ * created ENABLE ALWAYS so session_replication_role = replica does not
+ * switch it off.  What event triggers never see (PostgreSQL fires them only
+ * for database-local objects): CREATE/ALTER/DROP ROLE, DATABASE and
+ * TABLESPACE, ALTER SYSTEM, and event triggers themselves.
+ *
+ * DDL is allowed without a revision when a migration context is open, when
+ * it runs inside an extension script (CREATE EXTENSION's own statements),
+ * while schemamig.restoring is on, when its command tag is listed in
+ * schemamig.guard_exempt, or when it only touches temporary objects.  The
+ * last is decided from the parse tree: CREATE TEMP ..., and for commands
+ * naming existing relations (ALTER, DROP, CREATE INDEX, RENAME) a lookup of
+ * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
+ * not exist changes nothing and is allowed, so the common "DROP TABLE IF
+ * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.
+ *
+ * IDENTIFICATION
+ *		src/guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/varlena.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_guard_ddl_start);
+
+static bool tag_is_exempt(const char *tag);
+static bool only_temporary(Node *parsetree);
+static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
+
+/*
+ * What the guard thinks of a DDL statement; shared with the log, which
+ * asks again when the guard's own trigger did not run.
+ */
+SchemamigVerdict
+schemamig_guard_classify(Node *parsetree, const char *tag)
+{
+	if (schemamig_restoring || creating_extension)
+		return VERDICT_SKIP;
+	if (schemamig_context_active())
+		return VERDICT_VERSIONED;
+	if (tag_is_exempt(tag) || only_temporary(parsetree))
+		return VERDICT_SKIP;
+	return VERDICT_UNVERSIONED;
+}
+
+Datum
+schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	const char *tag;
+	SchemamigVerdict verdict;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "schemamig_guard_ddl_start: not fired by event trigger manager");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	tag = GetCommandTagName(trigdata->tag);
+	verdict = schemamig_guard_classify(trigdata->parsetree, tag);
+
+	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_ENFORCE)
+	{
+		char	   *statement = schemamig_client_statement_text(trigdata->parsetree);
+
+		ereport(LOG_SERVER_ONLY,
+				(errmsg("schemamig blocked unversioned %s by role \"%s\" in database \"%s\", application \"%s\": %s",
+						tag, GetUserNameFromId(GetUserId(), false),
+						get_database_name(MyDatabaseId),
+						application_name ? application_name : "",
+						statement ? statement : "")));
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+				 errmsg("unversioned schema change blocked: %s", tag),
+				 errdetail("schemamig.guard is \"enforce\": every schema change in this database must be part of a revision."),
+				 errhint("Register it with schemamig.register() and apply it with schemamig.upgrade(), or run it inside BEGIN; SELECT schemamig.begin_revision('<id>'); ... COMMIT;.")));
+	}
+	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_WARN)
+		ereport(WARNING,
+				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+				 errmsg("unversioned schema change allowed: %s", tag),
+				 errdetail("schemamig.guard is \"warn\"; the change is recorded in schemamig.ddl_log without a revision.")));
+
+	schemamig_ddl_log_begin(trigdata->parsetree, verdict);
+	PG_RETURN_NULL();
+}
+
+/* schemamig.guard_exempt is a comma-separated list of command tags */
+static bool
+tag_is_exempt(const char *tag)
+{
+	char	   *rawstring;
+	List	   *elemlist;
+	ListCell   *lc;
+	bool		exempt = false;
+
+	if (schemamig_guard_exempt == NULL || schemamig_guard_exempt[0] == '\0')
+		return false;
+	rawstring = pstrdup(schemamig_guard_exempt);
+	if (!SplitGUCList(rawstring, ',', &elemlist))
+		return false;
+	foreach(lc, elemlist)
+	{
+		if (pg_strcasecmp((char *) lfirst(lc), tag) == 0)
+			exempt = true;
+	}
+	return exempt;
+}
+
+static bool
+rangevar_is_temp(RangeVar *rv, bool absent_is_temp)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return false;
+	if (rv->relpersistence == RELPERSISTENCE_TEMP)
+		return true;
+	if (rv->schemaname && strncmp(rv->schemaname, "pg_temp", 7) == 0)
+		return true;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return absent_is_temp;
+	return get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+}
+
+static bool
+only_temporary(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateStmt:
+			return rangevar_is_temp(((CreateStmt *) parsetree)->relation, false);
+		case T_CreateTableAsStmt:
+			return rangevar_is_temp(((CreateTableAsStmt *) parsetree)->into->rel, false);
+		case T_ViewStmt:
+			return ((ViewStmt *) parsetree)->view->relpersistence == RELPERSISTENCE_TEMP;
+		case T_CreateSeqStmt:
+			return rangevar_is_temp(((CreateSeqStmt *) parsetree)->sequence, false);
+		case T_AlterSeqStmt:
+			return rangevar_is_temp(((AlterSeqStmt *) parsetree)->sequence, false);
+		case T_IndexStmt:
+			return rangevar_is_temp(((IndexStmt *) parsetree)->relation, false);
+		case T_AlterTableStmt:
+			return rangevar_is_temp(((AlterTableStmt *) parsetree)->relation, false);
+		case T_RenameStmt:
+			return rangevar_is_temp(((RenameStmt *) parsetree)->relation, false);
+		case T_CreateTrigStmt:
+			return rangevar_is_temp(((CreateTrigStmt *) parsetree)->relation, false);
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+				ListCell   *lc;
+
+				switch (stmt->removeType)
+				{
+					case OBJECT_TABLE:
+					case OBJECT_INDEX:
+					case OBJECT_SEQUENCE:
+					case OBJECT_VIEW:
+					case OBJECT_MATVIEW:
+						break;
+					default:
+						return false;
+				}
+				foreach(lc, stmt->objects)
+				{
+					RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+
+					if (!rangevar_is_temp(rv, stmt->missing_ok))
+						return false;
+				}
+				return stmt->objects != NIL;
+			}
+		default:
+			return false;
+	}
+}

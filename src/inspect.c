@@ -1,0 +1,205 @@
+/*-------------------------------------------------------------------------
+ *
+ * inspect.c
+ *		current(), heads(), history() and status(): where the database
+ *		stands.
+ *
+ * schemamig's tables are not readable by PUBLIC (the scripts and the DDL
+ * log may hold things like role passwords), but where the database stands
+ * is everybody's business: these functions read the tables as their owner
+ * and show revision ids, messages and state, never scripts.  They work on a
+ * hot standby.
+ *
+ * IDENTIFICATION
+ *		src/inspect.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_current);
+PG_FUNCTION_INFO_V1(schemamig_heads);
+PG_FUNCTION_INFO_V1(schemamig_history);
+PG_FUNCTION_INFO_V1(schemamig_status);
+
+static Datum revisions_srf(FunctionCallInfo fcinfo, bool current);
+static Datum revision_array(SchemamigGraph *graph, List *nodes);
+
+static Datum
+revisions_srf(FunctionCallInfo fcinfo, bool current)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SchemamigGraph *graph;
+	List	   *nodes;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	graph = schemamig_graph_load();
+	nodes = current ? schemamig_graph_current(graph) : schemamig_graph_heads(graph);
+	foreach(lc, nodes)
+	{
+		Datum		value = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+Datum
+schemamig_current(PG_FUNCTION_ARGS)
+{
+	return revisions_srf(fcinfo, true);
+}
+
+Datum
+schemamig_heads(PG_FUNCTION_ARGS)
+{
+	return revisions_srf(fcinfo, false);
+}
+
+/*
+ * history(): every registered revision in the deterministic topological
+ * order upgrade() uses.
+ */
+Datum
+schemamig_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SchemamigOwnerContext octx;
+	SchemamigGraph *graph;
+	bool	   *is_current;
+	List	   *current;
+	ListCell   *lc;
+	int			ret;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	graph = schemamig_graph_load();
+	is_current = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	current = schemamig_graph_current(graph);
+	foreach(lc, current)
+		is_current[lfirst_int(lc)] = true;
+
+	/* the columns the graph does not carry, in registration order */
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("SELECT r.message, r.registered_at, a.applied_at "
+					  "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
+					  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+					  "ORDER BY r.seq", true, 0);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_SELECT || SPI_processed != (uint64) graph->nnodes)
+		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
+
+	for (int k = 0; k < graph->nnodes; k++)
+	{
+		int			i = graph->topo[k];
+		SchemamigNode *node = &graph->nodes[i];
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		List	   *parents = NIL;
+		Datum		values[10];
+		bool		nulls[10];
+
+		memset(nulls, 0, sizeof(nulls));
+		for (int j = 0; j < node->nparents; j++)
+			parents = lappend_int(parents, node->parents[j]);
+		values[0] = CStringGetTextDatum(node->revision);
+		values[1] = revision_array(graph, parents);
+		values[2] = SPI_getbinval(tup, desc, 1, &nulls[2]);
+		values[3] = CStringGetTextDatum(node->kind);
+		values[4] = BoolGetDatum(node->upgrade_transactional && node->downgrade_transactional);
+		values[5] = BoolGetDatum(node->applied);
+		values[6] = SPI_getbinval(tup, desc, 3, &nulls[6]);
+		values[7] = BoolGetDatum(node->nchildren == 0);
+		values[8] = BoolGetDatum(is_current[i]);
+		values[9] = SPI_getbinval(tup, desc, 2, &nulls[9]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static Datum
+revision_array(SchemamigGraph *graph, List *nodes)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(nodes), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, nodes)
+		elems[n++] = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * status(): one row that answers "where does this database stand, and is
+ * it protected?"
+ */
+Datum
+schemamig_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SchemamigOwnerContext octx;
+	SchemamigGraph *graph;
+	Datum		values[10];
+	bool		nulls[10];
+	int			pending = 0;
+	bool		enabled;
+	bool		drift_known;
+	bool		drift;
+	int			ret;
+	static const char *const guard_names[] = {"off", "warn", "enforce"};
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(nulls, 0, sizeof(nulls));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	graph = schemamig_graph_load();
+	for (int i = 0; i < graph->nnodes; i++)
+		if (!graph->nodes[i].applied)
+			pending++;
+
+	values[0] = revision_array(graph, schemamig_graph_current(graph));
+	values[1] = revision_array(graph, schemamig_graph_heads(graph));
+	values[2] = Int32GetDatum(pending);
+	values[3] = CStringGetTextDatum(guard_names[schemamig_guard_mode]);
+	values[4] = BoolGetDatum(schemamig_event_triggers_state(&enabled));
+	values[5] = BoolGetDatum(enabled);
+	drift = schemamig_drift_detected(&drift_known);
+	values[6] = BoolGetDatum(drift);
+	nulls[6] = !drift_known;
+
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("SELECT action, revision, at FROM schemamig.journal "
+					  "ORDER BY id DESC LIMIT 1", true, 1);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.journal: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		values[7] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &nulls[7]);
+		values[8] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &nulls[8]);
+		values[9] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &nulls[9]);
+	}
+	else
+		nulls[7] = nulls[8] = nulls[9] = true;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	SPI_finish();
+	return (Datum) 0;
+}

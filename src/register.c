@@ -1,0 +1,369 @@
+/*-------------------------------------------------------------------------
+ *
+ * register.c
+ *		register() and unregister(): adding revisions to the graph.
+ *
+ * register() checks everything before it writes anything: the id, that
+ * both scripts parse with the server's parser and hold no transaction
+ * control, the parents (known, acyclic), the checksum rules, and the lint.
+ * Re-registering an unchanged revision is a no-op so a migration file can
+ * be run again; an applied revision can never be changed (SM002), the rule
+ * "never edit applied migrations" turned into mechanism.
+ *
+ * IDENTIFICATION
+ *		src/register.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_register);
+PG_FUNCTION_INFO_V1(schemamig_unregister);
+
+static List *resolve_parents(SchemamigGraph *graph, const char *revision,
+							 ArrayType *parents_arg, int existing);
+static Datum parents_datum(SchemamigGraph *graph, List *parents);
+static bool same_parents(SchemamigNode *node, List *parents);
+static void count_statements(List *statements, int *count, bool *transactional);
+static void write_revision(bool replace, const char *revision, Datum parents,
+						   const char *message, const char *upgrade,
+						   const char *downgrade, const char *checksum,
+						   const char *kind, bool up_tx, bool down_tx,
+						   int up_count, int down_count);
+
+void
+schemamig_check_valid_id(const char *revision)
+{
+	if (!schemamig_is_valid_id(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("invalid revision id \"%s\"", revision),
+				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
+}
+
+/*
+ * register(revision, upgrade, downgrade, parents, message) returns text
+ */
+Datum
+schemamig_register(PG_FUNCTION_ARGS)
+{
+	char	   *revision;
+	char	   *upgrade;
+	char	   *downgrade = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ArrayType  *parents_arg = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	char	   *message = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	List	   *up_statements;
+	List	   *down_statements = NIL;
+	int			up_count;
+	int			down_count = 0;
+	bool		up_tx;
+	bool		down_tx = true;
+	char	   *checksum;
+	SchemamigGraph *graph;
+	int			existing;
+	List	   *parents;
+
+	schemamig_check_writable("register()");
+	schemamig_check_not_nested("register()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("revision id must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	schemamig_check_valid_id(revision);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("upgrade script of revision \"%s\" must not be null", revision),
+				 errhint("Pass an empty string for a revision that only merges branches.")));
+	upgrade = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	up_statements = schemamig_script_parse(upgrade, revision, "upgrade");
+	count_statements(up_statements, &up_count, &up_tx);
+	if (downgrade != NULL)
+	{
+		down_statements = schemamig_script_parse(downgrade, revision, "downgrade");
+		count_statements(down_statements, &down_count, &down_tx);
+	}
+	checksum = schemamig_script_checksum(upgrade, downgrade);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	existing = schemamig_graph_find(graph, revision);
+	parents = resolve_parents(graph, revision, parents_arg, existing);
+
+	if (existing >= 0)
+	{
+		SchemamigNode *node = &graph->nodes[existing];
+
+		if (strcmp(node->checksum, checksum) == 0 && same_parents(node, parents))
+		{
+			SPI_finish();
+			PG_RETURN_TEXT_P(cstring_to_text(revision));
+		}
+		if (node->applied)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH),
+					 errmsg("revision \"%s\" is applied and cannot be changed", revision),
+					 strcmp(node->checksum, checksum) != 0 ?
+					 errdetail("The registered scripts have checksum %s, the new ones %s.",
+							   node->checksum, checksum) :
+					 errdetail("The new parents differ from the registered ones."),
+					 errhint("Applied migrations are never edited: register a new revision on top of it.")));
+	}
+
+	/* lint last: it is the only check that may only warn */
+	schemamig_lint_register(revision, upgrade, up_statements, downgrade,
+							down_statements);
+
+	write_revision(existing >= 0, revision, parents_datum(graph, parents), message,
+				   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
+				   up_count, downgrade ? down_count : -1);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(revision));
+}
+
+/*
+ * Registers a revision with no scripts of its own, for DDL the client runs
+ * (begin_revision, Alembic): parents are the applied leaves.
+ */
+void
+schemamig_register_external(SchemamigGraph *graph, const char *revision,
+							const char *message)
+{
+	List	   *parents = schemamig_graph_current(graph);
+
+	write_revision(false, revision, parents_datum(graph, parents), message,
+				   "", NULL, schemamig_script_checksum("", NULL), "external",
+				   true, true, 0, -1);
+}
+
+/*
+ * NULL parents: the registered ones for a known id, else the single head.
+ * Duplicates are dropped; every parent must be registered, and a parent
+ * that descends from the revision would close a cycle.
+ */
+static List *
+resolve_parents(SchemamigGraph *graph, const char *revision,
+				ArrayType *parents_arg, int existing)
+{
+	List	   *parents = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	bool	   *below = NULL;
+
+	if (parents_arg == NULL)
+	{
+		List	   *heads;
+
+		if (existing >= 0)
+		{
+			SchemamigNode *node = &graph->nodes[existing];
+
+			for (int j = 0; j < node->nparents; j++)
+				parents = lappend_int(parents, node->parents[j]);
+			return parents;
+		}
+		heads = schemamig_graph_heads(graph);
+		if (list_length(heads) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("cannot choose a parent for revision \"%s\": the graph has %d heads",
+							revision, list_length(heads)),
+					 errhint("Pass parents explicitly; a revision whose parents are all the heads merges them.")));
+		return heads;
+	}
+
+	if (ARR_NDIM(parents_arg) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("parents must be a one-dimensional array")));
+	deconstruct_array(parents_arg, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	if (existing >= 0)
+		below = schemamig_graph_descendants(graph, existing);
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *parent;
+		int			p;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("parents of revision \"%s\" must not contain NULL", revision)));
+		parent = TextDatumGetCString(elems[i]);
+		if (strcmp(parent, revision) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("revision \"%s\" cannot be its own parent", revision)));
+		p = schemamig_graph_find(graph, parent);
+		if (p < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("parent \"%s\" of revision \"%s\" is not registered", parent, revision),
+					 errhint("Register the parent first; revisions are registered in order.")));
+		if (below && below[p])
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("making \"%s\" a parent of revision \"%s\" would create a cycle", parent, revision),
+					 errdetail("\"%s\" descends from \"%s\".", parent, revision)));
+		if (!list_member_int(parents, p))
+			parents = lappend_int(parents, p);
+	}
+	return parents;
+}
+
+static Datum
+parents_datum(SchemamigGraph *graph, List *parents)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(parents), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, parents)
+		elems[n++] = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static bool
+same_parents(SchemamigNode *node, List *parents)
+{
+	int			j = 0;
+	ListCell   *lc;
+
+	if (node->nparents != list_length(parents))
+		return false;
+	foreach(lc, parents)
+		if (node->parents[j++] != lfirst_int(lc))
+			return false;
+	return true;
+}
+
+static void
+count_statements(List *statements, int *count, bool *transactional)
+{
+	ListCell   *lc;
+
+	*count = list_length(statements);
+	*transactional = true;
+	foreach(lc, statements)
+		if (((SchemamigStatement *) lfirst(lc))->needs_top_level)
+			*transactional = false;
+}
+
+static void
+write_revision(bool replace, const char *revision, Datum parents,
+			   const char *message, const char *upgrade, const char *downgrade,
+			   const char *checksum, const char *kind, bool up_tx, bool down_tx,
+			   int up_count, int down_count)
+{
+	SchemamigOwnerContext octx;
+	Oid			types[12] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID};
+	Datum		values[12];
+	char		nulls[12];
+	NameData	by;
+	int			ret;
+
+	memset(nulls, ' ', sizeof(nulls));
+	namestrcpy(&by, GetUserNameFromId(GetUserId(), false));
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = parents;
+	values[2] = message ? CStringGetTextDatum(message) : (Datum) 0;
+	nulls[2] = message ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(upgrade);
+	values[4] = downgrade ? CStringGetTextDatum(downgrade) : (Datum) 0;
+	nulls[4] = downgrade ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(checksum);
+	values[6] = CStringGetTextDatum(kind);
+	values[7] = BoolGetDatum(up_tx);
+	values[8] = BoolGetDatum(down_tx);
+	values[9] = Int32GetDatum(up_count);
+	values[10] = Int32GetDatum(down_count);
+	nulls[10] = down_count >= 0 ? ' ' : 'n';
+	values[11] = NameGetDatum(&by);
+
+	schemamig_owner_enter(&octx);
+	if (replace)
+		ret = SPI_execute_with_args("UPDATE schemamig.revision SET parents = $2, "
+									"message = $3, upgrade_sql = $4, downgrade_sql = $5, "
+									"checksum = $6, kind = $7, upgrade_transactional = $8, "
+									"downgrade_transactional = $9, upgrade_statements = $10, "
+									"downgrade_statements = $11, registered_by = $12, "
+									"registered_at = pg_catalog.now() "
+									"WHERE revision OPERATOR(pg_catalog.=) $1",
+									12, types, values, nulls, false, 0);
+	else
+		ret = SPI_execute_with_args("INSERT INTO schemamig.revision (revision, parents, "
+									"message, upgrade_sql, downgrade_sql, checksum, kind, "
+									"upgrade_transactional, downgrade_transactional, "
+									"upgrade_statements, downgrade_statements, registered_by) "
+									"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+									12, types, values, nulls, false, 0);
+	if (ret != (replace ? SPI_OK_UPDATE : SPI_OK_INSERT))
+		elog(ERROR, "could not write schemamig.revision: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+}
+
+/*
+ * unregister(revision): only a revision that is neither applied nor
+ * anybody's parent can go.
+ */
+Datum
+schemamig_unregister(PG_FUNCTION_ARGS)
+{
+	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SchemamigGraph *graph;
+	SchemamigNode *node;
+	SchemamigOwnerContext octx;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	int			ret;
+
+	schemamig_check_writable("unregister()");
+	schemamig_check_not_nested("unregister()");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	node = &graph->nodes[schemamig_graph_require(graph, revision)];
+	if (node->applied)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH),
+				 errmsg("revision \"%s\" is applied and cannot be unregistered", revision),
+				 errhint("Downgrade it first.")));
+	if (node->nchildren > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" has %d child revisions and cannot be unregistered",
+						revision, node->nchildren),
+				 errdetail("\"%s\" is a parent of \"%s\".", revision,
+						   graph->nodes[node->children[0]].revision),
+				 errhint("Unregister its children first.")));
+
+	values[0] = CStringGetTextDatum(revision);
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("DELETE FROM schemamig.revision "
+								"WHERE revision OPERATOR(pg_catalog.=) $1",
+								1, types, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from schemamig.revision: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

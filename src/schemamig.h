@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ *
+ * schemamig.h
+ *		Declarations shared between the files of schemamig, one section per
+ *		source file.
+ *
+ * IDENTIFICATION
+ *		src/schemamig.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SCHEMAMIG_H
+#define SCHEMAMIG_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "nodes/parsenodes.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+
+/* SQLSTATEs of the spec */
+#define ERRCODE_SCHEMAMIG_UNVERSIONED_DDL	MAKE_SQLSTATE('S','M','0','0','1')
+#define ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH MAKE_SQLSTATE('S','M','0','0','2')
+#define ERRCODE_SCHEMAMIG_UNKNOWN_REVISION	MAKE_SQLSTATE('S','M','0','0','3')
+#define ERRCODE_SCHEMAMIG_GRAPH_ERROR		MAKE_SQLSTATE('S','M','0','0','4')
+#define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
+#define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
+#define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
+
+/* ---- schemamig.c: GUCs ---- */
+
+typedef enum SchemamigGuardMode
+{
+	GUARD_OFF,
+	GUARD_WARN,
+	GUARD_ENFORCE
+} SchemamigGuardMode;
+
+typedef enum SchemamigLintMode
+{
+	LINT_OFF,
+	LINT_WARN,
+	LINT_ERROR
+} SchemamigLintMode;
+
+extern int	schemamig_guard_mode;
+extern char *schemamig_guard_exempt;
+extern int	schemamig_lock_timeout;
+extern int	schemamig_lint_mode;
+extern bool schemamig_restoring;
+
+/* ---- script.c: scripts split into statements by the server's parser ---- */
+
+typedef struct SchemamigStatement
+{
+	int			statement_no;	/* 1-based position in the script */
+	int			location;		/* byte offset of the statement's text */
+	int			length;			/* byte length of the statement's text */
+	char	   *text;			/* the statement, without leading comments */
+	Node	   *parsetree;		/* RawStmt->stmt */
+	bool		needs_top_level;	/* cannot run inside a transaction block */
+} SchemamigStatement;
+
+extern List *schemamig_script_parse(const char *script, const char *revision,
+									const char *which);
+extern bool schemamig_statement_needs_top_level(Node *parsetree);
+extern char *schemamig_script_checksum(const char *upgrade, const char *downgrade);
+extern char *schemamig_normalize_newlines(const char *text);
+extern bool schemamig_script_is_empty(const char *script);
+extern char *schemamig_statement_slice(const char *query, int location, int length);
+
+/* ---- catalog.c: bookkeeping as the extension's table owner ---- */
+
+typedef struct SchemamigOwnerContext
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} SchemamigOwnerContext;
+
+extern void schemamig_owner_enter(SchemamigOwnerContext *ctx);
+extern void schemamig_owner_leave(SchemamigOwnerContext *ctx);
+extern Oid	schemamig_schema_oid(void);
+extern void schemamig_check_writable(const char *what);
+extern void schemamig_lock_history(void);
+extern void schemamig_bump_generation(void);
+extern void schemamig_journal_insert(const char *revision, const char *action,
+									 const char *target, TimestampTz started);
+extern void schemamig_mark_applied(const char *revision, const char *checksum);
+extern void schemamig_mark_unapplied(const char *revision);
+extern bool schemamig_event_triggers_state(bool *enabled);
+
+/* ---- graph.c: the revision graph in memory ---- */
+
+typedef struct SchemamigNode
+{
+	char	   *revision;
+	int			nparents;
+	int		   *parents;		/* indexes into graph->nodes */
+	int			nchildren;
+	int		   *children;
+	int64		applied_seq;	/* 0 when not applied */
+	bool		applied;
+	bool		upgrade_transactional;
+	bool		downgrade_transactional;
+	bool		irreversible;
+	char	   *checksum;
+	char	   *kind;
+	int			topo_rank;		/* position in graph->topo */
+} SchemamigNode;
+
+typedef struct SchemamigGraph
+{
+	int			nnodes;
+	SchemamigNode *nodes;		/* in registration order */
+	int		   *topo;			/* node indexes, parents first */
+	struct HTAB *index;			/* revision id -> node index */
+} SchemamigGraph;
+
+extern SchemamigGraph *schemamig_graph_load(void);
+extern int	schemamig_graph_find(SchemamigGraph *graph, const char *revision);
+extern int	schemamig_graph_require(SchemamigGraph *graph, const char *revision);
+extern bool *schemamig_graph_ancestors(SchemamigGraph *graph, int node);
+extern bool *schemamig_graph_descendants(SchemamigGraph *graph, int node);
+extern List *schemamig_graph_heads(SchemamigGraph *graph);
+extern List *schemamig_graph_current(SchemamigGraph *graph);
+extern List *schemamig_graph_pending(SchemamigGraph *graph, const char *target);
+extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target);
+extern bool schemamig_is_valid_id(const char *revision);
+
+/* ---- register.c ---- */
+
+extern void schemamig_check_valid_id(const char *revision);
+extern void schemamig_register_external(SchemamigGraph *graph,
+										const char *revision,
+										const char *message);
+
+/* ---- context.c: the migration context (backend-local C state) ---- */
+
+typedef enum SchemamigDirection
+{
+	DIRECTION_NONE,
+	DIRECTION_UPGRADE,
+	DIRECTION_DOWNGRADE,
+	DIRECTION_CLIENT
+} SchemamigDirection;
+
+typedef struct SchemamigContext
+{
+	SchemamigDirection direction;
+	char		revision[NAMEDATALEN * 3];
+	int			statement_no;	/* 0 when not running a script statement */
+	const char *statement;		/* text of the running statement */
+	SubTransactionId opened_in;
+} SchemamigContext;
+
+extern SchemamigContext schemamig_context;
+extern void schemamig_context_open(SchemamigDirection direction,
+								   const char *revision);
+extern void schemamig_context_close(void);
+extern bool schemamig_context_active(void);
+extern const char *schemamig_direction_name(SchemamigDirection direction);
+extern void schemamig_context_register_callbacks(void);
+
+/* ---- migrate.c ---- */
+
+extern void schemamig_check_not_nested(const char *function);
+
+/* ---- guard.c ---- */
+
+typedef enum SchemamigVerdict
+{
+	VERDICT_SKIP,				/* allowed and not logged: temp, exempt, ... */
+	VERDICT_VERSIONED,			/* inside a migration context */
+	VERDICT_UNVERSIONED			/* no revision: blocked, warned or logged */
+} SchemamigVerdict;
+
+extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
+
+/* ---- ddl_log.c ---- */
+
+extern void schemamig_ddl_log_reset(void);
+extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
+extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
+extern void schemamig_statement_capture_install(void);
+extern char *schemamig_client_statement_text(Node *parsetree);
+
+/* ---- drift.c ---- */
+
+extern void schemamig_drift_record(void);
+extern bool schemamig_drift_detected(bool *known);
+
+/* ---- lint.c ---- */
+
+typedef struct SchemamigLintFinding
+{
+	const char *rule;
+	const char *severity;		/* "error", "warning" or "info" */
+	int			statement_no;
+	char	   *statement;
+	char	   *message;
+	char	   *hint;
+} SchemamigLintFinding;
+
+extern List *schemamig_lint_script(const char *script, List *statements);
+extern void schemamig_lint_register(const char *revision, const char *upgrade,
+									List *up_statements, const char *downgrade,
+									List *down_statements);
+
+/* ---- fingerprint.c ---- */
+
+struct Jsonb;
+extern char *schemamig_fingerprint_compute(struct Jsonb **objects);
+
+#endif							/* SCHEMAMIG_H */
