@@ -47,8 +47,6 @@ PG_FUNCTION_INFO_V1(schemamig_downgrade);
 PG_FUNCTION_INFO_V1(schemamig_stamp);
 
 static Datum migrate(FunctionCallInfo fcinfo, SchemamigDirection direction);
-static char *fetch_script(const char *revision, SchemamigDirection direction);
-static int	run_script(const char *revision, SchemamigDirection direction);
 static void statement_error_callback(void *arg);
 
 void
@@ -158,7 +156,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 				(errmsg("%s %s (%d/%d)", up ? "applying" : "reverting",
 						node->revision, done + 1, total)));
 		started = GetCurrentTimestamp();
-		statements = run_script(node->revision, direction);
+		statements = schemamig_run_script(node->revision, direction, NULL, NULL);
 		if (up)
 			schemamig_mark_applied(node->revision, node->checksum);
 		else
@@ -183,8 +181,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	return (Datum) 0;
 }
 
-static char *
-fetch_script(const char *revision, SchemamigDirection direction)
+char *
+schemamig_fetch_script(const char *revision, SchemamigDirection direction)
 {
 	SchemamigOwnerContext octx;
 	Oid			types[1] = {TEXTOID};
@@ -209,12 +207,16 @@ fetch_script(const char *revision, SchemamigDirection direction)
 
 /*
  * Run one script statement by statement as the caller; returns the number
- * of statements.
+ * of statements.  after_statement, when given, is called after each one
+ * (plan() reads the locks the statement took).
  */
-static int
-run_script(const char *revision, SchemamigDirection direction)
+int
+schemamig_run_script(const char *revision, SchemamigDirection direction,
+					 void (*after_statement) (SchemamigStatement *st,
+											  TimestampTz started, void *arg),
+					 void *arg)
 {
-	char	   *script = fetch_script(revision, direction);
+	char	   *script = schemamig_fetch_script(revision, direction);
 	List	   *statements;
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
@@ -230,6 +232,7 @@ run_script(const char *revision, SchemamigDirection direction)
 	foreach(lc, statements)
 	{
 		SchemamigStatement *st = (SchemamigStatement *) lfirst(lc);
+		TimestampTz started = GetCurrentTimestamp();
 		int			ret;
 
 		schemamig_context.statement_no = st->statement_no;
@@ -239,6 +242,8 @@ run_script(const char *revision, SchemamigDirection direction)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("statement could not be executed: %s", SPI_result_code_string(ret))));
+		if (after_statement)
+			after_statement(st, started, arg);
 	}
 
 	error_context_stack = errcallback.previous;

@@ -65,6 +65,9 @@ typedef struct SchemamigStatement
 
 extern List *schemamig_script_parse(const char *script, const char *revision,
 									const char *which);
+extern List *schemamig_script_parse_ext(const char *script, const char *revision,
+										const char *which,
+										bool allow_transaction_control);
 extern bool schemamig_statement_needs_top_level(Node *parsetree);
 extern char *schemamig_script_checksum(const char *upgrade, const char *downgrade);
 extern char *schemamig_normalize_newlines(const char *text);
@@ -167,6 +170,14 @@ extern void schemamig_context_register_callbacks(void);
 /* ---- migrate.c ---- */
 
 extern void schemamig_check_not_nested(const char *function);
+extern char *schemamig_fetch_script(const char *revision,
+									SchemamigDirection direction);
+extern int	schemamig_run_script(const char *revision,
+								 SchemamigDirection direction,
+								 void (*after_statement) (SchemamigStatement *st,
+														  TimestampTz started,
+														  void *arg),
+								 void *arg);
 
 /* ---- guard.c ---- */
 
@@ -211,7 +222,16 @@ extern void schemamig_lint_register(const char *revision, const char *upgrade,
 
 /* ---- fingerprint.c ---- */
 
-struct Jsonb;
-extern char *schemamig_fingerprint_compute(struct Jsonb **objects);
+typedef struct SchemamigObjectHash
+{
+	char	   *type;			/* "table", "column", "index", ... */
+	char	   *identity;		/* e.g. "public.users.bio" */
+	char	   *hash;			/* hex sha256 of the object's description */
+} SchemamigObjectHash;
+
+/* Every user-visible object with its hash, sorted by (type, identity) */
+extern List *schemamig_fingerprint_objects(void);
+/* sha256 over the sorted (type, identity, hash) list */
+extern char *schemamig_fingerprint_of(List *objects);
 
 #endif							/* SCHEMAMIG_H */

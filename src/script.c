@@ -50,6 +50,17 @@ List *
 schemamig_script_parse(const char *script, const char *revision,
 					   const char *which)
 {
+	return schemamig_script_parse_ext(script, revision, which, false);
+}
+
+/*
+ * As above; with allow_transaction_control the lint can report BEGIN and
+ * friends as findings instead of the parse refusing them.
+ */
+List *
+schemamig_script_parse_ext(const char *script, const char *revision,
+						   const char *which, bool allow_transaction_control)
+{
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	List	   *raw = NIL;
@@ -113,7 +124,7 @@ schemamig_script_parse(const char *script, const char *revision,
 		st->parsetree = rs->stmt;
 		st->needs_top_level = schemamig_statement_needs_top_level(rs->stmt);
 
-		if (IsA(rs->stmt, TransactionStmt))
+		if (IsA(rs->stmt, TransactionStmt) && !allow_transaction_control)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
 					 revision ?
