@@ -7,7 +7,7 @@ OBJS = src/schemamig.o src/script.o src/catalog.o src/graph.o src/register.o \
 DATA = schemamig--0.1.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = setup graph migrate errors
+REGRESS = graph migrate errors guard
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 PG_CONFIG ?= pg_config

@@ -242,6 +242,16 @@ ALTER EVENT TRIGGER schemamig_log_drop ENABLE ALWAYS;
 ALTER EVENT TRIGGER schemamig_log_rewrite ENABLE ALWAYS;
 
 /*
+ * The migration safety review of any script; it reads only the catalogs
+ * (what exists, function volatility), so it is for everyone.
+ */
+CREATE FUNCTION schemamig.lint(sql text)
+RETURNS TABLE (rule text, severity text, statement_no integer,
+			   statement text, message text, hint text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'schemamig_lint';
+
+/*
  * Mutating functions are for deploy roles only: see README, "Granting a
  * deploy role".  Read functions are for everyone; they show revision ids and
  * messages, never the scripts or the DDL log.

@@ -387,8 +387,9 @@ schemamig_graph_pending(SchemamigGraph *graph, const char *target)
 		if (list_length(pending) < relative)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
-					 errmsg("cannot upgrade by %d: only %d revisions are pending",
-							relative, list_length(pending))));
+					 errmsg_plural("cannot upgrade by %d: only %d revision is pending",
+								   "cannot upgrade by %d: only %d revisions are pending",
+								   list_length(pending), relative, list_length(pending))));
 		return pending;
 	}
 	else if (strcmp(target, "heads") != 0)
@@ -450,8 +451,9 @@ schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
 		if (relative > napplied)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
-					 errmsg("cannot downgrade by %d: only %d revisions are applied",
-							relative, napplied),
+					 errmsg_plural("cannot downgrade by %d: only %d revision is applied",
+								   "cannot downgrade by %d: only %d revisions are applied",
+								   napplied, relative, napplied),
 					 errhint("Use downgrade('base') to unapply everything.")));
 		limit = relative;
 	}

@@ -40,7 +40,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/varlena.h"
 
 #include "schemamig.h"
 
@@ -105,26 +104,37 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/* schemamig.guard_exempt is a comma-separated list of command tags */
+/*
+ * schemamig.guard_exempt is a comma-separated list of command tags.  Tags
+ * contain spaces ("REFRESH MATERIALIZED VIEW"), so this is a plain split
+ * on commas, not an identifier list.
+ */
 static bool
 tag_is_exempt(const char *tag)
 {
-	char	   *rawstring;
-	List	   *elemlist;
-	ListCell   *lc;
-	bool		exempt = false;
+	const char *p = schemamig_guard_exempt;
+	int			taglen = strlen(tag);
 
-	if (schemamig_guard_exempt == NULL || schemamig_guard_exempt[0] == '\0')
+	if (p == NULL)
 		return false;
-	rawstring = pstrdup(schemamig_guard_exempt);
-	if (!SplitGUCList(rawstring, ',', &elemlist))
-		return false;
-	foreach(lc, elemlist)
+	while (*p)
 	{
-		if (pg_strcasecmp((char *) lfirst(lc), tag) == 0)
-			exempt = true;
+		const char *end;
+		const char *last;
+
+		while (*p == ',' || isspace((unsigned char) *p))
+			p++;
+		end = p;
+		while (*end && *end != ',')
+			end++;
+		last = end;
+		while (last > p && isspace((unsigned char) last[-1]))
+			last--;
+		if (last - p == taglen && pg_strncasecmp(p, tag, taglen) == 0)
+			return true;
+		p = end;
 	}
-	return exempt;
+	return false;
 }
 
 static bool
@@ -167,6 +177,28 @@ only_temporary(Node *parsetree)
 			return rangevar_is_temp(((RenameStmt *) parsetree)->relation, false);
 		case T_CreateTrigStmt:
 			return rangevar_is_temp(((CreateTrigStmt *) parsetree)->relation, false);
+		case T_GrantStmt:
+			{
+				/* pgTAP and friends GRANT on their temporary tables */
+				GrantStmt  *stmt = (GrantStmt *) parsetree;
+				ListCell   *lc;
+
+				if (stmt->targtype != ACL_TARGET_OBJECT ||
+					(stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_SEQUENCE))
+					return false;
+				foreach(lc, stmt->objects)
+					if (!rangevar_is_temp(lfirst_node(RangeVar, lc), false))
+						return false;
+				return stmt->objects != NIL;
+			}
+		case T_CreateFunctionStmt:
+			{
+				/* functions live in pg_temp only when named so explicitly */
+				List	   *name = ((CreateFunctionStmt *) parsetree)->funcname;
+
+				return list_length(name) == 2 &&
+					strncmp(strVal(linitial(name)), "pg_temp", 7) == 0;
+			}
 		case T_DropStmt:
 			{
 				DropStmt   *stmt = (DropStmt *) parsetree;

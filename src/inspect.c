@@ -43,7 +43,7 @@ revisions_srf(FunctionCallInfo fcinfo, bool current)
 	List	   *nodes;
 	ListCell   *lc;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	graph = schemamig_graph_load();

@@ -1,10 +1,998 @@
+/*-------------------------------------------------------------------------
+ *
+ * lint.c
+ *		The migration safety review: rules over the parse trees of a script.
+ *
+ * Every rule looks at the raw parse trees the server's own grammar built
+ * (schemamig_script_parse_ext), never at the SQL text, so quoting, comments
+ * and formatting cannot hide or fake a finding.  Raw trees are not analyzed:
+ * names are as written.  A table counts as "existing" unless an earlier
+ * statement of the same script created it (CREATE TABLE, CREATE TABLE AS,
+ * SELECT INTO); tables are compared by name, and an unqualified name and the
+ * same name qualified with "public" are the same table.  search_path is not
+ * consulted for that comparison, which keeps the rule predictable when the
+ * script will run later under another search_path.
+ *
+ * A few rules do read the catalogs: drop-add-looks-like-rename compares
+ * column types of a table that exists in the database, foreign-key-without-
+ * index looks for an index of an existing table (pg_index, read with a
+ * catalog scan so it works with or without SPI), and add-column-volatile-
+ * default asks pg_proc for the volatility of every function of the name a
+ * default calls (any volatile candidate counts, since raw trees do not
+ * resolve overloads).  None of them takes a lock on a user table.
+ *
+ * A finding is suppressed by a line comment "-- schemamig:allow <rule>"
+ * anywhere in the script (one rule per comment; text after the rule name
+ * is free, e.g. a reason).  The comments are found by a small scanner that
+ * skips string literals, quoted identifiers, dollar quotes and block
+ * comments, so the words inside a string or a function body never allow
+ * anything.
+ *
+ * register() lints the upgrade script with every rule and the downgrade only
+ * for missing-downgrade; lint(sql) has no downgrade and never reports it.
+ *
+ * IDENTIFICATION
+ *		src/lint.c
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_type.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "schemamig.h"
 
+PG_FUNCTION_INFO_V1(schemamig_lint);
+
+/* A finding and its creation order, so sorting by statement is stable */
+typedef struct LintItem
+{
+	SchemamigLintFinding finding;	/* first: a LintItem * is a finding */
+	int			seq;
+} LintItem;
+
+/* A column added to or dropped from a table by the script */
+typedef struct ColumnChange
+{
+	char	   *table;			/* lookup key, see table_key() */
+	RangeVar   *relation;
+	char	   *column;
+	TypeName   *type;			/* NULL for a dropped column */
+	SchemamigStatement *st;
+} ColumnChange;
+
+/* A foreign key or an index of the script: a table and its columns */
+typedef struct ColumnSet
+{
+	char	   *table;
+	RangeVar   *relation;
+	List	   *columns;		/* String names; NULL entry = expression */
+	SchemamigStatement *st;
+} ColumnSet;
+
+typedef struct LintState
+{
+	List	   *findings;		/* LintItem * */
+	List	   *created;		/* table keys created so far */
+	List	   *added;			/* ColumnChange * */
+	List	   *dropped;		/* ColumnChange * */
+	List	   *foreign_keys;	/* ColumnSet * */
+	List	   *indexes;		/* ColumnSet * */
+	SchemamigStatement *first_dml;
+	bool		has_ddl;
+} LintState;
+
+static void add_finding(LintState *state, const char *rule, const char *severity,
+						SchemamigStatement *st, char *message, char *hint);
+static int	finding_cmp(const ListCell *a, const ListCell *b);
+static char *table_key(RangeVar *rv);
+static char *table_name(RangeVar *rv);
+static bool is_existing(LintState *state, RangeVar *rv);
+static void lint_statement(LintState *state, SchemamigStatement *st);
+static void lint_create_table(LintState *state, SchemamigStatement *st,
+							  CreateStmt *stmt);
+static void lint_alter_table(LintState *state, SchemamigStatement *st,
+							 AlterTableStmt *stmt);
+static void lint_add_column(LintState *state, SchemamigStatement *st,
+							RangeVar *rel, bool existing, ColumnDef *def);
+static void lint_constraint(LintState *state, SchemamigStatement *st,
+							RangeVar *rel, bool existing, Constraint *con,
+							const char *column);
+static void record_columns(List **list, RangeVar *rel, List *columns,
+						   SchemamigStatement *st);
+static bool has_volatile_call(Node *node, void *context);
+static void lint_drop_add(LintState *state);
+static void lint_foreign_keys(LintState *state);
+static bool index_in_script(LintState *state, ColumnSet *fk);
+static bool index_in_database(ColumnSet *fk);
+static bool leading_columns_match(List *fkcols, List *idxcols);
+static List *allowed_rules(const char *script);
+static List *filter_allowed(List *findings, List *allowed);
+static void report_findings(const char *revision, List *findings);
+
+/* ---- the rules ---- */
+
+/*
+ * Lints one script.  "statements" comes from schemamig_script_parse_ext()
+ * with transaction control allowed, so it can be reported here.  Returns
+ * SchemamigLintFinding pointers in statement order, without the findings
+ * the script allows.
+ */
+List *
+schemamig_lint_script(const char *script, List *statements)
+{
+	LintState	state;
+	ListCell   *lc;
+
+	memset(&state, 0, sizeof(state));
+	foreach(lc, statements)
+		lint_statement(&state, (SchemamigStatement *) lfirst(lc));
+
+	lint_drop_add(&state);
+	lint_foreign_keys(&state);
+
+	if (state.first_dml != NULL && state.has_ddl)
+		add_finding(&state, "data-in-schema-migration", "info", state.first_dml,
+					psprintf("data is changed (%s) in a script that also changes the schema",
+							 CreateCommandName(state.first_dml->parsetree)),
+					pstrdup("Keep data migrations in revisions of their own, so schema changes stay quick to apply and to roll back."));
+
+	list_sort(state.findings, finding_cmp);
+	return filter_allowed(state.findings, allowed_rules(script));
+}
+
+static void
+lint_statement(LintState *state, SchemamigStatement *st)
+{
+	Node	   *tree = st->parsetree;
+
+	switch (nodeTag(tree))
+	{
+		case T_TransactionStmt:
+			add_finding(state, "transaction-control", "error", st,
+						psprintf("transaction control statement %s in a migration script",
+								 CreateCommandName(tree)),
+						pstrdup("Remove BEGIN, COMMIT, ROLLBACK and SAVEPOINT: schemamig runs every revision inside the caller's transaction."));
+			return;
+		case T_InsertStmt:
+		case T_UpdateStmt:
+		case T_DeleteStmt:
+		case T_MergeStmt:
+			if (state->first_dml == NULL)
+				state->first_dml = st;
+			return;
+		case T_SelectStmt:
+			{
+				IntoClause *into = ((SelectStmt *) tree)->intoClause;
+
+				/* SELECT INTO creates a table; a plain SELECT is neither */
+				if (into != NULL)
+				{
+					state->created = lappend(state->created, table_key(into->rel));
+					state->has_ddl = true;
+				}
+				return;
+			}
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_ExplainStmt:
+		case T_CallStmt:
+		case T_DoStmt:
+		case T_LockStmt:
+		case T_NotifyStmt:
+		case T_CopyStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_VacuumStmt:
+		case T_CheckPointStmt:
+		case T_DiscardStmt:
+			/* neither schema change nor data change */
+			return;
+		default:
+			state->has_ddl = true;
+			break;
+	}
+
+	switch (nodeTag(tree))
+	{
+		case T_CreateStmt:
+			lint_create_table(state, st, (CreateStmt *) tree);
+			break;
+		case T_CreateTableAsStmt:
+			{
+				CreateTableAsStmt *stmt = (CreateTableAsStmt *) tree;
+
+				if (stmt->objtype == OBJECT_TABLE)
+					state->created = lappend(state->created,
+											 table_key(stmt->into->rel));
+				break;
+			}
+		case T_AlterTableStmt:
+			if (((AlterTableStmt *) tree)->objtype == OBJECT_TABLE)
+				lint_alter_table(state, st, (AlterTableStmt *) tree);
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) tree;
+				ListCell   *lc;
+
+				if (stmt->removeType != OBJECT_TABLE)
+					break;
+				foreach(lc, stmt->objects)
+				{
+					RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
+
+					if (is_existing(state, rv))
+						add_finding(state, "drop-table", "error", st,
+									psprintf("existing table \"%s\" is dropped", table_name(rv)),
+									pstrdup("Dropping a table loses its data: stop using it in the application first, keep a backup, and drop it in a later revision of its own."));
+				}
+				break;
+			}
+		case T_IndexStmt:
+			{
+				IndexStmt  *stmt = (IndexStmt *) tree;
+				List	   *columns = NIL;
+				ListCell   *lc;
+
+				foreach(lc, stmt->indexParams)
+				{
+					IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+					columns = lappend(columns, elem->name ? makeString(elem->name) : NULL);
+				}
+				record_columns(&state->indexes, stmt->relation, columns, st);
+				if (!stmt->concurrent && is_existing(state, stmt->relation))
+					add_finding(state, "create-index-locks-writes", "warning", st,
+								psprintf("index on existing table \"%s\" is created without CONCURRENTLY, which blocks writes while it builds",
+										 table_name(stmt->relation)),
+								pstrdup("Use CREATE INDEX CONCURRENTLY in a revision of its own; schemamig.steps() runs it outside a transaction block."));
+				break;
+			}
+		case T_RenameStmt:
+			{
+				RenameStmt *stmt = (RenameStmt *) tree;
+
+				if (stmt->renameType == OBJECT_TABLE &&
+					is_existing(state, stmt->relation))
+					add_finding(state, "rename", "warning", st,
+								psprintf("existing table \"%s\" is renamed to \"%s\"",
+										 table_name(stmt->relation), stmt->newname),
+								pstrdup("Running application code still uses the old name: add the new name alongside the old one (for example an updatable view) and drop the old one once no code uses it."));
+				else if (stmt->renameType == OBJECT_COLUMN &&
+						 stmt->relationType == OBJECT_TABLE &&
+						 is_existing(state, stmt->relation))
+					add_finding(state, "rename", "warning", st,
+								psprintf("column \"%s\" of existing table \"%s\" is renamed to \"%s\"",
+										 stmt->subname, table_name(stmt->relation),
+										 stmt->newname),
+								pstrdup("Running application code still uses the old name: add a new column, write both and backfill, and drop the old column once no code uses it."));
+				break;
+			}
+		default:
+			break;
+	}
+}
+
+/* CREATE TABLE: a new table, its foreign keys and the indexes it builds */
+static void
+lint_create_table(LintState *state, SchemamigStatement *st, CreateStmt *stmt)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	state->created = lappend(state->created, table_key(stmt->relation));
+	foreach(lc, stmt->tableElts)
+	{
+		ColumnDef  *def;
+
+		if (!IsA(lfirst(lc), ColumnDef))
+			continue;
+		def = (ColumnDef *) lfirst(lc);
+		foreach(lc2, def->constraints)
+			lint_constraint(state, st, stmt->relation, false,
+							lfirst_node(Constraint, lc2), def->colname);
+	}
+	foreach(lc, stmt->tableElts)
+	{
+		if (IsA(lfirst(lc), Constraint))
+			lint_constraint(state, st, stmt->relation, false,
+							(Constraint *) lfirst(lc), NULL);
+	}
+	foreach(lc, stmt->constraints)
+		lint_constraint(state, st, stmt->relation, false,
+						lfirst_node(Constraint, lc), NULL);
+}
+
+static void
+lint_alter_table(LintState *state, SchemamigStatement *st, AlterTableStmt *stmt)
+{
+	RangeVar   *rel = stmt->relation;
+	bool		existing = is_existing(state, rel);
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		switch (cmd->subtype)
+		{
+			case AT_AddColumn:
+				lint_add_column(state, st, rel, existing, (ColumnDef *) cmd->def);
+				break;
+			case AT_AddConstraint:
+				lint_constraint(state, st, rel, existing, (Constraint *) cmd->def, NULL);
+				break;
+			case AT_DropColumn:
+				if (existing)
+				{
+					ColumnChange *change = palloc0(sizeof(ColumnChange));
+
+					change->table = table_key(rel);
+					change->relation = rel;
+					change->column = cmd->name;
+					change->st = st;
+					state->dropped = lappend(state->dropped, change);
+					add_finding(state, "drop-column", "error", st,
+								psprintf("column \"%s\" is dropped from existing table \"%s\"",
+										 cmd->name, table_name(rel)),
+								pstrdup("Dropping a column loses its data: stop reading and writing it in the application first, then drop it in a later revision."));
+				}
+				break;
+			case AT_AlterColumnType:
+				if (existing)
+					add_finding(state, "alter-column-type", "warning", st,
+								psprintf("type of column \"%s\" of existing table \"%s\" is changed, which can rewrite the table under an ACCESS EXCLUSIVE lock",
+										 cmd->name, table_name(rel)),
+								pstrdup("Add a column of the new type, backfill it and move the application over in steps, unless the change is binary-compatible (such as varchar(n) to text)."));
+				break;
+			case AT_SetNotNull:
+				if (existing)
+					add_finding(state, "set-not-null", "warning", st,
+								psprintf("SET NOT NULL on column \"%s\" of existing table \"%s\" scans the table under an ACCESS EXCLUSIVE lock",
+										 cmd->name, table_name(rel)),
+								psprintf("Add CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in the next revision, then SET NOT NULL (which uses the validated check) and drop the check.",
+										 quote_identifier(cmd->name)));
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/* ALTER TABLE ... ADD COLUMN */
+static void
+lint_add_column(LintState *state, SchemamigStatement *st, RangeVar *rel,
+				bool existing, ColumnDef *def)
+{
+	bool		not_null = def->is_not_null;
+	bool		has_value = def->identity != 0 || def->generated != 0;
+	Node	   *default_expr = def->raw_default;
+	ListCell   *lc;
+
+	foreach(lc, def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (con->contype == CONSTR_NOTNULL || con->contype == CONSTR_PRIMARY)
+			not_null = true;
+		else if (con->contype == CONSTR_DEFAULT)
+			default_expr = con->raw_expr;
+		else if (con->contype == CONSTR_IDENTITY || con->contype == CONSTR_GENERATED)
+			has_value = true;
+		lint_constraint(state, st, rel, existing, con, def->colname);
+	}
+
+	/* serial types bring their own nextval() default */
+	if (list_length(def->typeName->names) == 1)
+	{
+		const char *type = strVal(linitial(def->typeName->names));
+
+		if (strcmp(type, "smallserial") == 0 || strcmp(type, "serial2") == 0 ||
+			strcmp(type, "serial") == 0 || strcmp(type, "serial4") == 0 ||
+			strcmp(type, "bigserial") == 0 || strcmp(type, "serial8") == 0)
+			has_value = true;
+	}
+
+	if (existing)
+	{
+		ColumnChange *change = palloc0(sizeof(ColumnChange));
+
+		change->table = table_key(rel);
+		change->relation = rel;
+		change->column = def->colname;
+		change->type = def->typeName;
+		change->st = st;
+		state->added = lappend(state->added, change);
+	}
+
+	if (existing && not_null && default_expr == NULL && !has_value)
+		add_finding(state, "add-column-not-null-no-default", "error", st,
+					psprintf("column \"%s\" is added as NOT NULL without a default to existing table \"%s\"",
+							 def->colname, table_name(rel)),
+					pstrdup("Add the column as nullable (or with a DEFAULT), backfill it, and SET NOT NULL in a later revision."));
+
+	if (existing && default_expr != NULL && has_volatile_call(default_expr, NULL))
+		add_finding(state, "add-column-volatile-default", "warning", st,
+					psprintf("column \"%s\" is added to existing table \"%s\" with a volatile default, which rewrites the table under an ACCESS EXCLUSIVE lock",
+							 def->colname, table_name(rel)),
+					pstrdup("Add the column without a default (or with a constant one), backfill it in batches, then SET DEFAULT for new rows."));
+}
+
+/*
+ * A constraint of CREATE TABLE (existing = false), ADD CONSTRAINT or ADD
+ * COLUMN; "column" names the column of a column constraint.
+ */
+static void
+lint_constraint(LintState *state, SchemamigStatement *st, RangeVar *rel,
+				bool existing, Constraint *con, const char *column)
+{
+	List	   *columns;
+
+	switch (con->contype)
+	{
+		case CONSTR_FOREIGN:
+			columns = column ? list_make1(makeString(pstrdup(column))) : con->fk_attrs;
+			record_columns(&state->foreign_keys, rel, columns, st);
+			if (existing && !con->skip_validation)
+				add_finding(state, "add-foreign-key-validates", "warning", st,
+							psprintf("foreign key on existing table \"%s\" is validated while it is added, which blocks writes to both tables",
+									 table_name(rel)),
+							pstrdup("Add the foreign key with NOT VALID, then VALIDATE CONSTRAINT it in a later revision, which does not block writes."));
+			break;
+		case CONSTR_CHECK:
+			if (existing && !con->skip_validation)
+				add_finding(state, "add-check-validates", "warning", st,
+							psprintf("check constraint on existing table \"%s\" is validated while it is added, under an ACCESS EXCLUSIVE lock",
+									 table_name(rel)),
+							pstrdup("Add the check with NOT VALID, then VALIDATE CONSTRAINT it in a later revision, which does not block reads or writes."));
+			break;
+		case CONSTR_PRIMARY:
+		case CONSTR_UNIQUE:
+			columns = column ? list_make1(makeString(pstrdup(column))) : con->keys;
+			if (columns != NIL)
+				record_columns(&state->indexes, rel, columns, st);
+			if (existing && con->indexname == NULL)
+				add_finding(state, "add-unique-constraint-locks", "warning", st,
+							psprintf("%s constraint on existing table \"%s\" builds its index under an ACCESS EXCLUSIVE lock",
+									 con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE",
+									 table_name(rel)),
+							pstrdup("Build the index first with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with USING INDEX."));
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+record_columns(List **list, RangeVar *rel, List *columns, SchemamigStatement *st)
+{
+	ColumnSet  *set = palloc0(sizeof(ColumnSet));
+
+	set->table = table_key(rel);
+	set->relation = rel;
+	set->columns = columns;
+	set->st = st;
+	*list = lappend(*list, set);
+}
+
+/*
+ * Does a raw expression call a function that may be volatile?  Overloads
+ * are not resolved in a raw tree, so every function of that name counts.
+ * CURRENT_TIMESTAMP and friends are SQLValueFunctions, not calls: stable.
+ */
+static bool
+has_volatile_call(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncCall))
+	{
+		FuncCandidateList cand;
+
+		cand = FuncnameGetCandidates(((FuncCall *) node)->funcname, -1, NIL,
+									 false, false, false, true);
+		for (; cand != NULL; cand = cand->next)
+			if (func_volatile(cand->oid) == PROVOLATILE_VOLATILE)
+				return true;
+	}
+	return raw_expression_tree_walker(node, has_volatile_call, context);
+}
+
+/*
+ * A column dropped and another added to the same existing table is how a
+ * rename looks after an ORM autogenerates it.  When the table is in the
+ * database, the dropped column's type must equal the added one's (type
+ * OIDs; a different typmod still counts as the same type); otherwise any
+ * pair fires.  One finding per dropped column, on the later statement.
+ */
+static void
+lint_drop_add(LintState *state)
+{
+	ListCell   *ld;
+	ListCell   *la;
+
+	foreach(ld, state->dropped)
+	{
+		ColumnChange *drop = lfirst(ld);
+		Oid			relid = RangeVarGetRelid(drop->relation, NoLock, true);
+		Oid			drop_type = InvalidOid;
+
+		if (OidIsValid(relid))
+		{
+			AttrNumber	attnum = get_attnum(relid, drop->column);
+
+			if (attnum == InvalidAttrNumber)
+				continue;
+			drop_type = get_atttype(relid, attnum);
+		}
+
+		foreach(la, state->added)
+		{
+			ColumnChange *add = lfirst(la);
+			SchemamigStatement *later;
+
+			if (strcmp(add->table, drop->table) != 0 ||
+				strcmp(add->column, drop->column) == 0)
+				continue;
+			if (OidIsValid(relid))
+			{
+				int32		typmod;
+				Type		type = LookupTypeName(NULL, add->type, &typmod, true);
+				Oid			add_type;
+
+				if (type == NULL)
+					continue;
+				add_type = typeTypeId(type);
+				ReleaseSysCache(type);
+				if (add_type != drop_type)
+					continue;
+			}
+			later = add->st->statement_no > drop->st->statement_no ? add->st : drop->st;
+			add_finding(state, "drop-add-looks-like-rename", "error", later,
+						psprintf("column \"%s\" of table \"%s\" is dropped and column \"%s\" is added, which looks like a rename",
+								 drop->column, table_name(drop->relation), add->column),
+						psprintf("If the column is renamed, use ALTER TABLE ... RENAME COLUMN %s TO %s so its data is kept.",
+								 quote_identifier(drop->column),
+								 quote_identifier(add->column)));
+			break;
+		}
+	}
+}
+
+/*
+ * Every foreign key of the script needs an index whose leading columns are
+ * its columns (in any order), so that deleting or updating a referenced
+ * row does not scan the referencing table.  Indexes built later in the
+ * same script count.
+ */
+static void
+lint_foreign_keys(LintState *state)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->foreign_keys)
+	{
+		ColumnSet  *fk = lfirst(lc);
+		StringInfoData cols;
+		ListCell   *lc2;
+
+		if (index_in_script(state, fk))
+			continue;
+		if (is_existing(state, fk->relation) && index_in_database(fk))
+			continue;
+
+		initStringInfo(&cols);
+		foreach(lc2, fk->columns)
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+							 quote_identifier(strVal(lfirst(lc2))));
+		add_finding(state, "foreign-key-without-index", "warning", fk->st,
+					psprintf("foreign key (%s) of table \"%s\" has no index on its columns",
+							 cols.data, table_name(fk->relation)),
+					psprintf("Create an index on \"%s\" (%s) (CONCURRENTLY on an existing table), so deleting or updating a referenced row does not scan the whole table.",
+							 table_name(fk->relation), cols.data));
+	}
+}
+
+static bool
+index_in_script(LintState *state, ColumnSet *fk)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->indexes)
+	{
+		ColumnSet  *idx = lfirst(lc);
+
+		if (strcmp(idx->table, fk->table) == 0 &&
+			leading_columns_match(fk->columns, idx->columns))
+			return true;
+	}
+	return false;
+}
+
+/* Is every column of the foreign key among the first n index columns? */
+static bool
+leading_columns_match(List *fkcols, List *idxcols)
+{
+	ListCell   *lc;
+
+	if (list_length(idxcols) < list_length(fkcols))
+		return false;
+	foreach(lc, fkcols)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < list_length(fkcols); i++)
+		{
+			String	   *col = list_nth(idxcols, i);
+
+			if (col != NULL && strcmp(strVal(col), strVal(lfirst(lc))) == 0)
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The valid indexes of a table in the database, read from pg_index by
+ * indrelid: a catalog scan rather than RelationGetIndexList(), which would
+ * need a lock on the user's table.
+ */
+static bool
+index_in_database(ColumnSet *fk)
+{
+	Oid			relid = RangeVarGetRelid(fk->relation, NoLock, true);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		return false;
+
+	rel = table_open(IndexRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, IndexIndrelidIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_index index = (Form_pg_index) GETSTRUCT(tuple);
+		List	   *columns = NIL;
+
+		if (!index->indisvalid)
+			continue;
+		for (int i = 0; i < index->indnkeyatts; i++)
+		{
+			AttrNumber	attnum = index->indkey.values[i];
+			char	   *name = attnum > 0 ? get_attname(relid, attnum, true) : NULL;
+
+			columns = lappend(columns, name ? makeString(name) : NULL);
+		}
+		found = leading_columns_match(fk->columns, columns);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* ---- helpers ---- */
+
+static void
+add_finding(LintState *state, const char *rule, const char *severity,
+			SchemamigStatement *st, char *message, char *hint)
+{
+	LintItem   *item = palloc0(sizeof(LintItem));
+
+	item->finding.rule = rule;
+	item->finding.severity = severity;
+	item->finding.statement_no = st ? st->statement_no : 0;
+	item->finding.statement = st ? st->text : NULL;
+	item->finding.message = message;
+	item->finding.hint = hint;
+	item->seq = list_length(state->findings);
+	state->findings = lappend(state->findings, item);
+}
+
+static int
+finding_cmp(const ListCell *a, const ListCell *b)
+{
+	LintItem   *x = lfirst(a);
+	LintItem   *y = lfirst(b);
+
+	if (x->finding.statement_no != y->finding.statement_no)
+		return x->finding.statement_no < y->finding.statement_no ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq ? 1 : 0);
+}
+
+/* "users" and "public.users" are one table; other schemas stay qualified */
+static char *
+table_key(RangeVar *rv)
+{
+	if (rv->schemaname == NULL || strcmp(rv->schemaname, "public") == 0)
+		return pstrdup(rv->relname);
+	return psprintf("%s.%s", rv->schemaname, rv->relname);
+}
+
+/* The table as the script names it, for messages */
+static char *
+table_name(RangeVar *rv)
+{
+	if (rv->schemaname == NULL)
+		return rv->relname;
+	return psprintf("%s.%s", rv->schemaname, rv->relname);
+}
+
+static bool
+is_existing(LintState *state, RangeVar *rv)
+{
+	char	   *key = table_key(rv);
+	ListCell   *lc;
+
+	foreach(lc, state->created)
+		if (strcmp((char *) lfirst(lc), key) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * The rules a script allows: "-- schemamig:allow <rule>" line comments.
+ * String literals, quoted identifiers, dollar-quoted bodies and block
+ * comments are skipped, so only real comments count.
+ */
+static List *
+allowed_rules(const char *script)
+{
+	static const char marker[] = "schemamig:allow";
+	List	   *allowed = NIL;
+	const char *p = script;
+
+	while (*p)
+	{
+		if (p[0] == '-' && p[1] == '-')
+		{
+			const char *q = p + 2;
+
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (strncmp(q, marker, sizeof(marker) - 1) == 0)
+			{
+				const char *start;
+
+				q += sizeof(marker) - 1;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				start = q;
+				while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-')
+					q++;
+				if (q > start)
+					allowed = lappend(allowed, pnstrdup(start, q - start));
+			}
+			while (*p && *p != '\n')
+				p++;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			int			depth = 1;
+
+			for (p += 2; *p && depth > 0;)
+			{
+				if (p[0] == '/' && p[1] == '*')
+					depth++, p += 2;
+				else if (p[0] == '*' && p[1] == '/')
+					depth--, p += 2;
+				else
+					p++;
+			}
+		}
+		else if (*p == '\'' || *p == '"')
+		{
+			char		quote = *p;
+
+			/* E'...' strings are the only ones with backslash escapes */
+			bool		escapes = quote == '\'' && p > script &&
+				(p[-1] == 'E' || p[-1] == 'e') &&
+				(p - 1 == script || !(isalnum((unsigned char) p[-2]) || p[-2] == '_'));
+
+			for (p++; *p; p++)
+			{
+				if (escapes && *p == '\\' && p[1])
+					p++;
+				else if (*p == quote && p[1] == quote)
+					p++;
+				else if (*p == quote)
+					break;
+			}
+			if (*p)
+				p++;
+		}
+		else if (*p == '$' && (p == script ||
+							   !(isalnum((unsigned char) p[-1]) || p[-1] == '_' ||
+								 p[-1] == '$' || IS_HIGHBIT_SET(p[-1]))))
+		{
+			/* $tag$ ... $tag$; a tag never starts with a digit ($1) */
+			const char *q = p + 1;
+
+			if (!isdigit((unsigned char) *q))
+				while (isalnum((unsigned char) *q) || *q == '_' || IS_HIGHBIT_SET(*q))
+					q++;
+			if (*q == '$' && !isdigit((unsigned char) p[1]))
+			{
+				int			taglen = q - p + 1;
+				const char *close = strstr(q + 1, pnstrdup(p, taglen));
+
+				p = close ? close + taglen : p + strlen(p);
+			}
+			else
+				p++;
+		}
+		else
+			p++;
+	}
+	return allowed;
+}
+
+static List *
+filter_allowed(List *findings, List *allowed)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+	ListCell   *la;
+
+	foreach(lc, findings)
+	{
+		SchemamigLintFinding *f = lfirst(lc);
+		bool		skip = false;
+
+		foreach(la, allowed)
+			if (strcmp((char *) lfirst(la), f->rule) == 0)
+				skip = true;
+		if (!skip)
+			result = lappend(result, f);
+	}
+	return result;
+}
+
+/* ---- register() and lint() ---- */
+
+/*
+ * Called by register() with SPI connected.  Under schemamig.lint = error,
+ * error findings refuse the registration with SM006, listing all of them;
+ * otherwise errors and warnings are WARNINGs and info findings NOTICEs.
+ */
 void
 schemamig_lint_register(const char *revision, const char *upgrade,
 						List *up_statements, const char *downgrade,
 						List *down_statements)
 {
+	List	   *findings;
+	ListCell   *lc;
+
+	if (schemamig_lint_mode == LINT_OFF)
+		return;
+
+	findings = schemamig_lint_script(upgrade, up_statements);
+
+	/*
+	 * The downgrade is only checked for being there; the allow comment may
+	 * sit in either script.
+	 */
+	if (downgrade == NULL || schemamig_script_is_empty(downgrade))
+	{
+		SchemamigLintFinding *f = palloc0(sizeof(SchemamigLintFinding));
+		List	   *allowed = allowed_rules(upgrade);
+
+		if (downgrade != NULL)
+			allowed = list_concat(allowed, allowed_rules(downgrade));
+		f->rule = "missing-downgrade";
+		f->severity = "warning";
+		f->message = psprintf("revision \"%s\" has no downgrade script", revision);
+		f->hint = pstrdup("Pass a downgrade script that undoes the upgrade, so the revision can be rolled back and verify() can test it.");
+		findings = list_concat(findings,
+							   filter_allowed(list_make1(f), allowed));
+	}
+
+	if (schemamig_lint_mode == LINT_ERROR)
+	{
+		StringInfoData detail;
+		SchemamigLintFinding *first = NULL;
+
+		initStringInfo(&detail);
+		foreach(lc, findings)
+		{
+			SchemamigLintFinding *f = lfirst(lc);
+
+			if (strcmp(f->severity, "error") != 0)
+				continue;
+			if (first == NULL)
+				first = f;
+			appendStringInfo(&detail, "%sStatement %d: %s (rule %s).",
+							 detail.len > 0 ? " " : "", f->statement_no,
+							 f->message, f->rule);
+		}
+		if (first != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_LINT_REFUSED),
+					 errmsg("upgrade script of revision \"%s\" is refused by the lint",
+							revision),
+					 errdetail_internal("%s", detail.data),
+					 errhint("%s If the risk is accepted, add the comment \"-- schemamig:allow %s\" to the script.",
+							 first->hint, first->rule)));
+	}
+	report_findings(revision, findings);
+}
+
+static void
+report_findings(const char *revision, List *findings)
+{
+	ListCell   *lc;
+
+	foreach(lc, findings)
+	{
+		SchemamigLintFinding *f = lfirst(lc);
+
+		ereport(strcmp(f->severity, "info") == 0 ? NOTICE : WARNING,
+				(errmsg_internal("%s", f->message),
+				 f->statement_no > 0 ?
+				 errdetail("Statement %d of revision \"%s\" (rule %s).",
+						   f->statement_no, revision, f->rule) :
+				 errdetail("Revision \"%s\" (rule %s).", revision, f->rule),
+				 errhint("%s", f->hint)));
+	}
+}
+
+/*
+ * lint(sql text) RETURNS TABLE(rule, severity, statement_no, statement,
+ * message, hint): the review of any script.  There is no downgrade here, so
+ * missing-downgrade is never reported.
+ */
+Datum
+schemamig_lint(PG_FUNCTION_ARGS)
+{
+	char	   *script = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *statements;
+	List	   *findings;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	statements = schemamig_script_parse_ext(script, NULL, NULL, true);
+	findings = schemamig_lint_script(script, statements);
+
+	foreach(lc, findings)
+	{
+		SchemamigLintFinding *f = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(f->rule);
+		values[1] = CStringGetTextDatum(f->severity);
+		values[2] = Int32GetDatum(f->statement_no);
+		nulls[2] = f->statement_no == 0;
+		values[3] = f->statement ? CStringGetTextDatum(f->statement) : (Datum) 0;
+		nulls[3] = f->statement == NULL;
+		values[4] = CStringGetTextDatum(f->message);
+		values[5] = CStringGetTextDatum(f->hint);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -350,8 +350,8 @@ schemamig_unregister(PG_FUNCTION_ARGS)
 	if (node->nchildren > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-				 errmsg("revision \"%s\" has %d child revisions and cannot be unregistered",
-						revision, node->nchildren),
+				 errmsg("revision \"%s\" has child revisions and cannot be unregistered",
+						revision),
 				 errdetail("\"%s\" is a parent of \"%s\".", revision,
 						   graph->nodes[node->children[0]].revision),
 				 errhint("Unregister its children first.")));
