@@ -252,6 +252,43 @@ LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'schemamig_lint';
 
 /*
+ * The schema fingerprint and drift: read-only, for everyone.  VOLATILE
+ * because they read the catalogs with fresh snapshots.
+ */
+CREATE FUNCTION schemamig.fingerprint()
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_fingerprint';
+
+CREATE FUNCTION schemamig.fingerprint_objects()
+RETURNS TABLE (object_type text, identity text, hash text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_fingerprint_objects_srf';
+
+CREATE FUNCTION schemamig.drift()
+RETURNS TABLE (object_type text, identity text, change text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_drift';
+
+/*
+ * The dry run and the downgrade check: they run migration SQL as the caller
+ * in subtransactions that are always rolled back, so they need the same
+ * grant as upgrade() (revoked from PUBLIC below).
+ */
+CREATE FUNCTION schemamig.plan(target text DEFAULT 'heads')
+RETURNS TABLE (revision text, statement_no integer, statement text,
+			   locks text[], strongest_lock text, rewrites text[],
+			   duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_plan';
+
+CREATE FUNCTION schemamig.verify(revision text DEFAULT NULL)
+RETURNS TABLE (revision text, upgrade_ok boolean, downgrade_ok boolean,
+			   restores_schema boolean, reapply_ok boolean, detail text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_verify';
+
+/*
  * Mutating functions are for deploy roles only: see README, "Granting a
  * deploy role".  Read functions are for everyone; they show revision ids and
  * messages, never the scripts or the DDL log.
@@ -264,3 +301,5 @@ REVOKE ALL ON FUNCTION schemamig.stamp(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.begin_revision(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.end_revision() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.plan(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.verify(text) FROM PUBLIC;

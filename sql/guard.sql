@@ -147,5 +147,6 @@ SELECT event_triggers_installed, event_triggers_enabled FROM schemamig.status();
 -- clean up
 SET schemamig.guard = off;
 DROP TABLE accounts, client_made, warned CASCADE;
+DROP SEQUENCE counter;
 DROP FUNCTION one();
 DROP EXTENSION schemamig;

@@ -179,6 +179,9 @@ schemamig_log_table_rewrite(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_table_rewrite: not fired by event trigger manager");
+	if (schemamig_plan_active)
+		schemamig_plan_note_rewrite(DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
+																		 (Datum) 0)));
 	if (nframes > 0 && frames[nframes - 1].verdict != VERDICT_SKIP)
 		add_objects("SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
 					"'type', i.type, 'identity', i.identity, "

@@ -3,6 +3,25 @@
  * drift.c
  *		Drift: has the schema changed since schemamig last moved it?
  *
+ * After every upgrade, downgrade and stamp the fingerprint of the schema
+ * (fingerprint.c) and the hash of every object behind it are stored in the
+ * single row of schemamig.state.  status() reports drift when today's
+ * fingerprint differs from the stored one; drift() names the objects that
+ * were added, removed or changed since.  Design decisions:
+ *
+ * - The objects are stored as jsonb grouped by type,
+ *   {"column": {"public.users.bio": "<sha256>", ...}, "table": {...}},
+ *   which a person can read and query with jsonb operators; the
+ *   fingerprint is stored beside them so status() compares one string.
+ *
+ * - Both sides are compared in C after a byte-wise sort (the order
+ *   fingerprint.c produces), never with a collation-dependent join.
+ *
+ * - schemamig.state is not readable by PUBLIC; it is written and read as
+ *   the extension's table owner (schemamig_owner_enter), while the schema
+ *   itself is read by fingerprint.c, so drift() and status() work for
+ *   every role.
+ *
  * IDENTIFICATION
  *		src/drift.c
  *
@@ -10,16 +29,256 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/tuplestore.h"
+
 #include "schemamig.h"
 
+PG_FUNCTION_INFO_V1(schemamig_drift);
+
+static char *objects_json(List *objects);
+static List *stored_objects(bool *known);
+static int	object_cmp(const ListCell *a, const ListCell *b);
+static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
+static void put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
+					   const char *change);
+
+/* The order of schemamig_fingerprint_objects(): byte-wise (type, identity) */
+static int
+object_order(SchemamigObjectHash *x, SchemamigObjectHash *y)
+{
+	int			r = strcmp(x->type, y->type);
+
+	return r != 0 ? r : strcmp(x->identity, y->identity);
+}
+
+static int
+object_cmp(const ListCell *a, const ListCell *b)
+{
+	return object_order(lfirst(a), lfirst(b));
+}
+
+/* {"type": {"identity": "hash", ...}, ...} from a list sorted by type */
+static char *
+objects_json(List *objects)
+{
+	StringInfoData buf;
+	const char *type = NULL;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, objects)
+	{
+		SchemamigObjectHash *object = lfirst(lc);
+
+		if (type == NULL || strcmp(type, object->type) != 0)
+		{
+			if (type != NULL)
+				appendStringInfoString(&buf, "}, ");
+			escape_json(&buf, object->type);
+			appendStringInfoString(&buf, ": {");
+			type = object->type;
+		}
+		else
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, object->identity);
+		appendStringInfoString(&buf, ": ");
+		escape_json(&buf, object->hash);
+	}
+	if (type != NULL)
+		appendStringInfoChar(&buf, '}');
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * Store the fingerprint of the schema as it is now.  Called by upgrade(),
+ * downgrade() and stamp() at the end of their work, in their transaction.
+ */
 void
 schemamig_drift_record(void)
 {
+	SchemamigOwnerContext octx;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	List	   *objects;
+	int			ret;
+
+	objects = schemamig_fingerprint_objects();
+	values[0] = CStringGetTextDatum(schemamig_fingerprint_of(objects));
+	values[1] = CStringGetTextDatum(objects_json(objects));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("INSERT INTO schemamig.state AS s "
+								"(fingerprint, objects, changed_at) "
+								"VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
+								"ON CONFLICT (singleton) DO UPDATE "
+								"SET fingerprint = EXCLUDED.fingerprint, "
+								"objects = EXCLUDED.objects, "
+								"changed_at = EXCLUDED.changed_at",
+								2, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
+	schemamig_owner_leave(&octx);
+	SPI_finish();
 }
 
+/*
+ * Is the schema different from the one stored after the last migration?
+ * *known is false when nothing was stored yet (no upgrade, downgrade or
+ * stamp ever ran); the answer is then false.
+ */
 bool
 schemamig_drift_detected(bool *known)
 {
-	*known = false;
-	return false;
+	SchemamigOwnerContext octx;
+	char	   *stored = NULL;
+	bool		drift = false;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("SELECT fingerprint FROM schemamig.state "
+					  "WHERE fingerprint IS NOT NULL", false, 1);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	*known = (stored != NULL);
+	if (stored != NULL)
+		drift = strcmp(stored,
+					   schemamig_fingerprint_of(schemamig_fingerprint_objects())) != 0;
+	SPI_finish();
+	return drift;
+}
+
+/*
+ * The objects stored by the last schemamig_drift_record(), sorted like
+ * schemamig_fingerprint_objects().  Allocated in the caller's context; the
+ * caller is connected to SPI.
+ */
+static List *
+stored_objects(bool *known)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	SchemamigOwnerContext octx;
+	List	   *objects = NIL;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute("SELECT t.key, o.key, o.value, s.fingerprint "
+					  "FROM schemamig.state s "
+					  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
+					  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
+					  "WHERE s.fingerprint IS NOT NULL", false, 0);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+
+	*known = SPI_processed > 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi_cxt;
+		SchemamigObjectHash *object;
+		bool		isnull;
+
+		/* an empty schema leaves one row of NULLs */
+		(void) SPI_getbinval(tuple, desc, 2, &isnull);
+		if (isnull)
+			continue;
+		spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		object = palloc(sizeof(SchemamigObjectHash));
+		object->type = SPI_getvalue(tuple, desc, 1);
+		object->identity = SPI_getvalue(tuple, desc, 2);
+		object->hash = SPI_getvalue(tuple, desc, 3);
+		objects = lappend(objects, object);
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	SPI_finish();
+
+	list_sort(objects, object_cmp);
+	return objects;
+}
+
+static void
+put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
+		   const char *change)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = CStringGetTextDatum(object->type);
+	values[1] = CStringGetTextDatum(object->identity);
+	values[2] = CStringGetTextDatum(change);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * drift(): the objects added, removed or changed since the last upgrade,
+ * downgrade or stamp, in (type, identity) order.
+ */
+Datum
+schemamig_drift(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *stored;
+	List	   *current;
+	bool		known;
+	int			i = 0;
+	int			j = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	stored = stored_objects(&known);
+	if (!known)
+	{
+		ereport(NOTICE,
+				(errmsg("no schema fingerprint has been recorded yet"),
+				 errdetail("The fingerprint is stored by upgrade(), downgrade() and stamp()."),
+				 errhint("Stamp the current revision to make the schema as it is now the reference.")));
+		return (Datum) 0;
+	}
+	current = schemamig_fingerprint_objects();
+
+	/* merge the two sorted lists */
+	while (i < list_length(stored) || j < list_length(current))
+	{
+		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
+		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
+		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
+
+		if (order < 0)
+		{
+			put_change(rsinfo, s, "removed");
+			i++;
+		}
+		else if (order > 0)
+		{
+			put_change(rsinfo, c, "added");
+			j++;
+		}
+		else
+		{
+			if (strcmp(s->hash, c->hash) != 0)
+				put_change(rsinfo, c, "changed");
+			i++;
+			j++;
+		}
+	}
+	return (Datum) 0;
 }

@@ -67,22 +67,16 @@ typedef struct LintItem
 	int			seq;
 } LintItem;
 
-/* A column added to or dropped from a table by the script */
-typedef struct ColumnChange
+/*
+ * Columns of a table that a statement touches: a column added (with its
+ * type) or dropped, or the columns of a foreign key or of an index.
+ */
+typedef struct ColumnSet
 {
 	char	   *table;			/* lookup key, see table_key() */
 	RangeVar   *relation;
-	char	   *column;
-	TypeName   *type;			/* NULL for a dropped column */
-	SchemamigStatement *st;
-} ColumnChange;
-
-/* A foreign key or an index of the script: a table and its columns */
-typedef struct ColumnSet
-{
-	char	   *table;
-	RangeVar   *relation;
 	List	   *columns;		/* String names; NULL entry = expression */
+	TypeName   *type;			/* type of an added column */
 	SchemamigStatement *st;
 } ColumnSet;
 
@@ -90,8 +84,8 @@ typedef struct LintState
 {
 	List	   *findings;		/* LintItem * */
 	List	   *created;		/* table keys created so far */
-	List	   *added;			/* ColumnChange * */
-	List	   *dropped;		/* ColumnChange * */
+	List	   *added;			/* ColumnSet * of one column */
+	List	   *dropped;		/* ColumnSet * of one column */
 	List	   *foreign_keys;	/* ColumnSet * */
 	List	   *indexes;		/* ColumnSet * */
 	SchemamigStatement *first_dml;
@@ -114,8 +108,8 @@ static void lint_add_column(LintState *state, SchemamigStatement *st,
 static void lint_constraint(LintState *state, SchemamigStatement *st,
 							RangeVar *rel, bool existing, Constraint *con,
 							const char *column);
-static void record_columns(List **list, RangeVar *rel, List *columns,
-						   SchemamigStatement *st);
+static ColumnSet *record_columns(List **list, RangeVar *rel, List *columns,
+								 SchemamigStatement *st);
 static bool has_volatile_call(Node *node, void *context);
 static void lint_drop_add(LintState *state);
 static void lint_foreign_keys(LintState *state);
@@ -189,23 +183,10 @@ lint_statement(LintState *state, SchemamigStatement *st)
 				}
 				return;
 			}
-		case T_VariableSetStmt:
-		case T_VariableShowStmt:
-		case T_ExplainStmt:
-		case T_CallStmt:
-		case T_DoStmt:
-		case T_LockStmt:
-		case T_NotifyStmt:
-		case T_CopyStmt:
-		case T_PrepareStmt:
-		case T_ExecuteStmt:
-		case T_DeallocateStmt:
-		case T_VacuumStmt:
-		case T_CheckPointStmt:
-		case T_DiscardStmt:
-			/* neither schema change nor data change */
-			return;
 		default:
+			/* a schema change is what event triggers (and the guard) see */
+			if (!command_tag_event_trigger_ok(CreateCommandTag(tree)))
+				return;
 			state->has_ddl = true;
 			break;
 	}
@@ -301,18 +282,15 @@ lint_create_table(LintState *state, SchemamigStatement *st, CreateStmt *stmt)
 	state->created = lappend(state->created, table_key(stmt->relation));
 	foreach(lc, stmt->tableElts)
 	{
-		ColumnDef  *def;
+		if (IsA(lfirst(lc), ColumnDef))
+		{
+			ColumnDef  *def = (ColumnDef *) lfirst(lc);
 
-		if (!IsA(lfirst(lc), ColumnDef))
-			continue;
-		def = (ColumnDef *) lfirst(lc);
-		foreach(lc2, def->constraints)
-			lint_constraint(state, st, stmt->relation, false,
-							lfirst_node(Constraint, lc2), def->colname);
-	}
-	foreach(lc, stmt->tableElts)
-	{
-		if (IsA(lfirst(lc), Constraint))
+			foreach(lc2, def->constraints)
+				lint_constraint(state, st, stmt->relation, false,
+								lfirst_node(Constraint, lc2), def->colname);
+		}
+		else if (IsA(lfirst(lc), Constraint))
 			lint_constraint(state, st, stmt->relation, false,
 							(Constraint *) lfirst(lc), NULL);
 	}
@@ -343,13 +321,8 @@ lint_alter_table(LintState *state, SchemamigStatement *st, AlterTableStmt *stmt)
 			case AT_DropColumn:
 				if (existing)
 				{
-					ColumnChange *change = palloc0(sizeof(ColumnChange));
-
-					change->table = table_key(rel);
-					change->relation = rel;
-					change->column = cmd->name;
-					change->st = st;
-					state->dropped = lappend(state->dropped, change);
+					record_columns(&state->dropped, rel,
+								   list_make1(makeString(cmd->name)), st);
 					add_finding(state, "drop-column", "error", st,
 								psprintf("column \"%s\" is dropped from existing table \"%s\"",
 										 cmd->name, table_name(rel)),
@@ -412,16 +385,8 @@ lint_add_column(LintState *state, SchemamigStatement *st, RangeVar *rel,
 	}
 
 	if (existing)
-	{
-		ColumnChange *change = palloc0(sizeof(ColumnChange));
-
-		change->table = table_key(rel);
-		change->relation = rel;
-		change->column = def->colname;
-		change->type = def->typeName;
-		change->st = st;
-		state->added = lappend(state->added, change);
-	}
+		record_columns(&state->added, rel, list_make1(makeString(def->colname)),
+					   st)->type = def->typeName;
 
 	if (existing && not_null && default_expr == NULL && !has_value)
 		add_finding(state, "add-column-not-null-no-default", "error", st,
@@ -481,7 +446,7 @@ lint_constraint(LintState *state, SchemamigStatement *st, RangeVar *rel,
 	}
 }
 
-static void
+static ColumnSet *
 record_columns(List **list, RangeVar *rel, List *columns, SchemamigStatement *st)
 {
 	ColumnSet  *set = palloc0(sizeof(ColumnSet));
@@ -491,6 +456,7 @@ record_columns(List **list, RangeVar *rel, List *columns, SchemamigStatement *st
 	set->columns = columns;
 	set->st = st;
 	*list = lappend(*list, set);
+	return set;
 }
 
 /*
@@ -531,13 +497,14 @@ lint_drop_add(LintState *state)
 
 	foreach(ld, state->dropped)
 	{
-		ColumnChange *drop = lfirst(ld);
+		ColumnSet  *drop = lfirst(ld);
+		char	   *dropped = strVal(linitial(drop->columns));
 		Oid			relid = RangeVarGetRelid(drop->relation, NoLock, true);
 		Oid			drop_type = InvalidOid;
 
 		if (OidIsValid(relid))
 		{
-			AttrNumber	attnum = get_attnum(relid, drop->column);
+			AttrNumber	attnum = get_attnum(relid, dropped);
 
 			if (attnum == InvalidAttrNumber)
 				continue;
@@ -546,11 +513,11 @@ lint_drop_add(LintState *state)
 
 		foreach(la, state->added)
 		{
-			ColumnChange *add = lfirst(la);
+			ColumnSet  *add = lfirst(la);
+			char	   *added = strVal(linitial(add->columns));
 			SchemamigStatement *later;
 
-			if (strcmp(add->table, drop->table) != 0 ||
-				strcmp(add->column, drop->column) == 0)
+			if (strcmp(add->table, drop->table) != 0 || strcmp(added, dropped) == 0)
 				continue;
 			if (OidIsValid(relid))
 			{
@@ -568,10 +535,9 @@ lint_drop_add(LintState *state)
 			later = add->st->statement_no > drop->st->statement_no ? add->st : drop->st;
 			add_finding(state, "drop-add-looks-like-rename", "error", later,
 						psprintf("column \"%s\" of table \"%s\" is dropped and column \"%s\" is added, which looks like a rename",
-								 drop->column, table_name(drop->relation), add->column),
+								 dropped, table_name(drop->relation), added),
 						psprintf("If the column is renamed, use ALTER TABLE ... RENAME COLUMN %s TO %s so its data is kept.",
-								 quote_identifier(drop->column),
-								 quote_identifier(add->column)));
+								 quote_identifier(dropped), quote_identifier(added)));
 			break;
 		}
 	}
@@ -894,9 +860,11 @@ schemamig_lint_register(const char *revision, const char *upgrade,
 
 	/*
 	 * The downgrade is only checked for being there; the allow comment may
-	 * sit in either script.
+	 * sit in either script.  A revision whose upgrade does nothing (a merge)
+	 * has nothing to undo.
 	 */
-	if (downgrade == NULL || schemamig_script_is_empty(downgrade))
+	if (up_statements != NIL &&
+		(downgrade == NULL || schemamig_script_is_empty(downgrade)))
 	{
 		SchemamigLintFinding *f = palloc0(sizeof(SchemamigLintFinding));
 		List	   *allowed = allowed_rules(upgrade);

@@ -220,6 +220,12 @@ extern void schemamig_lint_register(const char *revision, const char *upgrade,
 									List *up_statements, const char *downgrade,
 									List *down_statements);
 
+/* ---- review.c: plan() and verify() ---- */
+
+extern bool schemamig_plan_active;
+extern List *schemamig_plan_rewrites;
+extern void schemamig_plan_note_rewrite(Oid relid);
+
 /* ---- fingerprint.c ---- */
 
 typedef struct SchemamigObjectHash

@@ -1,0 +1,555 @@
+/*-------------------------------------------------------------------------
+ *
+ * fingerprint.c
+ *		fingerprint() and fingerprint_objects(): a hash of the user-visible
+ *		schema that does not depend on OIDs or on the order objects were
+ *		created in.
+ *
+ * Every object of the current database outside pg_catalog,
+ * information_schema, pg_toast, the temporary schemas and schemamig itself
+ * is turned into a (type, identity, description) triple.  The description
+ * is plain text built from the catalogs with PostgreSQL's own deparsers
+ * (format_type, pg_get_expr, pg_get_indexdef, pg_get_constraintdef,
+ * pg_get_viewdef, pg_get_functiondef, pg_get_triggerdef, ...), hashed with
+ * sha256; the fingerprint is the sha256 of the sorted list of
+ * "type\tidentity\thash\n" lines.  Design decisions:
+ *
+ * - Set-based: one SPI query per object class, not one query per object,
+ *   so a schema of 5,000 tables costs a dozen catalog scans.  Descriptions
+ *   are hashed here in C with pg_cryptohash rather than with SQL sha256(),
+ *   which would need a text-to-bytea conversion and another function call
+ *   per row for nothing.
+ *
+ * - Independent of OIDs and creation order: objects are named, never
+ *   numbered (regclass, format_type and the deparsers all print names);
+ *   arrays (ACLs, roles, options) are sorted with the "C" collation; a
+ *   column's position is its rank among the live columns, not attnum, so
+ *   a dropped column leaves no trace; a NULL ACL is replaced by the
+ *   object's default ACL so GRANT followed by the matching REVOKE gives
+ *   back the same fingerprint.  The final sort is a byte-wise strcmp()
+ *   done here, never a collation-dependent ORDER BY.
+ *
+ * - Stable text: the queries run with search_path pinned to
+ *   "pg_catalog, pg_temp" (schemamig_owner_enter), so every name outside
+ *   pg_catalog is printed schema-qualified whatever the caller's
+ *   search_path.  Running as the extension owner changes nothing else:
+ *   the catalogs and the deparsers are readable by every role.
+ *
+ * - Objects that belong to an extension are left out; the extension itself
+ *   (name, version, schema) stands for them.  The schemamig extension and
+ *   its schema are left out entirely, so bookkeeping never looks like
+ *   drift.
+ *
+ * IDENTIFICATION
+ *		src/fingerprint.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/tuplestore.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_fingerprint);
+PG_FUNCTION_INFO_V1(schemamig_fingerprint_objects_srf);
+
+/* Schemas that are never part of the fingerprint, as a condition on n */
+#define USER_SCHEMA(n) \
+	n ".nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'schemamig') " \
+	"AND " n ".nspname NOT LIKE 'pg\\_temp\\_%' " \
+	"AND " n ".nspname NOT LIKE 'pg\\_toast\\_temp\\_%' "
+
+/*
+ * The object is not a member of an extension.  The members are read once
+ * (extension_members_query) and passed to every query as constant arrays,
+ * one per catalog, which the planner turns into a hashed lookup; a join to
+ * pg_depend in every query would scan it a dozen times.
+ */
+#define NOT_EXTENSION_MEMBER(param, oid) \
+	"NOT (" oid " = ANY(" param ")) "
+#define MEMBERS_OF_PG_CLASS "$1"
+#define MEMBERS_OF_PG_PROC "$2"
+#define MEMBERS_OF_PG_TYPE "$3"
+#define MEMBERS_OF_PG_NAMESPACE "$4"
+#define MEMBERS_OF_PG_STATISTIC_EXT "$5"
+#define NUM_MEMBER_PARAMS 5
+
+/*
+ * Extension members by catalog; pg_proc also gets the functions that
+ * depend internally on a type (the constructors of a range type), which
+ * come and go with their type.
+ */
+static const char *const extension_members_query =
+"SELECT coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_class'::regclass "
+"AND deptype = 'e'), '{}'), "
+"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_proc'::regclass "
+"AND (deptype = 'e' OR refclassid = 'pg_type'::regclass)), '{}'), "
+"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_type'::regclass "
+"AND deptype = 'e'), '{}'), "
+"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_namespace'::regclass "
+"AND deptype = 'e'), '{}'), "
+"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_statistic_ext'::regclass "
+"AND deptype = 'e'), '{}') "
+"FROM pg_depend WHERE deptype IN ('e', 'i')";
+
+/*
+ * An aclitem[] as sorted text; NULL when it is the object's default ACL,
+ * whether that is spelled NULL (never granted) or explicitly (granted and
+ * revoked again), so the property is left out.  The common NULL case costs
+ * no subquery.
+ */
+#define SORTED_ACL(acl) \
+	"(SELECT string_agg(a::text, ',' ORDER BY a::text COLLATE \"C\") FROM unnest(" acl ") a)"
+#define ACL_TEXT(acl, kind, owner) \
+	"CASE WHEN " acl " IS NOT NULL THEN nullif(" SORTED_ACL(acl) ", " \
+	SORTED_ACL("acldefault('" kind "', " owner ")") ") END"
+
+#define QUALIFIED(n, name) \
+	"quote_ident(" n ".nspname) || '.' || quote_ident(" name ")"
+
+/*
+ * One query per object class; each returns (type, identity, description).
+ * concat_ws() skips NULLs, so properties an object does not have leave no
+ * trace in its description.
+ */
+static const char *const fingerprint_queries[] = {
+	/* schemas */
+	"SELECT 'schema', quote_ident(n.nspname), concat_ws(E'\\n', "
+	"'owner ' || pg_get_userbyid(n.nspowner), "
+	"'acl ' || " ACL_TEXT("n.nspacl", "n", "n.nspowner") ") "
+	"FROM pg_namespace n WHERE " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_NAMESPACE, "n.oid"),
+
+	/* tables, partitioned tables, foreign tables, views, materialized views */
+	"SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
+	"WHEN 'f' THEN 'foreign table' ELSE 'table' END, "
+	QUALIFIED("n", "c.relname") ", concat_ws(E'\\n', "
+	"'kind ' || c.relkind::text, "
+	"'persistence ' || c.relpersistence::text, "
+	"'owner ' || pg_get_userbyid(c.relowner), "
+	"'acl ' || " ACL_TEXT("c.relacl", "r", "c.relowner") ", "
+	"'options ' || CASE WHEN c.reloptions IS NOT NULL THEN (SELECT string_agg(o, ',' "
+	"ORDER BY o COLLATE \"C\") FROM unnest(c.reloptions) o) END, "
+	"'partition key ' || CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, "
+	"'partition bound ' || CASE WHEN c.relispartition "
+	"THEN pg_get_expr(c.relpartbound, c.oid) END, "
+	"'inherits ' || inh.parents, "
+	"'of type ' || CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END, "
+	"'access method ' || am.amname, "
+	"'tablespace ' || ts.spcname, "
+	"CASE WHEN c.relrowsecurity THEN 'row level security' END, "
+	"CASE WHEN c.relforcerowsecurity THEN 'force row level security' END, "
+	"'replica identity ' || c.relreplident::text, "
+	"'definition ' || CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, "
+	"'server ' || CASE WHEN c.relkind = 'f' THEN (SELECT s.srvname || ' ' || "
+	"coalesce(array_to_string(ft.ftoptions, ','), '') FROM pg_foreign_table ft "
+	"JOIN pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = c.oid) END) "
+	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"LEFT JOIN pg_am am ON am.oid = c.relam "
+	"LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace "
+	"LEFT JOIN (SELECT inhrelid, string_agg(inhparent::regclass::text, ',' ORDER BY inhseqno) "
+	"AS parents FROM pg_inherits GROUP BY inhrelid) inh ON inh.inhrelid = c.oid "
+	"WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/* columns, positioned among the live columns so dropped ones leave no trace */
+	"SELECT 'column', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(a.attname), "
+	"concat_ws(E'\\n', "
+	"'position ' || row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), "
+	"'type ' || format_type(a.atttypid, a.atttypmod), "
+	"CASE WHEN a.attnotnull THEN 'not null' END, "
+	"'default ' || pg_get_expr(ad.adbin, ad.adrelid), "
+	"CASE WHEN a.attidentity <> '' THEN 'identity ' || a.attidentity::text END, "
+	"CASE WHEN a.attgenerated <> '' THEN 'generated ' || a.attgenerated::text END, "
+	"CASE WHEN a.attcollation <> t.typcollation "
+	"THEN 'collation ' || a.attcollation::regcollation::text END, "
+	"'acl ' || " ACL_TEXT("a.attacl", "c", "c.relowner") ") "
+	"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"JOIN pg_type t ON t.oid = a.atttypid "
+	"LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+	"WHERE a.attnum > 0 AND NOT a.attisdropped "
+	"AND c.relkind IN ('r', 'p', 'f', 'v', 'm') AND " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/* table constraints (domain constraints belong to their domain) */
+	"SELECT 'constraint', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(con.conname), "
+	"pg_get_constraintdef(con.oid) "
+	"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/*
+	 * indexes, described from pg_index by name: pg_get_indexdef() costs a
+	 * catalog index scan per key column (it looks up the default operator
+	 * class to leave it out) and dominated the run time.  Key columns are
+	 * named with their operator class, collation and options (DESC, NULLS
+	 * FIRST); expressions and the predicate go through pg_get_expr.
+	 */
+	"SELECT 'index', " QUALIFIED("n", "i.relname") ", concat_ws(E'\\n', "
+	"'on ' || " QUALIFIED("n", "c.relname") ", "
+	"'using ' || am.amname, "
+	"CASE WHEN x.indisunique THEN 'unique' END, "
+	"CASE WHEN x.indisunique AND NOT x.indisprimary "
+	"THEN 'nulls not distinct ' || coalesce(row_to_json(x)->>'indnullsnotdistinct', 'false') END, "
+	"'keys ' || k.keys, 'include ' || k.include, "
+	"'expressions ' || pg_get_expr(x.indexprs, x.indrelid), "
+	"'where ' || pg_get_expr(x.indpred, x.indrelid), "
+	"'options ' || array_to_string(i.reloptions, ','), "
+	"'tablespace ' || ts.spcname, "
+	"CASE WHEN NOT x.indisvalid THEN 'invalid' END, "
+	"CASE WHEN x.indisclustered THEN 'clustered' END, "
+	"CASE WHEN x.indisreplident THEN 'replica identity' END) "
+	"FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+	"JOIN pg_class c ON c.oid = x.indrelid "
+	"JOIN pg_namespace n ON n.oid = i.relnamespace "
+	"JOIN pg_am am ON am.oid = i.relam "
+	"LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace "
+	"JOIN (SELECT u.indexrelid, "
+	"string_agg(coalesce(quote_ident(a.attname), 'expression') || ' ' || "
+	"quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) || "
+	"coalesce(' collate ' || quote_ident(con.nspname) || '.' || quote_ident(co.collname), '') || "
+	"' ' || u.opt, ', ' ORDER BY u.ord) FILTER (WHERE u.ord <= u.indnkeyatts) AS keys, "
+	"string_agg(quote_ident(a.attname), ', ' ORDER BY u.ord) "
+	"FILTER (WHERE u.ord > u.indnkeyatts) AS include "
+	"FROM (SELECT x.indexrelid, x.indrelid, x.indnkeyatts, k.* FROM pg_index x "
+	"JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace, "
+	"unnest(x.indkey::int2[], x.indclass::oid[], x.indcollation::oid[], x.indoption::int2[]) "
+	"WITH ORDINALITY AS k(attnum, opclass, coll, opt, ord) WHERE " USER_SCHEMA("n") ") u "
+	"LEFT JOIN pg_attribute a ON a.attrelid = u.indrelid AND a.attnum = u.attnum "
+	"LEFT JOIN pg_opclass opc ON opc.oid = u.opclass "
+	"LEFT JOIN pg_namespace opn ON opn.oid = opc.opcnamespace "
+	"LEFT JOIN pg_collation co ON co.oid = u.coll "
+	"LEFT JOIN pg_namespace con ON con.oid = co.collnamespace "
+	"GROUP BY u.indexrelid) k ON k.indexrelid = x.indexrelid "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "x.indrelid"),
+
+	/* sequences: their parameters and owner, never their current value */
+	"SELECT 'sequence', " QUALIFIED("n", "c.relname") ", concat_ws(E'\\n', "
+	"'type ' || format_type(s.seqtypid, NULL), "
+	"'start ' || s.seqstart, 'increment ' || s.seqincrement, "
+	"'min ' || s.seqmin, 'max ' || s.seqmax, 'cache ' || s.seqcache, "
+	"'cycle ' || s.seqcycle, "
+	"'persistence ' || c.relpersistence::text, "
+	"'owner ' || pg_get_userbyid(c.relowner), "
+	"'acl ' || " ACL_TEXT("c.relacl", "s", "c.relowner") ", "
+	"'owned by ' || (SELECT d.refobjid::regclass::text || '.' || quote_ident(oa.attname) "
+	"FROM pg_depend d JOIN pg_attribute oa ON oa.attrelid = d.refobjid "
+	"AND oa.attnum = d.refobjsubid "
+	"WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+	"AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 "
+	"AND d.deptype IN ('a', 'i'))) "
+	"FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/*
+	 * functions, procedures, aggregates; pg_get_functiondef refuses
+	 * aggregates, so they are described by their pg_aggregate row
+	 */
+	"SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' "
+	"ELSE 'function' END, "
+	QUALIFIED("n", "p.proname") " || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+	"concat_ws(E'\\n', "
+	"CASE WHEN p.prokind = 'a' THEN (SELECT concat_ws(E'\\n', "
+	"'kind ' || g.aggkind::text, "
+	"'returns ' || pg_get_function_result(p.oid), "
+	"'transition ' || g.aggtransfn::text, "
+	"'state ' || format_type(g.aggtranstype, NULL), "
+	"'final ' || nullif(g.aggfinalfn::text, '-'), "
+	"'combine ' || nullif(g.aggcombinefn::text, '-'), "
+	"'moving transition ' || nullif(g.aggmtransfn::text, '-'), "
+	"'initial ' || g.agginitval, "
+	"'sort operator ' || CASE WHEN g.aggsortop <> 0 THEN g.aggsortop::regoperator::text END) "
+	"FROM pg_aggregate g WHERE g.aggfnoid = p.oid) "
+	"ELSE pg_get_functiondef(p.oid) END, "
+	"'owner ' || pg_get_userbyid(p.proowner), "
+	"'acl ' || " ACL_TEXT("p.proacl", "f", "p.proowner") ") "
+	"FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_PROC, "p.oid"),
+
+	/* triggers written by users (not the ones behind foreign keys) */
+	"SELECT 'trigger', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(t.tgname), "
+	"concat_ws(E'\\n', pg_get_triggerdef(t.oid), "
+	"CASE WHEN t.tgenabled <> 'O' THEN 'enabled ' || t.tgenabled::text END) "
+	"FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE NOT t.tgisinternal AND " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/* rules other than the ones that make views */
+	"SELECT 'rule', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(r.rulename), "
+	"concat_ws(E'\\n', pg_get_ruledef(r.oid), "
+	"CASE WHEN r.ev_enabled <> 'O' THEN 'enabled ' || r.ev_enabled::text END) "
+	"FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE r.rulename <> '_RETURN' AND " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/* extended statistics */
+	"SELECT 'statistics', " QUALIFIED("n", "s.stxname") ", "
+	"pg_get_statisticsobjdef(s.oid) "
+	"FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_STATISTIC_EXT, "s.oid"),
+
+	/*
+	 * types: domains, enums, standalone composite types, ranges and base
+	 * types; a table's row type and the automatic array types are not
+	 * objects of their own
+	 */
+	"SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, "
+	QUALIFIED("n", "t.typname") ", concat_ws(E'\\n', "
+	"'kind ' || t.typtype::text, "
+	"'owner ' || pg_get_userbyid(t.typowner), "
+	"'acl ' || " ACL_TEXT("t.typacl", "T", "t.typowner") ", "
+	"'base ' || CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END, "
+	"CASE WHEN t.typnotnull THEN 'not null' END, "
+	"'default ' || pg_get_expr(t.typdefaultbin, 0), "
+	"'collation ' || CASE WHEN t.typtype = 'd' AND t.typcollation <> "
+	"(SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype) "
+	"THEN t.typcollation::regcollation::text END, "
+	"'constraints ' || (SELECT string_agg(quote_ident(con.conname) || ' ' || "
+	"pg_get_constraintdef(con.oid), ', ' ORDER BY con.conname COLLATE \"C\") "
+	"FROM pg_constraint con WHERE con.contypid = t.oid), "
+	"'labels ' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) "
+	"FROM pg_enum e WHERE e.enumtypid = t.oid), "
+	"'attributes ' || (SELECT string_agg(quote_ident(ca.attname) || ' ' || "
+	"format_type(ca.atttypid, ca.atttypmod) || "
+	"CASE WHEN ca.attcollation <> at.typcollation "
+	"THEN ' collate ' || ca.attcollation::regcollation::text ELSE '' END, "
+	"', ' ORDER BY ca.attnum) FROM pg_attribute ca JOIN pg_type at ON at.oid = ca.atttypid "
+	"WHERE ca.attrelid = t.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped), "
+	"'range ' || (SELECT concat_ws(' ', format_type(r.rngsubtype, NULL), "
+	"'collation ' || CASE WHEN r.rngcollation <> 0 THEN r.rngcollation::regcollation::text END, "
+	"'opclass ' || quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname), "
+	"'canonical ' || nullif(r.rngcanonical::text, '-'), "
+	"'subdiff ' || nullif(r.rngsubdiff::text, '-'), "
+	"'multirange ' || format_type(r.rngmultitypid, NULL)) "
+	"FROM pg_range r JOIN pg_opclass opc ON opc.oid = r.rngsubopc "
+	"JOIN pg_namespace opn ON opn.oid = opc.opcnamespace WHERE r.rngtypid = t.oid), "
+	"'io ' || CASE WHEN t.typtype = 'b' THEN concat_ws(' ', t.typinput::text, "
+	"t.typoutput::text, t.typreceive::text, t.typsend::text, t.typlen, "
+	"t.typbyval, t.typalign::text, t.typstorage::text) END) "
+	"FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+	"LEFT JOIN pg_class tc ON tc.oid = t.typrelid "
+	"WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r') AND t.typcategory <> 'A' "
+	"AND (t.typrelid = 0 OR tc.relkind = 'c') AND " USER_SCHEMA("n")
+	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_TYPE, "t.oid"),
+
+	/* row level security policies */
+	"SELECT 'policy', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(p.polname), "
+	"concat_ws(E'\\n', "
+	"CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END, "
+	"'command ' || p.polcmd::text, "
+	"'roles ' || (SELECT string_agg(r, ',' ORDER BY r COLLATE \"C\") FROM "
+	"(SELECT CASE WHEN ro = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(ro)) END AS r "
+	"FROM unnest(p.polroles) ro) s), "
+	"'using ' || pg_get_expr(p.polqual, p.polrelid), "
+	"'with check ' || pg_get_expr(p.polwithcheck, p.polrelid)) "
+	"FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
+
+	/* extensions stand for their member objects */
+	"SELECT 'extension', quote_ident(e.extname), concat_ws(E'\\n', "
+	"'version ' || e.extversion, 'schema ' || quote_ident(n.nspname)) "
+	"FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+	"WHERE e.extname <> 'schemamig'",
+};
+
+static char *sha256_hex(const char *data, size_t len, pg_cryptohash_ctx *ctx);
+static int	object_cmp(const ListCell *a, const ListCell *b);
+
+/*
+ * sha256 of a buffer as 64 hex digits.  The caller passes a context so that
+ * hashing thousands of descriptions does not create thousands of them.
+ */
+static char *
+sha256_hex(const char *data, size_t len, pg_cryptohash_ctx *ctx)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute sha256 hash");
+	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
+	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	return hex;
+}
+
+/* Byte-wise order by (type, identity): independent of any collation */
+static int
+object_cmp(const ListCell *a, const ListCell *b)
+{
+	SchemamigObjectHash *x = lfirst(a);
+	SchemamigObjectHash *y = lfirst(b);
+	int			r = strcmp(x->type, y->type);
+
+	return r != 0 ? r : strcmp(x->identity, y->identity);
+}
+
+List *
+schemamig_fingerprint_objects(void)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	SchemamigOwnerContext octx;
+	pg_cryptohash_ctx *hash_ctx;
+	List	   *objects = NIL;
+	Oid			member_types[NUM_MEMBER_PARAMS];
+	Datum		members[NUM_MEMBER_PARAMS];
+	int			ret;
+
+	/*
+	 * Callers may or may not be connected to SPI already (status() is, the
+	 * SQL-callable fingerprint() is not); a nested connection serves both,
+	 * and the result is built in the caller's memory context so it
+	 * survives SPI_finish().
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	hash_ctx = pg_cryptohash_create(PG_SHA256);
+	if (hash_ctx == NULL)
+		elog(ERROR, "could not create sha256 context");
+
+	schemamig_owner_enter(&octx);
+
+	/*
+	 * The queries are cheap per row but their estimated cost over a large
+	 * schema crosses jit_above_cost, and JIT compilation would then cost more
+	 * than the whole run; the owner context's GUC nest level undoes both.
+	 */
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("work_mem", "65536", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	/* the arrays stay in the SPI context until SPI_finish() */
+	ret = SPI_execute(extension_members_query, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the extension members: %s",
+			 SPI_result_code_string(ret));
+	for (int p = 0; p < NUM_MEMBER_PARAMS; p++)
+	{
+		bool		isnull;
+
+		member_types[p] = OIDARRAYOID;
+		members[p] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								   p + 1, &isnull);
+		Assert(!isnull);
+	}
+
+	for (int q = 0; q < lengthof(fingerprint_queries); q++)
+	{
+		ret = SPI_execute_with_args(fingerprint_queries[q], NUM_MEMBER_PARAMS,
+									member_types, members, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the catalogs for the fingerprint: %s",
+				 SPI_result_code_string(ret));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *description = SPI_getvalue(tuple, desc, 3);
+			MemoryContext spi_cxt;
+			SchemamigObjectHash *object;
+
+			spi_cxt = MemoryContextSwitchTo(caller_cxt);
+			object = palloc(sizeof(SchemamigObjectHash));
+			object->type = SPI_getvalue(tuple, desc, 1);
+			object->identity = SPI_getvalue(tuple, desc, 2);
+			object->hash = description ?
+				sha256_hex(description, strlen(description), hash_ctx) :
+				sha256_hex("", 0, hash_ctx);
+			objects = lappend(objects, object);
+			MemoryContextSwitchTo(spi_cxt);
+
+			/* function bodies can be large: do not keep them all */
+			if (description)
+				pfree(description);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	schemamig_owner_leave(&octx);
+	pg_cryptohash_free(hash_ctx);
+	SPI_finish();
+
+	list_sort(objects, object_cmp);
+	return objects;
+}
+
+char *
+schemamig_fingerprint_of(List *objects)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	ListCell   *lc;
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute sha256 hash");
+	foreach(lc, objects)
+	{
+		SchemamigObjectHash *object = lfirst(lc);
+
+		if (pg_cryptohash_update(ctx, (const uint8 *) object->type, strlen(object->type)) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) "\t", 1) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) object->identity, strlen(object->identity)) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) "\t", 1) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) object->hash, strlen(object->hash)) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) "\n", 1) < 0)
+			elog(ERROR, "could not compute sha256 hash");
+	}
+	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute sha256 hash");
+	pg_cryptohash_free(ctx);
+	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
+	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	return hex;
+}
+
+/*
+ * fingerprint(): the hash of the user-visible schema.
+ */
+Datum
+schemamig_fingerprint(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(schemamig_fingerprint_of(schemamig_fingerprint_objects())));
+}
+
+/*
+ * fingerprint_objects(): the objects behind the fingerprint, one row each,
+ * so two databases can be compared object by object.
+ */
+Datum
+schemamig_fingerprint_objects_srf(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *objects;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	objects = schemamig_fingerprint_objects();
+	foreach(lc, objects)
+	{
+		SchemamigObjectHash *object = lfirst(lc);
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(object->type);
+		values[1] = CStringGetTextDatum(object->identity);
+		values[2] = CStringGetTextDatum(object->hash);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
