@@ -244,7 +244,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 					add_finding(state, "create-index-locks-writes", "warning", st,
 								psprintf("index on existing table \"%s\" is created without CONCURRENTLY, which blocks writes while it builds",
 										 table_name(stmt->relation)),
-								pstrdup("Use CREATE INDEX CONCURRENTLY in a revision of its own; schemamig.steps() runs it outside a transaction block."));
+								pstrdup("Use CREATE INDEX CONCURRENTLY in a revision of its own; it runs only outside a transaction block (see the README, \"Migrations that cannot run in a transaction\")."));
 				break;
 			}
 		case T_RenameStmt:

@@ -727,7 +727,7 @@ verify_body(void *arg)
 						 errmsg("cannot verify revision \"%s\": its pending ancestor \"%s\" cannot run inside a transaction block",
 								graph->nodes[llast_int(state->pending)].revision,
 								node->revision),
-						 errhint("Apply the ancestor with its steps() first.")));
+						 errhint("Apply the ancestor at top level first.")));
 			(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, NULL, NULL);
 			continue;
 		}
