@@ -49,6 +49,38 @@ PG_FUNCTION_INFO_V1(schemamig_stamp);
 static Datum migrate(FunctionCallInfo fcinfo, SchemamigDirection direction);
 static void statement_error_callback(void *arg);
 
+/*
+ * The checks every function that runs migration SQL makes first.
+ */
+void
+schemamig_check_can_migrate(const char *function)
+{
+	schemamig_check_writable(function);
+	schemamig_check_not_nested(function);
+	if (schemamig_context_active())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot run while revision \"%s\" is open", function,
+						schemamig_context.revision),
+				 errhint("Call end_revision() or commit first.")));
+}
+
+/*
+ * lock_timeout = schemamig.lock_timeout in a new GUC nest level, like a
+ * function's SET clause; the caller ends it with AtEOXact_GUC(true, level).
+ */
+int
+schemamig_set_lock_timeout(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+	char		timeout[32];
+
+	snprintf(timeout, sizeof(timeout), "%d", schemamig_lock_timeout);
+	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 void
 schemamig_check_not_nested(const char *function)
 {
@@ -85,16 +117,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	int			total;
 	int			done = 0;
 	int			save_nestlevel;
-	char		timeout[32];
 
-	schemamig_check_writable(fname);
-	schemamig_check_not_nested(fname);
-	if (schemamig_context_active())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot run while revision \"%s\" is open", fname,
-						schemamig_context.revision),
-				 errhint("Call end_revision() or commit first.")));
+	schemamig_check_can_migrate(fname);
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -126,10 +150,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 		ereport(NOTICE,
 				(errmsg("nothing to %s", up ? "upgrade" : "downgrade")));
 
-	save_nestlevel = NewGUCNestLevel();
-	snprintf(timeout, sizeof(timeout), "%d", schemamig_lock_timeout);
-	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	save_nestlevel = schemamig_set_lock_timeout();
 
 	foreach(lc, todo)
 	{

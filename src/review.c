@@ -141,7 +141,6 @@ typedef struct VerifyStep
 
 static bool run_in_subxact(void (*fn) (void *arg), void *arg, bool keep,
 						   bool catch_error, char **message);
-static void set_lock_timeout(void);
 static void check_can_review(const char *fname);
 static int	lock_level(const char *mode);
 static void plan_body(void *arg);
@@ -201,28 +200,10 @@ run_in_subxact(void (*fn) (void *arg), void *arg, bool keep,
 	return false;
 }
 
-/* lock_timeout = schemamig.lock_timeout, in a GUC nest level */
-static void
-set_lock_timeout(void)
-{
-	char		timeout[32];
-
-	snprintf(timeout, sizeof(timeout), "%d", schemamig_lock_timeout);
-	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
 static void
 check_can_review(const char *fname)
 {
-	schemamig_check_writable(fname);
-	schemamig_check_not_nested(fname);
-	if (schemamig_context_active())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot run while revision \"%s\" is open", fname,
-						schemamig_context.revision),
-				 errhint("Call end_revision() or commit first.")));
+	schemamig_check_can_migrate(fname);
 	if (schemamig_plan_active)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -290,8 +271,7 @@ schemamig_plan(PG_FUNCTION_ARGS)
 	state.names = hash_create("schemamig plan names", 256, &hctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	save_nestlevel = NewGUCNestLevel();
-	set_lock_timeout();
+	save_nestlevel = schemamig_set_lock_timeout();
 	plan_rewrite_cxt = CurrentMemoryContext;
 	schemamig_plan_rewrites = NIL;
 	schemamig_plan_active = true;
@@ -812,8 +792,7 @@ schemamig_verify(PG_FUNCTION_ARGS)
 		state.named = true;
 	}
 
-	save_nestlevel = NewGUCNestLevel();
-	set_lock_timeout();
+	save_nestlevel = schemamig_set_lock_timeout();
 	run_in_subxact(verify_body, &state, false, false, NULL);
 	AtEOXact_GUC(true, save_nestlevel);
 	SPI_finish();

@@ -170,6 +170,8 @@ extern void schemamig_context_register_callbacks(void);
 /* ---- migrate.c ---- */
 
 extern void schemamig_check_not_nested(const char *function);
+extern void schemamig_check_can_migrate(const char *function);
+extern int	schemamig_set_lock_timeout(void);
 extern char *schemamig_fetch_script(const char *revision,
 									SchemamigDirection direction);
 extern int	schemamig_run_script(const char *revision,
