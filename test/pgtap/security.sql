@@ -1,6 +1,6 @@
 -- Security: who may migrate, what a migration may do, who may touch the log.
 BEGIN;
-SELECT plan(22);
+SELECT plan(30);
 
 SET LOCAL schemamig.guard = off;
 CREATE ROLE sm_nobody LOGIN;
@@ -46,6 +46,19 @@ SELECT is((SELECT tableowner::text FROM pg_tables WHERE tablename = 's1'), 'sm_d
           'migration SQL runs as the caller');
 SELECT is((SELECT role::text || '/' || session_role FROM schemamig.ddl_log WHERE revision = 's1'),
           'sm_deploy/postgres', 'the log records current_user and session_user');
+
+-- ... and is still refused ad-hoc DDL on its own table
+SET LOCAL ROLE sm_deploy;
+SELECT throws_ok($$ALTER TABLE public.s1 ADD COLUMN x int$$, 'SM001', NULL, 'owner: ALTER refused');
+SELECT throws_ok($$DROP TABLE public.s1$$, 'SM001', NULL, 'owner: DROP refused');
+SELECT throws_ok($$COMMENT ON TABLE public.s1 IS 'x'$$, 'SM001', NULL, 'owner: COMMENT refused');
+SELECT throws_ok($$GRANT SELECT ON public.s1 TO PUBLIC$$, 'SM001', NULL, 'owner: GRANT refused');
+SELECT throws_ok($$CREATE INDEX ON public.s1 (id)$$, 'SM001', NULL, 'owner: CREATE INDEX refused');
+SELECT throws_ok($$CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'$$, 'SM001', NULL, 'CREATE FUNCTION refused');
+SELECT throws_ok($$CREATE VIEW public.v AS SELECT 1$$, 'SM001', NULL, 'CREATE VIEW refused');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'public.s1'::regclass AND attnum > 0),
+          1, 'nothing changed');
 
 -- ... but a migration cannot do what the role itself could not
 SET LOCAL ROLE sm_deploy;
