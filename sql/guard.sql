@@ -72,6 +72,14 @@ SELECT revision FROM schemamig.downgrade();
 SELECT revision, direction, statement_no, statement FROM schemamig.ddl_log
  WHERE direction = 'downgrade' ORDER BY id;
 
+-- object names are data, whatever characters they hold
+SELECT schemamig.register('g3', 'CREATE TABLE "pipe|name, [x]" (id int); DROP TABLE "pipe|name, [x]"',
+                          'SELECT 1', parents => '{g1}');
+SELECT revision FROM schemamig.upgrade('g3');
+SELECT objects FROM schemamig.ddl_log WHERE revision = 'g3' AND command_tag = 'DROP TABLE';
+SELECT revision FROM schemamig.downgrade('g1');
+SELECT schemamig.unregister('g3');
+
 -- Nobody edits the log, superusers included
 UPDATE schemamig.ddl_log SET statement = 'forged';
 DELETE FROM schemamig.ddl_log;

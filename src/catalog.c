@@ -99,6 +99,25 @@ schemamig_owner_leave(SchemamigOwnerContext *ctx)
 	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
 }
 
+/*
+ * Run one of schemamig's own queries as the tables' owner; the caller is
+ * connected to SPI and checks the result code.
+ */
+int
+schemamig_owner_execute(const char *sql, int nargs, Oid *types, Datum *values,
+						const char *nulls, bool read_only, long count)
+{
+	SchemamigOwnerContext octx;
+	int			ret;
+
+	schemamig_owner_enter(&octx);
+	ret = nargs > 0 ?
+		SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count) :
+		SPI_execute(sql, read_only, count);
+	schemamig_owner_leave(&octx);
+	return ret;
+}
+
 /* Mutating functions refuse to run on a standby or read-only transaction */
 void
 schemamig_check_writable(const char *what)
@@ -118,24 +137,20 @@ schemamig_lock_history(void)
 void
 schemamig_bump_generation(void)
 {
-	SchemamigOwnerContext octx;
 	int			ret;
 
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("INSERT INTO schemamig.state AS s (generation) VALUES (1) "
-					  "ON CONFLICT (singleton) DO UPDATE "
-					  "SET generation = s.generation OPERATOR(pg_catalog.+) 1",
-					  false, 0);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.state AS s (generation) VALUES (1) "
+								  "ON CONFLICT (singleton) DO UPDATE "
+								  "SET generation = s.generation OPERATOR(pg_catalog.+) 1",
+								  0, NULL, NULL, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
-	schemamig_owner_leave(&octx);
 }
 
 void
 schemamig_journal_insert(const char *revision, const char *action,
 						 const char *target, TimestampTz started)
 {
-	SchemamigOwnerContext octx;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
@@ -153,22 +168,19 @@ schemamig_journal_insert(const char *revision, const char *action,
 	values[3] = TimestampTzGetDatum(started);
 	values[4] = NameGetDatum(&by);
 
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute_with_args("INSERT INTO schemamig.journal "
-								"(revision, action, target, at, by, duration, xid) "
-								"VALUES ($1, $2, $3, $4, $5, "
-								"pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4, "
-								"pg_catalog.pg_current_xact_id())",
-								5, types, values, nulls, false, 0);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.journal "
+								  "(revision, action, target, at, by, duration, xid) "
+								  "VALUES ($1, $2, $3, $4, $5, "
+								  "pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4, "
+								  "pg_catalog.pg_current_xact_id())",
+								  5, types, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into schemamig.journal: %s", SPI_result_code_string(ret));
-	schemamig_owner_leave(&octx);
 }
 
 void
 schemamig_mark_applied(const char *revision, const char *checksum)
 {
-	SchemamigOwnerContext octx;
 	Oid			types[3] = {TEXTOID, NAMEOID, TEXTOID};
 	Datum		values[3];
 	NameData	by;
@@ -179,32 +191,27 @@ schemamig_mark_applied(const char *revision, const char *checksum)
 	values[1] = NameGetDatum(&by);
 	values[2] = CStringGetTextDatum(checksum);
 
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute_with_args("INSERT INTO schemamig.applied "
-								"(revision, applied_at, applied_by, checksum) "
-								"VALUES ($1, pg_catalog.now(), $2, $3)",
-								3, types, values, NULL, false, 0);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.applied "
+								  "(revision, applied_at, applied_by, checksum) "
+								  "VALUES ($1, pg_catalog.now(), $2, $3)",
+								  3, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into schemamig.applied: %s", SPI_result_code_string(ret));
-	schemamig_owner_leave(&octx);
 }
 
 void
 schemamig_mark_unapplied(const char *revision)
 {
-	SchemamigOwnerContext octx;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	int			ret;
 
 	values[0] = CStringGetTextDatum(revision);
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute_with_args("DELETE FROM schemamig.applied "
-								"WHERE revision OPERATOR(pg_catalog.=) $1",
-								1, types, values, NULL, false, 0);
+	ret = schemamig_owner_execute("DELETE FROM schemamig.applied "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from schemamig.applied: %s", SPI_result_code_string(ret));
-	schemamig_owner_leave(&octx);
 }
 
 /*

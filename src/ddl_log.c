@@ -58,7 +58,7 @@ typedef struct DdlFrame
 	SubTransactionId subxid;
 	SchemamigVerdict verdict;
 	char	   *statement;
-	StringInfo	objects;		/* jsonb arrays, each "[...]", joined by '|' */
+	StringInfo	objects;		/* elements of a jsonb array, comma-separated */
 } DdlFrame;
 
 typedef struct CapturedStatement
@@ -196,25 +196,25 @@ static void
 add_objects(const char *sql)
 {
 	DdlFrame   *frame = &frames[nframes - 1];
-	SchemamigOwnerContext octx;
 	int			ret;
 	char	   *objects;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute(sql, true, 1);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute(sql,
+								  0, NULL, NULL, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the event trigger's objects: %s", SPI_result_code_string(ret));
 	objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (objects != NULL)
+
+	/* keep the array's elements: "[a, b]" -> "a, b" */
+	if (objects != NULL && strlen(objects) > 2)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 
 		if (frame->objects->len > 0)
-			appendStringInfoChar(frame->objects, '|');
-		appendStringInfoString(frame->objects, objects);
+			appendStringInfoChar(frame->objects, ',');
+		appendBinaryStringInfo(frame->objects, objects + 1, strlen(objects) - 2);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
@@ -240,27 +240,9 @@ write_row(DdlFrame *frame, const char *tag)
 	namestrcpy(&role, GetUserNameFromId(GetUserId(), false));
 	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
 
-	/* "[a]|[b]" -> "[a] || [b]" is done in SQL; here: one jsonb array text */
 	initStringInfo(&extra);
-	appendStringInfoChar(&extra, '[');
-	if (frame->objects && frame->objects->len > 0)
-	{
-		char	   *copy = pstrdup(frame->objects->data);
-		char	   *tok;
-		char	   *save;
-		bool		first = true;
-
-		for (tok = strtok_r(copy, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
-		{
-			int			len = strlen(tok);
-
-			if (len <= 2)
-				continue;
-			appendStringInfo(&extra, "%s%.*s", first ? "" : ",", len - 2, tok + 1);
-			first = false;
-		}
-	}
-	appendStringInfoChar(&extra, ']');
+	appendStringInfo(&extra, "[%s]",
+					 frame->objects ? frame->objects->data : "");
 
 	values[0] = versioned ? CStringGetTextDatum(schemamig_context.revision) : (Datum) 0;
 	nulls[0] = versioned ? ' ' : 'n';

@@ -140,17 +140,15 @@ schemamig_drift_record(void)
 bool
 schemamig_drift_detected(bool *known)
 {
-	SchemamigOwnerContext octx;
 	char	   *stored = NULL;
 	bool		drift = false;
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("SELECT fingerprint FROM schemamig.state "
-					  "WHERE fingerprint IS NOT NULL", false, 1);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute("SELECT fingerprint FROM schemamig.state "
+								  "WHERE fingerprint IS NOT NULL",
+								  0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
@@ -173,19 +171,17 @@ static List *
 stored_objects(bool *known)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
-	SchemamigOwnerContext octx;
 	List	   *objects = NIL;
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("SELECT t.key, o.key, o.value, s.fingerprint "
-					  "FROM schemamig.state s "
-					  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
-					  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
-					  "WHERE s.fingerprint IS NOT NULL", false, 0);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute("SELECT t.key, o.key, o.value, s.fingerprint "
+								  "FROM schemamig.state s "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
+								  "WHERE s.fingerprint IS NOT NULL",
+								  0, NULL, NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
 

@@ -76,22 +76,20 @@ schemamig_graph_load(void)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
 	SchemamigGraph *graph = palloc0(sizeof(SchemamigGraph));
-	SchemamigOwnerContext octx;
 	HASHCTL		hctl;
 	int			ret;
 	uint64		n;
 	ArrayType **parent_arrays;
 
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("SELECT r.revision, r.parents, r.upgrade_transactional, "
-					  "r.downgrade_transactional, r.downgrade_sql IS NULL, "
-					  "r.checksum, r.kind, a.seq "
-					  "FROM schemamig.revision r "
-					  "LEFT JOIN schemamig.applied a "
-					  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
-					  "ORDER BY r.seq",
-					  false, 0);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute("SELECT r.revision, r.parents, r.upgrade_transactional, "
+								  "r.downgrade_transactional, r.downgrade_sql IS NULL, "
+								  "r.checksum, r.kind, a.seq "
+								  "FROM schemamig.revision r "
+								  "LEFT JOIN schemamig.applied a "
+								  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+								  "ORDER BY r.seq",
+								  0, NULL, NULL, NULL,
+								  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
 

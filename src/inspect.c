@@ -79,7 +79,6 @@ Datum
 schemamig_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	SchemamigOwnerContext octx;
 	SchemamigGraph *graph;
 	bool	   *is_current;
 	List	   *current;
@@ -96,12 +95,11 @@ schemamig_history(PG_FUNCTION_ARGS)
 		is_current[lfirst_int(lc)] = true;
 
 	/* the columns the graph does not carry, in registration order */
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("SELECT r.message, r.registered_at, a.applied_at "
-					  "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
-					  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
-					  "ORDER BY r.seq", true, 0);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute("SELECT r.message, r.registered_at, a.applied_at "
+								  "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
+								  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+								  "ORDER BY r.seq",
+								  0, NULL, NULL, NULL, true, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != (uint64) graph->nnodes)
 		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
 
@@ -154,7 +152,6 @@ Datum
 schemamig_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	SchemamigOwnerContext octx;
 	SchemamigGraph *graph;
 	Datum		values[10];
 	bool		nulls[10];
@@ -184,10 +181,9 @@ schemamig_status(PG_FUNCTION_ARGS)
 	values[6] = BoolGetDatum(drift);
 	nulls[6] = !drift_known;
 
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute("SELECT action, revision, at FROM schemamig.journal "
-					  "ORDER BY id DESC LIMIT 1", true, 1);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute("SELECT action, revision, at FROM schemamig.journal "
+								  "ORDER BY id DESC LIMIT 1",
+								  0, NULL, NULL, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.journal: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)

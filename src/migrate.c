@@ -205,21 +205,18 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 char *
 schemamig_fetch_script(const char *revision, SchemamigDirection direction)
 {
-	SchemamigOwnerContext octx;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	int			ret;
 	char	   *script;
 
 	values[0] = CStringGetTextDatum(revision);
-	schemamig_owner_enter(&octx);
-	ret = SPI_execute_with_args(direction == DIRECTION_UPGRADE ?
-								"SELECT upgrade_sql FROM schemamig.revision "
-								"WHERE revision OPERATOR(pg_catalog.=) $1" :
-								"SELECT downgrade_sql FROM schemamig.revision "
-								"WHERE revision OPERATOR(pg_catalog.=) $1",
-								1, types, values, NULL, true, 1);
-	schemamig_owner_leave(&octx);
+	ret = schemamig_owner_execute(direction == DIRECTION_UPGRADE ?
+								  "SELECT upgrade_sql FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1" :
+								  "SELECT downgrade_sql FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the scripts of revision \"%s\"", revision);
 	script = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

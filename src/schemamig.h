@@ -85,6 +85,9 @@ typedef struct SchemamigOwnerContext
 
 extern void schemamig_owner_enter(SchemamigOwnerContext *ctx);
 extern void schemamig_owner_leave(SchemamigOwnerContext *ctx);
+extern int	schemamig_owner_execute(const char *sql, int nargs, Oid *types,
+									Datum *values, const char *nulls,
+									bool read_only, long count);
 extern Oid	schemamig_schema_oid(void);
 extern void schemamig_check_writable(const char *what);
 extern void schemamig_lock_history(void);
