@@ -98,6 +98,25 @@ CREATE TABLE schemamig.state (
 	changed_at timestamptz
 );
 
+/*
+ * Revisions applied by the step protocol (steps.c), one statement per
+ * top-level transaction: one row per revision whose steps have begun and
+ * not finished.  "running" is the statement begun and not known to have
+ * finished; whether it still runs is told by the step lock, not by the row.
+ */
+CREATE TABLE schemamig.progress (
+	revision text PRIMARY KEY REFERENCES schemamig.revision (revision),
+	direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade')),
+	statements integer NOT NULL,
+	done integer NOT NULL DEFAULT 0 CHECK (done >= 0 AND done <= statements),
+	running integer,
+	running_pid integer,
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE schemamig.progress IS 'revisions part-way through their steps';
+
+SELECT pg_catalog.pg_extension_config_dump('schemamig.progress', '');
 SELECT pg_catalog.pg_extension_config_dump('schemamig.revision', '');
 SELECT pg_catalog.pg_extension_config_dump('schemamig.applied', '');
 SELECT pg_catalog.pg_extension_config_dump('schemamig.journal', '');
@@ -183,7 +202,8 @@ AS 'MODULE_PATHNAME', 'schemamig_heads';
 CREATE FUNCTION schemamig.history()
 RETURNS TABLE (revision text, parents text[], message text, kind text,
 			   transactional boolean, applied boolean, applied_at timestamptz,
-			   is_head boolean, is_current boolean, registered_at timestamptz)
+			   is_head boolean, is_current boolean, registered_at timestamptz,
+			   progress text)
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'schemamig_history';
 
@@ -191,7 +211,8 @@ CREATE FUNCTION schemamig.status()
 RETURNS TABLE ("current" text[], heads text[], pending integer,
 			   guard text, event_triggers_installed boolean,
 			   event_triggers_enabled boolean, drift boolean,
-			   last_action text, last_revision text, last_action_at timestamptz)
+			   last_action text, last_revision text, last_action_at timestamptz,
+			   partial text[], partial_hint text)
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'schemamig_status';
 
@@ -289,6 +310,34 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'schemamig_verify';
 
 /*
+ * Non-transactional revisions (the step protocol) and long histories.
+ */
+CREATE FUNCTION schemamig.steps(target text DEFAULT 'heads')
+RETURNS SETOF text
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_steps';
+
+CREATE FUNCTION schemamig.downgrade_steps(target text DEFAULT '-1')
+RETURNS SETOF text
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_downgrade_steps';
+
+CREATE FUNCTION schemamig.begin_step(revision text, statement_no integer,
+									 direction text DEFAULT 'upgrade')
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_begin_step';
+
+CREATE FUNCTION schemamig.finish_step(revision text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_finish_step';
+
+CREATE PROCEDURE schemamig.upgrade_each(target text DEFAULT 'heads')
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_upgrade_each';
+
+/*
  * Mutating functions are for deploy roles only: see README, "Granting a
  * deploy role".  Read functions are for everyone; they show revision ids and
  * messages, never the scripts or the DDL log.
@@ -303,3 +352,8 @@ REVOKE ALL ON FUNCTION schemamig.end_revision() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.refuse_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.plan(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.verify(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.steps(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.downgrade_steps(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.begin_step(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.finish_step(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE schemamig.upgrade_each(text) FROM PUBLIC;

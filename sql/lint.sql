@@ -303,4 +303,4 @@ SET schemamig.guard = off;
 SET client_min_messages = warning;
 DROP SCHEMA lint_t CASCADE;
 RESET client_min_messages;
-RESET schemamig.guard;
+DROP EXTENSION schemamig;

@@ -100,6 +100,15 @@ context_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* CREATE INDEX CONCURRENTLY commits inside its step (steps.c) */
+			if (schemamig_step_running())
+			{
+				schemamig_ddl_log_reset();
+				break;
+			}
+			schemamig_context_close();
+			schemamig_ddl_log_reset();
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:

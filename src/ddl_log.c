@@ -165,6 +165,10 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_sql_drop: not fired by event trigger manager");
+	/* DROP INDEX CONCURRENTLY committed the frame away; start a new one */
+	if (nframes == 0 && schemamig_step_running())
+		schemamig_ddl_log_begin(((EventTriggerData *) fcinfo->context)->parsetree,
+								VERDICT_VERSIONED);
 	if (nframes > 0 && frames[nframes - 1].verdict != VERDICT_SKIP)
 		add_objects("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 					"'type', object_type, 'identity', object_identity, "

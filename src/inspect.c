@@ -82,6 +82,8 @@ schemamig_history(PG_FUNCTION_ARGS)
 	SchemamigGraph *graph;
 	bool	   *is_current;
 	List	   *current;
+	List	   *progress;
+	List	   *descriptions = NIL;
 	ListCell   *lc;
 	int			ret;
 
@@ -89,6 +91,14 @@ schemamig_history(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	graph = schemamig_graph_load();
+	/* described before the loop: describing may run queries */
+	progress = schemamig_progress_load();
+	foreach(lc, progress)
+	{
+		SchemamigProgress *p = lfirst(lc);
+
+		descriptions = lappend(descriptions, schemamig_progress_describe(p, NULL));
+	}
 	is_current = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 	current = schemamig_graph_current(graph);
 	foreach(lc, current)
@@ -110,10 +120,20 @@ schemamig_history(PG_FUNCTION_ARGS)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		List	   *parents = NIL;
-		Datum		values[10];
-		bool		nulls[10];
+		Datum		values[11];
+		bool		nulls[11];
+		ListCell   *plc;
 
 		memset(nulls, 0, sizeof(nulls));
+		nulls[10] = true;
+		forboth(plc, progress, lc, descriptions)
+		{
+			if (strcmp(((SchemamigProgress *) lfirst(plc))->revision, node->revision) == 0)
+			{
+				values[10] = CStringGetTextDatum((char *) lfirst(lc));
+				nulls[10] = false;
+			}
+		}
 		for (int j = 0; j < node->nparents; j++)
 			parents = lappend_int(parents, node->parents[j]);
 		values[0] = CStringGetTextDatum(node->revision);
@@ -153,8 +173,10 @@ schemamig_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SchemamigGraph *graph;
-	Datum		values[10];
-	bool		nulls[10];
+	Datum		values[12];
+	bool		nulls[12];
+	List	   *progress;
+	ListCell   *lc;
 	int			pending = 0;
 	bool		enabled;
 	bool		drift_known;
@@ -194,6 +216,30 @@ schemamig_status(PG_FUNCTION_ARGS)
 	}
 	else
 		nulls[7] = nulls[8] = nulls[9] = true;
+
+	/* revisions part-way through their steps, and how to go on */
+	progress = schemamig_progress_load();
+	if (progress == NIL)
+		nulls[10] = nulls[11] = true;
+	else
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * list_length(progress));
+		StringInfoData hints;
+		int			n = 0;
+
+		initStringInfo(&hints);
+		foreach(lc, progress)
+		{
+			SchemamigProgress *p = lfirst(lc);
+			char	   *hint;
+			char	   *description = schemamig_progress_describe(p, &hint);
+
+			ids[n++] = CStringGetTextDatum(psprintf("%s (%s)", p->revision, description));
+			appendStringInfo(&hints, "%s%s", hints.len ? "\n" : "", hint);
+		}
+		values[10] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[11] = CStringGetTextDatum(hints.data);
+	}
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	SPI_finish();

@@ -147,6 +147,23 @@ schemamig_lint_script(const char *script, List *statements)
 							 CreateCommandName(state.first_dml->parsetree)),
 					pstrdup("Keep data migrations in revisions of their own, so schema changes stay quick to apply and to roll back."));
 
+	/* each statement of a non-transactional revision commits on its own */
+	if (list_length(statements) > 1)
+	{
+		foreach(lc, statements)
+		{
+			SchemamigStatement *st = (SchemamigStatement *) lfirst(lc);
+
+			if (!st->needs_top_level)
+				continue;
+			add_finding(&state, "non-transactional-revision", "warning", st,
+						psprintf("%s cannot run inside a transaction block, and the script has %d statements",
+								 CreateCommandName(st->parsetree), list_length(statements)),
+						pstrdup("Each statement of such a revision runs and commits on its own through steps(), so a failure leaves it half-applied; give the statement a revision of its own."));
+			break;
+		}
+	}
+
 	list_sort(state.findings, finding_cmp);
 	return filter_allowed(state.findings, allowed_rules(script));
 }
@@ -439,7 +456,7 @@ lint_constraint(LintState *state, SchemamigStatement *st, RangeVar *rel,
 							psprintf("%s constraint on existing table \"%s\" builds its index under an ACCESS EXCLUSIVE lock",
 									 con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE",
 									 table_name(rel)),
-							pstrdup("Build the index first with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with USING INDEX."));
+							pstrdup("Build the index first with CREATE UNIQUE INDEX CONCURRENTLY in a revision of its own, then add the constraint with USING INDEX in the next one."));
 			break;
 		default:
 			break;

@@ -35,6 +35,10 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -45,6 +49,7 @@
 PG_FUNCTION_INFO_V1(schemamig_upgrade);
 PG_FUNCTION_INFO_V1(schemamig_downgrade);
 PG_FUNCTION_INFO_V1(schemamig_stamp);
+PG_FUNCTION_INFO_V1(schemamig_upgrade_each);
 
 static Datum migrate(FunctionCallInfo fcinfo, SchemamigDirection direction);
 static void statement_error_callback(void *arg);
@@ -126,6 +131,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	schemamig_lock_history();
 	schemamig_bump_generation();
 	graph = schemamig_graph_load();
+	schemamig_progress_refuse(schemamig_progress_load(),
+							  up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE, fname);
 	todo = up ? schemamig_graph_pending(graph, target) :
 		schemamig_graph_to_unapply(graph, target);
 
@@ -169,7 +176,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 					 errdetail("Its %s script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands; %d of %d revisions were %s.",
 							   up ? "upgrade" : "downgrade", done, total,
 							   up ? "applied" : "reverted"),
-					 errhint("Commit, then run its statements at top level: see \"Migrations that cannot run in a transaction\" in the README.")));
+					 errhint("Run its statements with SELECT * FROM schemamig.%s() \\gexec in psql, or any client that runs each row of it at top level.",
+							 up ? "steps" : "downgrade_steps")));
 			break;
 		}
 
@@ -177,7 +185,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 				(errmsg("%s %s (%d/%d)", up ? "applying" : "reverting",
 						node->revision, done + 1, total)));
 		started = GetCurrentTimestamp();
-		statements = schemamig_run_script(node->revision, direction, NULL, NULL);
+		statements = schemamig_run_script(node->revision, direction, false, NULL, NULL);
 		if (up)
 			schemamig_mark_applied(node->revision, node->checksum);
 		else
@@ -224,12 +232,81 @@ schemamig_fetch_script(const char *revision, SchemamigDirection direction)
 }
 
 /*
+ * The transactional equivalent of a statement that must run at top level:
+ * the same parse tree with CONCURRENTLY off, run directly (text cannot say
+ * "this tree without one keyword").  It builds the same schema and takes
+ * the locks of the plain form, which is what plan() and verify() report.
+ * VACUUM and a database-wide CLUSTER change no schema and are skipped.
+ */
+static void
+run_transactional_equivalent(SchemamigStatement *st)
+{
+	Node	   *tree = copyObject(st->parsetree);
+	PlannedStmt *pstmt;
+	ListCell   *lc;
+
+	switch (nodeTag(tree))
+	{
+		case T_IndexStmt:
+			((IndexStmt *) tree)->concurrent = false;
+			break;
+		case T_DropStmt:
+			((DropStmt *) tree)->concurrent = false;
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *stmt = (ReindexStmt *) tree;
+				List	   *params = NIL;
+
+				if (stmt->kind == REINDEX_OBJECT_SYSTEM || stmt->kind == REINDEX_OBJECT_DATABASE)
+					return;
+				foreach(lc, stmt->params)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "concurrently") != 0)
+						params = lappend(params, lfirst(lc));
+				stmt->params = params;
+				break;
+			}
+		case T_AlterTableStmt:
+			foreach(lc, ((AlterTableStmt *) tree)->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+				if (cmd->subtype == AT_DetachPartition)
+					((PartitionCmd *) cmd->def)->concurrent = false;
+			}
+			break;
+		case T_VacuumStmt:
+		case T_ClusterStmt:
+			return;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s has no transactional equivalent to try",
+							CreateCommandName(st->parsetree)),
+					 errdetail("plan() and verify() run every statement inside a transaction that is rolled back.")));
+	}
+
+	pstmt = makeNode(PlannedStmt);
+	pstmt->commandType = CMD_UTILITY;
+	pstmt->canSetTag = true;
+	pstmt->utilityStmt = tree;
+	pstmt->stmt_location = 0;
+	pstmt->stmt_len = strlen(st->text);
+	ProcessUtility(pstmt, st->text, false, PROCESS_UTILITY_QUERY, NULL, NULL,
+				   None_Receiver, NULL);
+	CommandCounterIncrement();
+}
+
+/*
  * Run one script statement by statement as the caller; returns the number
- * of statements.  after_statement, when given, is called after each one
- * (plan() reads the locks the statement took).
+ * of statements.  With "equivalents" (plan, verify), statements that must
+ * run at top level run in their transactional form.  after_statement, when
+ * given, is called after each one (plan() reads the locks the statement
+ * took).
  */
 int
 schemamig_run_script(const char *revision, SchemamigDirection direction,
+					 bool equivalents,
 					 void (*after_statement) (SchemamigStatement *st,
 											  TimestampTz started, void *arg),
 					 void *arg)
@@ -255,7 +332,13 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 		schemamig_context.statement_no = st->statement_no;
 		schemamig_context.statement = st->text;
-		ret = SPI_execute(st->text, false, 0);
+		if (st->needs_top_level && equivalents)
+		{
+			run_transactional_equivalent(st);
+			ret = 0;
+		}
+		else
+			ret = SPI_execute(st->text, false, 0);
 		if (ret < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -350,8 +433,170 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		if (wanted[graph->topo[k]] && !node->applied)
 			schemamig_mark_applied(node->revision, node->checksum);
 	}
+	/* stamp says what is applied: half-done steps are over either way */
+	if (schemamig_owner_execute("DELETE FROM schemamig.progress", 0, NULL, NULL, NULL,
+								false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not write schemamig.progress");
 	schemamig_journal_insert(resolved, "stamp", target, started);
 	schemamig_drift_record();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * CALL upgrade_each(target): the pending transactional revisions, one
+ * transaction each.  One transaction can only lock about
+ * max_locks_per_transaction * max_connections objects, so replaying a long
+ * history with one upgrade() fails with "out of shared memory"; committing
+ * after every revision never holds more than one revision's locks.
+ *
+ * The order is computed once.  Before each revision the procedure takes
+ * the history lock again and checks with one indexed query that the
+ * revision is still pending and its parents applied: a concurrent
+ * upgrade() that got there first makes it skip the revision, never apply
+ * it twice, and the cost per revision does not grow with the history.
+ * Each revision runs in a subtransaction so that, when one fails, the
+ * revisions before it stay committed with a matching fingerprint (else
+ * status() would report drift) before the error is raised again.
+ */
+Datum
+schemamig_upgrade_each(PG_FUNCTION_ARGS)
+{
+	char	   *target = PG_ARGISNULL(0) ? "heads" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+						   !((CallContext *) fcinfo->context)->atomic);
+	SchemamigGraph *graph;
+	List	   *todo;
+	ListCell   *lc;
+	MemoryContext proccxt;
+	ErrorData  *failure = NULL;
+	int			total;
+	int			done = 0;
+	int			position = 0;
+
+	if (atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("upgrade_each() must be called with CALL outside a transaction block"),
+				 errdetail("It commits after every revision."),
+				 errhint("Run CALL schemamig.upgrade_each(); in autocommit mode, or upgrade() to apply everything in one transaction.")));
+	schemamig_check_can_migrate("upgrade_each()");
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* SPI's procedure context outlives the commits */
+	proccxt = CurrentMemoryContext;
+	schemamig_lock_history();
+	graph = schemamig_graph_load();
+	schemamig_progress_refuse(schemamig_progress_load(), DIRECTION_DOWNGRADE,
+							  "upgrade_each()");
+	todo = schemamig_graph_pending(graph, target);
+	total = list_length(todo);
+	if (total == 0)
+		ereport(NOTICE, (errmsg("nothing to upgrade")));
+	SPI_commit();
+
+	foreach(lc, todo)
+	{
+		SchemamigNode *node = &graph->nodes[lfirst_int(lc)];
+		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+		Datum		values[2];
+		Datum	   *parents;
+		bool		isnull;
+		bool		pending;
+		int64		parents_applied;
+		int			ret;
+
+		position++;
+		if (!node->upgrade_transactional)
+		{
+			ereport(NOTICE,
+					(errmsg("stopped before revision \"%s\": it cannot run inside a transaction block",
+							node->revision),
+					 errdetail("%d of %d revisions were applied.", done, total),
+					 errhint("Run its statements with SELECT * FROM schemamig.steps() \\gexec in psql, or any client that runs each row of it at top level.")));
+			break;
+		}
+
+		EnsurePortalSnapshotExists();
+		schemamig_lock_history();
+		parents = palloc(sizeof(Datum) * Max(node->nparents, 1));
+		for (int j = 0; j < node->nparents; j++)
+			parents[j] = CStringGetTextDatum(graph->nodes[node->parents[j]].revision);
+		values[0] = CStringGetTextDatum(node->revision);
+		values[1] = PointerGetDatum(construct_array(parents, node->nparents, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		ret = schemamig_owner_execute("SELECT NOT EXISTS (SELECT FROM schemamig.applied "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1), "
+									  "(SELECT pg_catalog.count(*) FROM schemamig.applied "
+									  "WHERE revision OPERATOR(pg_catalog.=) ANY ($2))",
+									  2, types, values, NULL, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read schemamig.applied: %s", SPI_result_code_string(ret));
+		pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		parents_applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (!pending)
+		{
+			ereport(NOTICE,
+					(errmsg("revision \"%s\" was applied by another session", node->revision)));
+			SPI_commit();
+			continue;
+		}
+		if (parents_applied != node->nparents)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("a parent of revision \"%s\" was reverted by another session",
+							node->revision),
+					 errdetail("%d of %d revisions were applied.", done, total)));
+
+		ereport(NOTICE,
+				(errmsg("applying %s (%d/%d)", node->revision, position, total)));
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(proccxt);
+		PG_TRY();
+		{
+			TimestampTz started = GetCurrentTimestamp();
+			int			save_nestlevel;
+
+			schemamig_bump_generation();
+			save_nestlevel = schemamig_set_lock_timeout();
+			(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, false, NULL, NULL);
+			AtEOXact_GUC(true, save_nestlevel);
+			schemamig_mark_applied(node->revision, node->checksum);
+			schemamig_journal_insert(node->revision, "upgrade", target, started);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(proccxt);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(proccxt);
+			failure = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(proccxt);
+		}
+		PG_END_TRY();
+		if (failure)
+			break;
+		done++;
+		SPI_commit();
+	}
+
+	if (failure)
+	{
+		/* what was applied stays applied, with its fingerprint */
+		if (done > 0)
+			schemamig_drift_record();
+		SPI_commit();
+		SPI_finish();
+		ReThrowError(failure);
+	}
+	if (done > 0)
+	{
+		EnsurePortalSnapshotExists();
+		schemamig_drift_record();
+		SPI_commit();
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

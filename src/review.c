@@ -32,8 +32,11 @@
  * rewritten table's OID here while plan() is active.
  *
  * Statements PostgreSQL runs only at top level (CREATE INDEX CONCURRENTLY,
- * ...) cannot run from a function; plan() stops before the first revision
- * that has one, like upgrade(), and says so in a NOTICE.
+ * ...) cannot run from a function.  plan() and verify() run their
+ * transactional equivalent instead (migrate.c: the same parse tree with
+ * CONCURRENTLY off): the same schema results, and plan() shows the locks
+ * the plain form takes (SHARE for CREATE INDEX, where the concurrent build
+ * takes SHARE UPDATE EXCLUSIVE and lets writes through).
  *
  * verify(revision) takes each pending revision in upgrade order, or the
  * named one after applying its pending ancestors, and in a subtransaction
@@ -315,17 +318,8 @@ plan_body(void *arg)
 	{
 		SchemamigNode *node = &state->graph->nodes[lfirst_int(lc)];
 
-		if (!node->upgrade_transactional)
-		{
-			ereport(NOTICE,
-					(errmsg("plan stops before revision \"%s\": it cannot run inside a transaction block",
-							node->revision),
-					 errdetail("Its upgrade script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands, so upgrade() stops there too."),
-					 errhint("Such a statement takes a SHARE UPDATE EXCLUSIVE lock and does not block writes.")));
-			break;
-		}
 		state->revision = node->revision;
-		(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE,
+		(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, true,
 									plan_after_statement, state);
 	}
 }
@@ -504,7 +498,7 @@ verify_step(void *arg)
 {
 	VerifyStep *step = (VerifyStep *) arg;
 
-	(void) schemamig_run_script(step->revision, step->direction, NULL, NULL);
+	(void) schemamig_run_script(step->revision, step->direction, true, NULL, NULL);
 }
 
 /* Same order as fingerprint.c: by type, then identity, bytewise */
@@ -642,8 +636,6 @@ verify_one(void *arg)
 		detail = message;
 	else if (node->irreversible)
 		detail = "irreversible";
-	else if (!node->downgrade_transactional)
-		detail = "downgrade not run: it cannot run inside a transaction block";
 	else
 	{
 		step.direction = DIRECTION_DOWNGRADE;
@@ -701,14 +693,7 @@ verify_body(void *arg)
 		/* named revision: its pending ancestors are applied, not verified */
 		if (state->named && lnext(state->pending, lc) != NULL)
 		{
-			if (!node->upgrade_transactional)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("cannot verify revision \"%s\": its pending ancestor \"%s\" cannot run inside a transaction block",
-								graph->nodes[llast_int(state->pending)].revision,
-								node->revision),
-						 errhint("Apply the ancestor at top level first.")));
-			(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, NULL, NULL);
+			(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, true, NULL, NULL);
 			continue;
 		}
 
@@ -716,8 +701,6 @@ verify_body(void *arg)
 			if (blocked[node->parents[p]])
 				skip = psprintf("not verified: parent revision \"%s\" could not be applied",
 								graph->nodes[node->parents[p]].revision);
-		if (skip == NULL && !node->upgrade_transactional)
-			skip = "not verified: its upgrade cannot run inside a transaction block";
 
 		/* the row: Datum[VERIFY_COLUMNS] then bool[VERIFY_COLUMNS] */
 		oldcxt = MemoryContextSwitchTo(state->resultcxt);

@@ -120,6 +120,8 @@ _PG_init(void)
 
 	schemamig_context_register_callbacks();
 	schemamig_statement_capture_install();
+	/* after the capture hook, so the step's admission runs first */
+	schemamig_steps_install();
 }
 
 /*

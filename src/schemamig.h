@@ -179,10 +179,36 @@ extern char *schemamig_fetch_script(const char *revision,
 									SchemamigDirection direction);
 extern int	schemamig_run_script(const char *revision,
 								 SchemamigDirection direction,
+								 bool equivalents,
 								 void (*after_statement) (SchemamigStatement *st,
 														  TimestampTz started,
 														  void *arg),
 								 void *arg);
+
+/* ---- steps.c: the step protocol for non-transactional revisions ---- */
+
+typedef struct SchemamigProgress
+{
+	char	   *revision;
+	SchemamigDirection direction;
+	int			statements;		/* in the script */
+	int			done;			/* statements 1..done have run */
+	int			running;		/* begun, not known to have finished; 0 = none */
+	int			running_pid;
+	bool		in_progress;	/* running now: its session holds the step lock */
+	bool		interrupted;	/* running but nobody holds the step lock */
+	TimestampTz started_at;
+} SchemamigProgress;
+
+extern void schemamig_steps_install(void);
+extern bool schemamig_step_running(void);
+extern int	schemamig_step_lock_holder(void);
+extern List *schemamig_progress_load(void);
+extern SchemamigProgress *schemamig_progress_find(List *progress, const char *revision);
+extern void schemamig_progress_refuse(List *progress, SchemamigDirection direction,
+									  const char *function);
+extern char *schemamig_progress_leftover(SchemamigProgress *p);
+extern char *schemamig_progress_describe(SchemamigProgress *p, char **hint);
 
 /* ---- guard.c ---- */
 

@@ -1,0 +1,1095 @@
+/*-------------------------------------------------------------------------
+ *
+ * steps.c
+ *		The step protocol: non-transactional revisions (CREATE INDEX
+ *		CONCURRENTLY and its kin) applied by the client, one top-level
+ *		statement at a time, under schemamig's control.
+ *
+ * PostgreSQL runs CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY,
+ * DETACH PARTITION CONCURRENTLY, VACUUM, ... only as top-level statements
+ * (PreventInTransactionBlock), never from a function, so upgrade() cannot
+ * run them.  steps() hands the client the statements instead:
+ *
+ *		SELECT schemamig.begin_step('<rev>', n)	-- own transaction
+ *		<statement n of rev, verbatim>			-- top level
+ *		...
+ *		SELECT schemamig.finish_step('<rev>')	-- marks it applied
+ *
+ * begin_step() opens a session-scoped step (C state, like the migration
+ * context: nothing a role can SET) that admits exactly one statement: the
+ * one whose raw parse tree equals statement n of the revision (equal()
+ * ignores token locations, so spacing, case of keywords and comments do not
+ * matter; another index name, a missing CONCURRENTLY or another table do).
+ * The admission is done by a ProcessUtility hook rather than the guard's
+ * event trigger because PostgreSQL 15 fires no event trigger for REINDEX or
+ * VACUUM; for the statements that do fire them, the hook opens the
+ * migration context around the statement so the guard admits it and the
+ * log records it under the revision and statement number.  Utility
+ * statements that are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL
+ * is refused with SM001 and closes the step.
+ *
+ * Progress.  schemamig.progress has one row per revision whose steps have
+ * begun and not finished: statements done, and the statement "running"
+ * (begun, not known to have finished).  begin_step() records "running" and
+ * commits before the statement starts; the hook records "done" inside the
+ * statement's own last transaction.  CREATE INDEX CONCURRENTLY marks the
+ * index valid in that same last transaction, so "done" and the valid index
+ * commit together: after a crash, a kill or an error, either both are
+ * there or the statement is "running" with an INVALID index (or none)
+ * left behind.  begin_step() of such an interrupted statement first admits
+ * the repair (DROP INDEX CONCURRENTLY of the invalid index, which steps()
+ * emits itself), then the statement again.
+ *
+ * Locking, and why it cannot deadlock.  CREATE INDEX CONCURRENTLY waits
+ * for every transaction that holds a conflicting lock or an old snapshot.
+ * A deploy lock that a second client waited for inside a transaction
+ * would make the build wait for that client while the client waits for
+ * the build (Flyway's deadlock).  So:
+ *	- schemamig's own bookkeeping (begin_step, finish_step) takes the usual
+ *	  transaction-level history lock for a few milliseconds, never across a
+ *	  client statement;
+ *	- the step itself is guarded by a session-level advisory lock
+ *	  (1935895911, 2), taken by begin_step() and released as soon as the
+ *	  admitted statement ends, fails, or the step is closed.  Nobody ever
+ *	  waits for it: begin_step() only tries it, and when another session
+ *	  holds it, the step is opened in "skip" mode: the statement that
+ *	  follows is matched but not executed, with a NOTICE.  Two clients
+ *	  running the same steps() list at once therefore run each statement
+ *	  exactly once.  A session that dies loses the lock with it, so nothing
+ *	  ever stays locked (Liquibase's stuck lock); the lock's absence is how
+ *	  an interrupted statement is told from a running one.
+ *
+ * Connection poolers in transaction mode break the protocol (the step is
+ * session state); run steps() on a direct connection.
+ *
+ * IDENTIFICATION
+ *		src/steps.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/relation.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parser.h"
+#include "storage/lock.h"
+#include "tcop/cmdtag.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_steps);
+PG_FUNCTION_INFO_V1(schemamig_downgrade_steps);
+PG_FUNCTION_INFO_V1(schemamig_begin_step);
+PG_FUNCTION_INFO_V1(schemamig_finish_step);
+
+#define STEP_LOCK_KEY1		1935895911	/* 'scmg', as the history lock */
+#define STEP_LOCK_KEY2		2
+
+/* Transactional revisions per upgrade() row of steps() */
+#define STEPS_CHUNK			50
+
+typedef enum StepMode
+{
+	STEP_NONE,
+	STEP_RUN,					/* run statement n and record it done */
+	STEP_REPAIR,				/* drop what an interrupted statement n left */
+	STEP_SKIP					/* match the statement, do not run it */
+} StepMode;
+
+typedef struct StepState
+{
+	StepMode	mode;
+	bool		committed;		/* begin_step()'s transaction has committed */
+	bool		running;		/* the admitted statement is executing */
+	bool		holds_lock;
+	SchemamigDirection direction;
+	char		revision[NAMEDATALEN * 3];
+	int			statement_no;
+	char	   *text;			/* the statement expected */
+	Node	   *parsetree;
+	char	   *skip_reason;
+	MemoryContext cxt;
+} StepState;
+
+static StepState step;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+								 bool readOnlyTree, ProcessUtilityContext context,
+								 ParamListInfo params, QueryEnvironment *queryEnv,
+								 DestReceiver *dest, QueryCompletion *qc);
+static void steps_xact_callback(XactEvent event, void *arg);
+static void step_close(void);
+static bool step_lock_try(void);
+static void step_lock_release(void);
+static void step_record_done(PlannedStmt *pstmt, const char *queryString);
+static bool statement_is_ddl(Node *parsetree);
+static Datum steps_srf(FunctionCallInfo fcinfo, bool up);
+static void emit(ReturnSetInfo *rsinfo, const char *row);
+static void emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
+								SchemamigProgress *progress, bool up);
+static SchemamigStatement *script_statement(const char *revision,
+											SchemamigDirection direction,
+											int n, int *total);
+
+void
+schemamig_steps_install(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = steps_ProcessUtility;
+	RegisterXactCallback(steps_xact_callback, NULL);
+}
+
+/* The migration context must survive the commits inside the statement */
+bool
+schemamig_step_running(void)
+{
+	return step.running;
+}
+
+/* ---- the step lock ---- */
+
+static bool
+step_lock_try(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEP_LOCK_KEY1, STEP_LOCK_KEY2, 2);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	step.holds_lock = true;
+	return true;
+}
+
+static void
+step_lock_release(void)
+{
+	LOCKTAG		tag;
+
+	if (!step.holds_lock)
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEP_LOCK_KEY1, STEP_LOCK_KEY2, 2);
+	LockRelease(&tag, ExclusiveLock, true);
+	step.holds_lock = false;
+}
+
+/* pid of the session running a step, 0 when none (caller is in SPI) */
+int
+schemamig_step_lock_holder(void)
+{
+	int			ret;
+	bool		isnull;
+	int			pid;
+
+	ret = SPI_execute("SELECT pid FROM pg_catalog.pg_locks "
+					  "WHERE locktype OPERATOR(pg_catalog.=) 'advisory' "
+					  "AND database OPERATOR(pg_catalog.=) "
+					  "(SELECT oid FROM pg_catalog.pg_database "
+					  " WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+					  "AND classid OPERATOR(pg_catalog.=) 1935895911::pg_catalog.oid "
+					  "AND objid OPERATOR(pg_catalog.=) 2::pg_catalog.oid "
+					  "AND objsubid OPERATOR(pg_catalog.=) 2 AND granted",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_locks: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return 0;
+	pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return pid == MyProcPid ? 0 : pid;
+}
+
+static void
+step_close(void)
+{
+	step_lock_release();
+	step.mode = STEP_NONE;
+	step.committed = false;
+	step.running = false;
+	if (step.cxt)
+		MemoryContextReset(step.cxt);
+	step.text = NULL;
+	step.parsetree = NULL;
+	step.skip_reason = NULL;
+}
+
+static void
+steps_xact_callback(XactEvent event, void *arg)
+{
+	if (step.running || (step.mode == STEP_NONE && !step.holds_lock))
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			step.committed = true;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* begin_step() rolled back: no step */
+			if (!step.committed)
+				step_close();
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---- progress ---- */
+
+/*
+ * Every row of schemamig.progress, with whether its running statement is
+ * really running (the step lock is held) or was interrupted.  The caller
+ * is connected to SPI.
+ */
+List *
+schemamig_progress_load(void)
+{
+	List	   *result = NIL;
+	int			ret;
+	int			holder;
+
+	ret = schemamig_owner_execute("SELECT revision, direction, statements, done, running, "
+								  "running_pid, started_at FROM schemamig.progress "
+								  "ORDER BY started_at",
+								  0, NULL, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.progress: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SchemamigProgress *p = palloc0(sizeof(SchemamigProgress));
+		bool		isnull;
+		Datum		d;
+
+		p->revision = SPI_getvalue(tup, desc, 1);
+		p->direction = strcmp(SPI_getvalue(tup, desc, 2), "upgrade") == 0 ?
+			DIRECTION_UPGRADE : DIRECTION_DOWNGRADE;
+		p->statements = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		p->done = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		p->running = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		p->running_pid = isnull ? 0 : DatumGetInt32(d);
+		p->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		result = lappend(result, p);
+	}
+	if (result == NIL)
+		return NIL;
+	holder = schemamig_step_lock_holder();
+	{
+		ListCell   *lc;
+
+		foreach(lc, result)
+		{
+			SchemamigProgress *p = lfirst(lc);
+
+			p->in_progress = p->running > 0 && holder != 0 && holder == p->running_pid;
+			p->interrupted = p->running > 0 && !p->in_progress &&
+				!(step.running && strcmp(step.revision, p->revision) == 0);
+		}
+	}
+	return result;
+}
+
+SchemamigProgress *
+schemamig_progress_find(List *progress, const char *revision)
+{
+	ListCell   *lc;
+
+	foreach(lc, progress)
+	{
+		SchemamigProgress *p = lfirst(lc);
+
+		if (strcmp(p->revision, revision) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Refuse a call that would move past a revision half-way in the other
+ * direction (stamp() is the way out when that is intended).
+ */
+void
+schemamig_progress_refuse(List *progress, SchemamigDirection direction,
+						  const char *function)
+{
+	ListCell   *lc;
+
+	foreach(lc, progress)
+	{
+		SchemamigProgress *p = lfirst(lc);
+
+		if (p->direction == direction)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s cannot run while revision \"%s\" is partially %s",
+							function, p->revision,
+							direction == DIRECTION_UPGRADE ? "applied" : "reverted"),
+					 errdetail("%d of its %d statements have run.", p->done, p->statements),
+					 errhint("Finish it with the rows of %s first, or stamp() the database if it was finished by hand.",
+							 direction == DIRECTION_UPGRADE ? "steps()" : "downgrade_steps()")));
+	}
+}
+
+/*
+ * The index an interrupted CREATE INDEX CONCURRENTLY or REINDEX
+ * CONCURRENTLY left behind INVALID, as "schema.name", or NULL.
+ */
+char *
+schemamig_progress_leftover(SchemamigProgress *p)
+{
+	SchemamigStatement *st;
+	Oid			relid = InvalidOid;
+	int			total;
+
+	if (!p->interrupted)
+		return NULL;
+	st = script_statement(p->revision, p->direction, p->running, &total);
+	if (st == NULL)
+		return NULL;
+	if (IsA(st->parsetree, IndexStmt))
+	{
+		IndexStmt  *stmt = (IndexStmt *) st->parsetree;
+		Oid			indexid;
+
+		if (!stmt->concurrent || stmt->idxname == NULL)
+			return NULL;
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (!OidIsValid(relid))
+			return NULL;
+		indexid = get_relname_relid(stmt->idxname, get_rel_namespace(relid));
+		if (OidIsValid(indexid) && !get_index_isvalid(indexid))
+			return quote_qualified_identifier(get_namespace_name(get_rel_namespace(indexid)),
+											  get_rel_name(indexid));
+		return NULL;
+	}
+	if (IsA(st->parsetree, ReindexStmt))
+	{
+		ReindexStmt *stmt = (ReindexStmt *) st->parsetree;
+		List	   *indexes;
+		ListCell   *lc;
+
+		if (stmt->relation == NULL)
+			return NULL;
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (!OidIsValid(relid))
+			return NULL;
+		if (stmt->kind == REINDEX_OBJECT_INDEX)
+			relid = IndexGetRelation(relid, true);
+		if (!OidIsValid(relid))
+			return NULL;
+		{
+			Relation	rel = relation_open(relid, AccessShareLock);
+
+			indexes = RelationGetIndexList(rel);
+			relation_close(rel, AccessShareLock);
+		}
+		foreach(lc, indexes)
+		{
+			Oid			indexid = lfirst_oid(lc);
+			char	   *name = get_rel_name(indexid);
+
+			if (!get_index_isvalid(indexid) &&
+				(strstr(name, "_ccnew") != NULL || strstr(name, "_ccold") != NULL))
+				return quote_qualified_identifier(get_namespace_name(get_rel_namespace(indexid)),
+												  name);
+		}
+	}
+	return NULL;
+}
+
+/* One line for status() and history() */
+char *
+schemamig_progress_describe(SchemamigProgress *p, char **hint)
+{
+	StringInfoData buf;
+	char	   *leftover = NULL;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s %d/%d statements done",
+					 p->direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade",
+					 p->done, p->statements);
+	if (p->in_progress)
+		appendStringInfo(&buf, ", statement %d running in pid %d", p->running, p->running_pid);
+	else if (p->interrupted)
+	{
+		leftover = schemamig_progress_leftover(p);
+		appendStringInfo(&buf, ", statement %d interrupted", p->running);
+		if (leftover)
+			appendStringInfo(&buf, ", left INVALID index %s", leftover);
+	}
+	if (hint)
+	{
+		const char *fn = p->direction == DIRECTION_UPGRADE ? "steps" : "downgrade_steps";
+
+		if (leftover)
+			*hint = psprintf("revision %s: the INVALID index %s must be dropped before statement %d runs again; "
+							 "SELECT * FROM schemamig.%s() \\gexec does both, or run SELECT schemamig.begin_step('%s', %d%s); DROP INDEX CONCURRENTLY %s;",
+							 p->revision, leftover, p->running, fn, p->revision, p->running,
+							 p->direction == DIRECTION_UPGRADE ? "" : ", 'downgrade'", leftover);
+		else if (p->in_progress)
+			*hint = psprintf("revision %s: statement %d is running in pid %d",
+							 p->revision, p->running, p->running_pid);
+		else
+			*hint = psprintf("revision %s: resume with SELECT * FROM schemamig.%s() \\gexec",
+							 p->revision, fn);
+	}
+	return buf.data;
+}
+
+/* ---- begin_step / finish_step ---- */
+
+/* Statement n of a revision's script, parsed; NULL when out of range */
+static SchemamigStatement *
+script_statement(const char *revision, SchemamigDirection direction, int n, int *total)
+{
+	char	   *script = schemamig_fetch_script(revision, direction);
+	List	   *statements;
+
+	statements = schemamig_script_parse(script, revision,
+										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
+	*total = list_length(statements);
+	if (n < 1 || n > *total)
+		return NULL;
+	return (SchemamigStatement *) list_nth(statements, n - 1);
+}
+
+static void
+step_open(StepMode mode, SchemamigDirection direction, const char *revision,
+		  int n, const char *text, const char *reason)
+{
+	MemoryContext oldcxt;
+	List	   *raw;
+
+	if (step.cxt == NULL)
+		step.cxt = AllocSetContextCreate(TopMemoryContext, "schemamig step",
+										 ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(step.cxt);
+	step.mode = mode;
+	step.committed = false;
+	step.running = false;
+	step.direction = direction;
+	strlcpy(step.revision, revision, sizeof(step.revision));
+	step.statement_no = n;
+	step.text = pstrdup(text);
+	raw = raw_parser(step.text, RAW_PARSE_DEFAULT);
+	step.parsetree = linitial_node(RawStmt, raw)->stmt;
+	step.skip_reason = reason ? pstrdup(reason) : NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+step_notice_skip(const char *reason)
+{
+	ereport(NOTICE,
+			(errmsg("step skipped: %s", reason),
+			 errdetail("The statement that follows is not executed.")));
+}
+
+/*
+ * begin_step(revision text, statement_no integer, direction text DEFAULT
+ * 'upgrade')
+ */
+Datum
+schemamig_begin_step(PG_FUNCTION_ARGS)
+{
+	char	   *revision;
+	int			n;
+	char	   *dirname;
+	SchemamigDirection direction;
+	bool		up;
+	SchemamigGraph *graph;
+	SchemamigNode *node;
+	List	   *progress;
+	SchemamigProgress *p;
+	SchemamigStatement *st;
+	int			total;
+	char	   *leftover;
+	bool		got_lock;
+	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[5];
+	int			ret;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("begin_step() arguments must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	n = PG_GETARG_INT32(1);
+	dirname = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(dirname, "upgrade") == 0)
+		direction = DIRECTION_UPGRADE;
+	else if (strcmp(dirname, "downgrade") == 0)
+		direction = DIRECTION_DOWNGRADE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid step direction \"%s\"", dirname),
+				 errhint("The direction is \"upgrade\" or \"downgrade\".")));
+	up = direction == DIRECTION_UPGRADE;
+
+	schemamig_check_can_migrate("begin_step()");
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("begin_step() cannot run inside a transaction block"),
+				 errdetail("The statement it admits runs at top level, after begin_step() has committed."),
+				 errhint("Run the rows of steps() one by one in autocommit mode, e.g. with psql's \\gexec.")));
+	/* a step left open by the previous row is replaced */
+	step_close();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	/* first the step lock, then progress as of now: never a stale "done" */
+	got_lock = step_lock_try();
+	graph = schemamig_graph_load();
+	node = &graph->nodes[schemamig_graph_require(graph, revision)];
+	progress = schemamig_progress_load();
+	p = schemamig_progress_find(progress, revision);
+
+	if (up ? node->upgrade_transactional : node->downgrade_transactional)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" runs inside a transaction: it has no steps", revision),
+				 errhint("Use schemamig.%s('%s').", up ? "upgrade" : "downgrade",
+						 up ? revision : "<target>")));
+	if (!up && node->irreversible)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_IRREVERSIBLE),
+				 errmsg("revision \"%s\" is irreversible", revision)));
+	if (p != NULL && p->direction != direction)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" is partially %s", revision,
+						up ? "reverted" : "applied"),
+				 errhint("Finish that first, or stamp() the database.")));
+	st = script_statement(revision, direction, n, &total);
+	if (st == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+				 errmsg("revision \"%s\" has no %s statement %d", revision,
+						dirname, n),
+				 errdetail_plural("Its %s script has %d statement.",
+								  "Its %s script has %d statements.",
+								  total, dirname, total)));
+
+	/* another session is running a step: this client lets it */
+	if (!got_lock)
+	{
+		char	   *reason = psprintf("another session (pid %d) is running a step; it applies statement %d of revision \"%s\"",
+									  schemamig_step_lock_holder(), n, revision);
+
+		step_notice_skip(reason);
+		step_open(STEP_SKIP, direction, revision, n, st->text, reason);
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+
+	/* done already, by this or another client */
+	if ((p != NULL && n <= p->done) ||
+		(p == NULL && (up ? node->applied : !node->applied)))
+	{
+		char	   *reason = psprintf("statement %d of revision \"%s\" has already run", n, revision);
+
+		step_notice_skip(reason);
+		step_lock_release();
+		step_open(STEP_SKIP, direction, revision, n, st->text, reason);
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+
+	if (p == NULL)
+	{
+		/* the first statement: the revision must be next in line */
+		if (up)
+		{
+			for (int j = 0; j < node->nparents; j++)
+				if (!graph->nodes[node->parents[j]].applied)
+					ereport(ERROR,
+							(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+							 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+									graph->nodes[node->parents[j]].revision, revision),
+							 errhint("Run the rows of steps() in order.")));
+		}
+		else
+		{
+			for (int j = 0; j < node->nchildren; j++)
+				if (graph->nodes[node->children[j]].applied)
+					ereport(ERROR,
+							(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+							 errmsg("child \"%s\" of revision \"%s\" is still applied",
+									graph->nodes[node->children[j]].revision, revision),
+							 errhint("Run the rows of downgrade_steps() in order.")));
+		}
+	}
+	if (n != (p ? p->done : 0) + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("statement %d of revision \"%s\" must run first",
+						(p ? p->done : 0) + 1, revision),
+				 errhint("Run the rows of %s in order.", up ? "steps()" : "downgrade_steps()")));
+
+	/* an interrupted statement may have left an INVALID index: drop it first */
+	leftover = p ? schemamig_progress_leftover(p) : NULL;
+	if (leftover)
+	{
+		char	   *repair = psprintf("DROP INDEX CONCURRENTLY %s", leftover);
+
+		ereport(NOTICE,
+				(errmsg("statement %d of revision \"%s\" was interrupted and left the INVALID index %s",
+						n, revision, leftover),
+				 errdetail("This step admits \"%s\"; begin_step('%s', %d) again admits the statement itself.",
+						   repair, revision, n)));
+		step_open(STEP_REPAIR, direction, revision, n, repair, NULL);
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = CStringGetTextDatum(dirname);
+	values[2] = Int32GetDatum(total);
+	values[3] = Int32GetDatum(n);
+	values[4] = Int32GetDatum(MyProcPid);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.progress AS p "
+								  "(revision, direction, statements, done, running, running_pid) "
+								  "VALUES ($1, $2, $3, $4 OPERATOR(pg_catalog.-) 1, $4, $5) "
+								  "ON CONFLICT (revision) DO UPDATE SET running = $4, "
+								  "running_pid = $5, updated_at = pg_catalog.now()",
+								  5, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+	step_open(STEP_RUN, direction, revision, n, st->text, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * finish_step(revision): after its last statement, the revision becomes
+ * applied (or unapplied) and the journal records it.
+ */
+Datum
+schemamig_finish_step(PG_FUNCTION_ARGS)
+{
+	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SchemamigGraph *graph;
+	SchemamigNode *node;
+	SchemamigProgress *p;
+	bool		up;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	int			ret;
+
+	schemamig_check_can_migrate("finish_step()");
+	step_close();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	node = &graph->nodes[schemamig_graph_require(graph, revision)];
+	p = schemamig_progress_find(schemamig_progress_load(), revision);
+
+	if (p == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("revision \"%s\" has no steps in progress; it is %s", revision,
+						node->applied ? "applied" : "not applied")));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	up = p->direction == DIRECTION_UPGRADE;
+	if (p->done < p->statements)
+	{
+		if (p->in_progress)
+		{
+			ereport(NOTICE,
+					(errmsg("revision \"%s\" is being %s by pid %d", revision,
+							up ? "applied" : "reverted", p->running_pid)));
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" is not complete: %d of its %d %s statements have run",
+						revision, p->done, p->statements, up ? "upgrade" : "downgrade"),
+				 errhint("Run the remaining rows of %s.", up ? "steps()" : "downgrade_steps()")));
+	}
+
+	if (up)
+		schemamig_mark_applied(revision, node->checksum);
+	else
+		schemamig_mark_unapplied(revision);
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute("DELETE FROM schemamig.progress "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+	schemamig_journal_insert(revision, up ? "upgrade" : "downgrade", revision, p->started_at);
+	schemamig_drift_record();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---- the admission of the step's statement ---- */
+
+/* DDL as far as the guard is concerned, and what must run at top level */
+static bool
+statement_is_ddl(Node *parsetree)
+{
+	return GetCommandLogLevel(parsetree) == LOGSTMT_DDL ||
+		command_tag_event_trigger_ok(CreateCommandTag(parsetree)) ||
+		schemamig_statement_needs_top_level(parsetree);
+}
+
+static void
+steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (step.mode != STEP_NONE && step.committed && !step.running &&
+		context == PROCESS_UTILITY_TOPLEVEL)
+	{
+		if (!equal(parsetree, step.parsetree))
+		{
+			if (statement_is_ddl(parsetree))
+			{
+				char	   *expected = pstrdup(step.text);
+				int			n = step.statement_no;
+				char	   *revision = pstrdup(step.revision);
+
+				step_close();
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+						 errmsg("unversioned schema change blocked: %s",
+								GetCommandTagName(CreateCommandTag(parsetree))),
+						 errdetail("The open step admits only statement %d of revision \"%s\": %s",
+								   n, revision, expected),
+						 errhint("Run the rows of steps() in order; the step is now closed, begin_step() opens it again.")));
+			}
+		}
+		else if (step.mode == STEP_SKIP)
+		{
+			ereport(NOTICE,
+					(errmsg("statement not executed: %s", step.skip_reason)));
+			step_close();
+			return;
+		}
+		else
+		{
+			step.running = true;
+			schemamig_context_open(step.direction, step.revision);
+			schemamig_context.statement_no = step.statement_no;
+			schemamig_context.statement = step.text;
+			PG_TRY();
+			{
+				if (prev_ProcessUtility)
+					prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+										params, queryEnv, dest, qc);
+				else
+					standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+											params, queryEnv, dest, qc);
+				step_record_done(pstmt, queryString);
+			}
+			PG_CATCH();
+			{
+				schemamig_context_close();
+				step_close();
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			schemamig_context_close();
+			step_close();
+			return;
+		}
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * In the statement's last transaction: statement n is done.  Statements
+ * that fire no event trigger in PostgreSQL 15 (REINDEX, VACUUM, CLUSTER)
+ * are logged here; the others were logged by ddl_command_end.
+ */
+static void
+step_record_done(PlannedStmt *pstmt, const char *queryString)
+{
+	CommandTag	tag = CreateCommandTag(pstmt->utilityStmt);
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (step.mode == STEP_RUN)
+	{
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2];
+
+		values[0] = CStringGetTextDatum(step.revision);
+		values[1] = Int32GetDatum(step.statement_no);
+		ret = schemamig_owner_execute("UPDATE schemamig.progress SET done = $2, "
+									  "running = NULL, running_pid = NULL, "
+									  "updated_at = pg_catalog.now() "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  2, types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+	}
+	if (!command_tag_event_trigger_ok(tag))
+	{
+		Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[6];
+
+		values[0] = CStringGetTextDatum(step.revision);
+		values[1] = CStringGetTextDatum(schemamig_direction_name(step.direction));
+		values[2] = Int32GetDatum(step.statement_no);
+		values[3] = CStringGetTextDatum(GetCommandTagName(tag));
+		values[4] = CStringGetTextDatum(queryString ?
+										schemamig_statement_slice(queryString, pstmt->stmt_location,
+																  pstmt->stmt_len) :
+										step.text);
+		values[5] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+		ret = schemamig_owner_execute("INSERT INTO schemamig.ddl_log (revision, direction, "
+									  "statement_no, command_tag, statement, objects, xid, role, "
+									  "session_role, application_name, client_addr, backend_pid) "
+									  "VALUES ($1, $2, $3, $4, $5, '[]', pg_catalog.pg_current_xact_id(), "
+									  "$6, SESSION_USER, pg_catalog.current_setting('application_name'), "
+									  "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
+									  6, types, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+	}
+	SPI_finish();
+}
+
+/* ---- steps() and downgrade_steps() ---- */
+
+Datum
+schemamig_steps(PG_FUNCTION_ARGS)
+{
+	return steps_srf(fcinfo, true);
+}
+
+Datum
+schemamig_downgrade_steps(PG_FUNCTION_ARGS)
+{
+	return steps_srf(fcinfo, false);
+}
+
+static void
+emit(ReturnSetInfo *rsinfo, const char *row)
+{
+	Datum		value = CStringGetTextDatum(row);
+	bool		isnull = false;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+}
+
+static void
+emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
+					SchemamigProgress *p, bool up)
+{
+	SchemamigDirection direction = up ? DIRECTION_UPGRADE : DIRECTION_DOWNGRADE;
+	const char *dirarg = up ? "" : ", 'downgrade'";
+	char	   *id = quote_literal_cstr(node->revision);
+	List	   *statements;
+	int			first = p ? p->done + 1 : 1;
+	char	   *leftover = p ? schemamig_progress_leftover(p) : NULL;
+
+	statements = schemamig_script_parse(schemamig_fetch_script(node->revision, direction),
+										node->revision, up ? "upgrade" : "downgrade");
+	if (leftover)
+	{
+		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, first, dirarg));
+		emit(rsinfo, psprintf("DROP INDEX CONCURRENTLY %s", leftover));
+	}
+	for (int n = first; n <= list_length(statements); n++)
+	{
+		SchemamigStatement *st = list_nth(statements, n - 1);
+
+		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, n, dirarg));
+		emit(rsinfo, st->text);
+	}
+	emit(rsinfo, psprintf("SELECT schemamig.finish_step(%s)", id));
+}
+
+/*
+ * A run of transactional revisions: upgrade() of each revision of a chunk
+ * that has no child in the chunk applies exactly the chunk, whatever the
+ * branches; at most STEPS_CHUNK revisions per transaction.
+ */
+static void
+emit_upgrade_run(ReturnSetInfo *rsinfo, SchemamigGraph *graph, List *run)
+{
+	bool	   *in_chunk = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	int			start = 0;
+
+	while (start < list_length(run))
+	{
+		int			end = Min(start + STEPS_CHUNK, list_length(run));
+
+		for (int k = start; k < end; k++)
+			in_chunk[list_nth_int(run, k)] = true;
+		for (int k = start; k < end; k++)
+		{
+			SchemamigNode *node = &graph->nodes[list_nth_int(run, k)];
+			bool		leaf = true;
+
+			for (int c = 0; c < node->nchildren && leaf; c++)
+				if (in_chunk[node->children[c]])
+					leaf = false;
+			if (leaf)
+				emit(rsinfo, psprintf("SELECT schemamig.upgrade(%s)",
+									  quote_literal_cstr(node->revision)));
+		}
+		for (int k = start; k < end; k++)
+			in_chunk[list_nth_int(run, k)] = false;
+		start = end;
+	}
+}
+
+/*
+ * A run of transactional revisions to revert, newest first.  downgrade(p)
+ * reverts exactly a chunk when p is the only parent of the chunk's oldest
+ * revision and nothing else applied descends from p ("base" when nothing
+ * else stays applied); otherwise the whole run is one downgrade() to the
+ * resolved target, which stops by itself before the next revision that
+ * needs steps.
+ */
+static void
+emit_downgrade_run(ReturnSetInfo *rsinfo, SchemamigGraph *graph, List *run,
+				   bool *applied, const char *target)
+{
+	int			start = 0;
+
+	while (start < list_length(run))
+	{
+		int			end = Min(start + STEPS_CHUNK, list_length(run));
+		SchemamigNode *oldest = &graph->nodes[list_nth_int(run, end - 1)];
+		char	   *chunk_target = NULL;
+		int			remaining = 0;
+
+		for (int k = start; k < end; k++)
+			applied[list_nth_int(run, k)] = false;
+		for (int i = 0; i < graph->nnodes; i++)
+			if (applied[i])
+				remaining++;
+		if (remaining == 0)
+			chunk_target = "base";
+		else if (oldest->nparents == 1)
+		{
+			int			parent = oldest->parents[0];
+			bool	   *desc = schemamig_graph_descendants(graph, parent);
+			bool		exact = applied[parent];
+
+			for (int i = 0; i < graph->nnodes && exact; i++)
+				if (desc[i] && applied[i])
+					exact = false;
+			if (exact)
+				chunk_target = graph->nodes[parent].revision;
+		}
+		if (chunk_target == NULL)
+		{
+			if (target == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("downgrade_steps() cannot express this relative target across branches"),
+						 errhint("Give a revision id or \"base\" as the target.")));
+			emit(rsinfo, psprintf("SELECT schemamig.downgrade(%s)", quote_literal_cstr(target)));
+			for (int k = end; k < list_length(run); k++)
+				applied[list_nth_int(run, k)] = false;
+			return;
+		}
+		emit(rsinfo, psprintf("SELECT schemamig.downgrade(%s)", quote_literal_cstr(chunk_target)));
+		start = end;
+	}
+}
+
+static Datum
+steps_srf(FunctionCallInfo fcinfo, bool up)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SchemamigGraph *graph;
+	List	   *progress;
+	List	   *todo;
+	List	   *run = NIL;
+	ListCell   *lc;
+	bool	   *applied;
+	const char *absolute_target;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	graph = schemamig_graph_load();
+	progress = schemamig_progress_load();
+	schemamig_progress_refuse(progress, up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE,
+							  up ? "steps()" : "downgrade_steps()");
+	todo = up ? schemamig_graph_pending(graph, target) :
+		schemamig_graph_to_unapply(graph, target);
+	applied = palloc(sizeof(bool) * Max(graph->nnodes, 1));
+	for (int i = 0; i < graph->nnodes; i++)
+		applied[i] = graph->nodes[i].applied;
+	absolute_target = (target[0] == '-' || target[0] == '+') ? NULL : target;
+
+	foreach(lc, todo)
+	{
+		SchemamigNode *node = &graph->nodes[lfirst_int(lc)];
+
+		if (!up && node->irreversible)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_IRREVERSIBLE),
+					 errmsg("revision \"%s\" is irreversible", node->revision),
+					 errdetail("It has no downgrade script, and downgrade_steps('%s') would have to unapply it.", target)));
+		if (up ? node->upgrade_transactional : node->downgrade_transactional)
+		{
+			run = lappend_int(run, lfirst_int(lc));
+			continue;
+		}
+		if (up)
+			emit_upgrade_run(rsinfo, graph, run);
+		else
+			emit_downgrade_run(rsinfo, graph, run, applied, absolute_target);
+		run = NIL;
+		emit_revision_steps(rsinfo, node,
+							schemamig_progress_find(progress, node->revision), up);
+		applied[lfirst_int(lc)] = false;
+	}
+	if (up)
+		emit_upgrade_run(rsinfo, graph, run);
+	else
+		emit_downgrade_run(rsinfo, graph, run, applied, absolute_target);
+	SPI_finish();
+	return (Datum) 0;
+}
