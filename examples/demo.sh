@@ -65,4 +65,26 @@ run "SELECT revision, direction, statements FROM schemamig.upgrade()"
 run "SELECT revision, action, target, by FROM schemamig.journal ORDER BY id"
 run "SELECT * FROM schemamig.status()"
 echo
+echo "== 6. an index built CONCURRENTLY on a table with data: the step protocol"
+gexec() {
+	echo
+	echo "\$ $* \\gexec"
+	echo "$* \\gexec" | psql -X -q -e -d demo --pset=footer=off 2>&1
+}
+run "INSERT INTO users (username, email, last_seen) SELECT 'user' || g, 'user' || g || '@example.com', now() - g * interval '1 minute' FROM generate_series(1, 100000) g"
+echo "\$ psql -f examples/migrations/0007_last_seen_idx.sql"
+psql -X -q -d demo -v ON_ERROR_STOP=1 -At -f examples/migrations/0007_last_seen_idx.sql 2>&1
+run "SELECT revision, direction, statements FROM schemamig.upgrade()"
+run "SELECT * FROM schemamig.steps()"
+gexec "SELECT * FROM schemamig.steps()"
+run "SELECT revision, applied, transactional FROM schemamig.history() WHERE revision = '0007_last_seen_idx'"
+run "SELECT indexrelid::regclass AS index, indisvalid FROM pg_index WHERE indexrelid = 'users_last_seen_idx'::regclass"
+run "SELECT revision, direction, statement_no AS no, command_tag, statement FROM schemamig.ddl_log WHERE revision = '0007_last_seen_idx'"
+try "CREATE INDEX CONCURRENTLY users_email_idx ON users (email)"
+gexec "SELECT * FROM schemamig.downgrade_steps('-1')"
+run "SELECT * FROM schemamig.current()"
+gexec "SELECT * FROM schemamig.steps()"
+run "SELECT current, pending, partial, drift FROM schemamig.status()"
+
+echo
 echo "== demo finished; the cluster is stopped and removed"
