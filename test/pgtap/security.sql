@@ -1,6 +1,6 @@
 -- Security: who may migrate, what a migration may do, who may touch the log.
 BEGIN;
-SELECT plan(30);
+SELECT plan(37);
 
 SET LOCAL schemamig.guard = off;
 CREATE ROLE sm_nobody LOGIN;
@@ -28,6 +28,15 @@ SELECT throws_ok($$INSERT INTO schemamig.ddl_log (direction, command_tag) VALUES
 SELECT throws_ok($$INSERT INTO schemamig.applied (revision, checksum) VALUES ('x', 'y')$$,
                  '42501', NULL, 'the applied set is not writable by PUBLIC');
 SELECT lives_ok($$SELECT * FROM schemamig.status()$$, 'status() is for everyone');
+-- the step protocol is for deploy roles too; steps() shows the scripts
+SELECT throws_ok($$SELECT * FROM schemamig.steps()$$, '42501', NULL, 'steps() needs EXECUTE');
+SELECT throws_ok($$SELECT * FROM schemamig.downgrade_steps()$$, '42501', NULL, 'downgrade_steps() needs EXECUTE');
+SELECT throws_ok($$SELECT schemamig.begin_step('s1', 1)$$, '42501', NULL, 'begin_step() needs EXECUTE');
+SELECT throws_ok($$SELECT schemamig.finish_step('s1')$$, '42501', NULL, 'finish_step() needs EXECUTE');
+SELECT throws_ok($$CALL schemamig.upgrade_each()$$, '42501', NULL, 'upgrade_each() needs EXECUTE');
+SELECT throws_ok($$SELECT * FROM schemamig.progress$$, '42501', NULL, 'progress is not readable by PUBLIC');
+SELECT throws_ok($$INSERT INTO schemamig.progress (revision, direction, statements) VALUES ('x', 'upgrade', 1)$$,
+                 '42501', NULL, 'progress is not writable by PUBLIC');
 RESET ROLE;
 
 -- A deploy role granted EXECUTE can migrate ... (GRANT is DDL too: the
