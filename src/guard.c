@@ -56,13 +56,13 @@ static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
 SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
-	if (schemamig_restoring || creating_extension)
+	if (schemamig_restoring || creating_extension || schemamig_alembic_attaching)
 		return VERDICT_SKIP;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;
 	if (tag_is_exempt(tag) || only_temporary(parsetree))
 		return VERDICT_SKIP;
-	return VERDICT_UNVERSIONED;
+	return schemamig_alembic_classify(parsetree);
 }
 
 Datum
