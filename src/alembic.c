@@ -692,11 +692,17 @@ run_step(bool up, const char *revision, List *parents, List *removed,
 			schemamig_mark_applied(n->revision, n->checksum);
 	}
 
+	/* like stamp(), a step without DDL is journaled under its target */
 	statements = log_held(revision, up, last_seq);
-	schemamig_journal_insert(revision,
-							 statements == 0 ? "stamp" : up ? "upgrade" : "downgrade",
-							 up ? revision : added != NIL ? linitial(added) : "base",
-							 started);
+	if (statements > 0)
+		schemamig_journal_insert(revision, up ? "upgrade" : "downgrade",
+								 up ? revision : added != NIL ? linitial(added) : "base",
+								 started);
+	else if (up || added != NIL)
+		schemamig_journal_insert(up ? revision : linitial(added), "stamp",
+								 up ? revision : linitial(added), started);
+	else
+		schemamig_journal_insert(NULL, "stamp", "base", started);
 }
 
 /*
