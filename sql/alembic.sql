@@ -1,18 +1,16 @@
 --
 -- Flask-Migrate / Alembic compatibility: schemamig.alembic_version_table.
 -- The statements below are the SQL Alembic 1.8 sends, written by hand.
+-- A database of its own, so the one-line setup can be shown as is.
 --
+CREATE DATABASE regress_alembic;
+\c regress_alembic
 CREATE ROLE regress_alembic_reader;
 CREATE ROLE regress_alembic_dev;
 GRANT CREATE ON SCHEMA public TO regress_alembic_dev;
 CREATE EXTENSION schemamig;
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
-CREATE TEMP VIEW log AS
-  SELECT revision, direction, statement_no, command_tag, statement
-    FROM schemamig.ddl_log ORDER BY id;
-CREATE TEMP VIEW journal AS
-  SELECT revision, action, target FROM schemamig.journal ORDER BY id;
 
 -- Off by default: Alembic's own table is DDL like any other
 SHOW schemamig.alembic_version_table;
@@ -24,7 +22,14 @@ CREATE TABLE alembic_version (version_num varchar(32) NOT NULL,
 SET ROLE regress_alembic_reader;
 SET schemamig.alembic_version_table = 'public.alembic_version';
 RESET ROLE;
-SET schemamig.alembic_version_table = 'public.alembic_version';
+ALTER DATABASE regress_alembic SET schemamig.alembic_version_table = 'public.alembic_version';
+\c regress_alembic
+SHOW schemamig.alembic_version_table;
+CREATE TEMP VIEW log AS
+  SELECT revision, direction, statement_no, command_tag, statement
+    FROM schemamig.ddl_log ORDER BY id;
+CREATE TEMP VIEW journal AS
+  SELECT revision, action, target FROM schemamig.journal ORDER BY id;
 
 -- Before the version table exists, nothing can attribute DDL: refused at once
 CREATE TABLE "user" (id int);
@@ -219,7 +224,7 @@ RESET ROLE;
 
 -- Turned off again, everything is as before: refused at once, and version
 -- writes move nothing
-RESET schemamig.alembic_version_table;
+SET schemamig.alembic_version_table = '';
 CREATE TABLE after_reset (id int);
 \echo :LAST_ERROR_SQLSTATE
 UPDATE alembic_version SET version_num='x9' WHERE version_num = 'n3w';
@@ -227,10 +232,7 @@ SELECT * FROM schemamig.current();
 SELECT count(*) AS settlement_rows FROM schemamig.alembic_settlement;
 
 -- clean up
-SET schemamig.guard = off;
-DROP TABLE alembic_version, widget;
-DROP VIEW log, journal;
-DROP EXTENSION schemamig;
-REVOKE CREATE ON SCHEMA public FROM regress_alembic_dev;
+\c contrib_regression
+DROP DATABASE regress_alembic;
 DROP ROLE regress_alembic_dev;
 DROP ROLE regress_alembic_reader;
