@@ -56,26 +56,8 @@
  * and recorded and un-settles what it settled, so ROLLBACK TO SAVEPOINT of
  * a version write makes the DDL before it unattributed again.
  *
- * How writes become steps.  Alembic writes per step: UPDATE old -> new
- * (upgrade, or downgrade when new is a known ancestor of old), INSERT
- * (new base or branch), DELETE (downgrade of a branch or to base), DELETE
- * of the other parents then UPDATE (merge), INSERT of the other parents
- * then UPDATE (unmerge).  Every DDL statement of a step runs before its
- * writes.  So writes are grouped until an UPDATE or a held DDL statement;
- * an upgrading UPDATE absorbs the DELETEs before it as merge parents, a
- * downgrading one the INSERTs before it.  DDL is attributed to the first
- * step after it: upgrade to the new version_num, downgrade of the
- * version_num removed, statement_no numbering the step's statements.  A
- * step that ran no DDL (stamp, an empty merge) is journaled as 'stamp'.
- *
- * What the database cannot know: Alembic's down_revision is not in the
- * database.  A revision first seen as an UPDATE gets the replaced
- * version_num (and, for a merge, the deleted ones) as parents; one first
- * seen as an INSERT becomes a root, so a branch started from an interior
- * revision shows no branch point in history().  A version_num schemamig
- * has never seen (history before schemamig was installed) is adopted as
- * an applied root.  The applied set stays right in every case: it is the
- * closure of what the version table holds.
+ * Interpreting the writes (which Alembic step, which parents) is
+ * alembic_settle.c's job.
  *
  * Trust: whoever can write the version table can change the schema.  The
  * trigger is attached by the role that creates the table (Alembic, in the
@@ -114,43 +96,15 @@ PG_FUNCTION_INFO_V1(schemamig_alembic_settle);
 PG_FUNCTION_INFO_V1(schemamig_alembic_attach);
 
 #define VERSION_TRIGGER "schemamig_alembic_version"
-#define EXTERNAL_MESSAGE "Alembic revision"
-
-/* A DDL statement admitted provisionally, waiting for a version write */
-typedef struct HeldDdl
-{
-	SubTransactionId subxid;	/* where it ran */
-	int64		before_write;	/* seq the next version write gets */
-	char	   *tag;
-	char	   *statement;
-	char	   *objects;		/* jsonb array as text */
-	TimestampTz executed_at;
-	NameData	role;
-	NameData	session_role;
-	char	   *application_name;
-	SubTransactionId settled_in;	/* where it was logged, or invalid */
-} HeldDdl;
-
-/* One row written to the version table */
-typedef struct VersionWrite
-{
-	int64		seq;
-	SubTransactionId subxid;
-	char	   *old_version;	/* NULL for INSERT */
-	char	   *new_version;	/* NULL for DELETE */
-	SubTransactionId settled_in;
-} VersionWrite;
 
 bool		schemamig_alembic_attaching = false;
 
-static List *held = NIL;
-static List *writes = NIL;
+/* this transaction's held DDL and version writes, in order */
+List	   *schemamig_alembic_held = NIL;
+List	   *schemamig_alembic_writes = NIL;
+
 static int64 next_write_seq = 1;
 static SubTransactionId settlement_queued_in = InvalidSubTransactionId;
-static SPIPlanPtr log_plan = NULL;
-
-/* the version table as the settlement simulates it, version_num strings */
-static List *simulated = NIL;
 
 static RangeVar *version_table_rangevar(void);
 static Oid	version_table_oid(void);
@@ -158,15 +112,6 @@ static bool is_version_table_bookkeeping(Node *parsetree);
 static bool triggers_attached(Oid relid);
 static void attach_triggers(Oid relid);
 static void queue_settlement(void);
-static void settle(void);
-static void settle_update(List *group, VersionWrite *w);
-static void settle_single(VersionWrite *w);
-static void run_step(bool up, const char *revision, List *parents,
-					 List *removed, List *added, int64 last_seq);
-static int	ensure_known(const char *revision);
-static int	log_held(const char *revision, bool up, int64 last_seq);
-static bool held_between(int64 after, int64 upto);
-static List *list_remove_string(List *list, const char *s);
 static void alembic_xact_callback(XactEvent event, void *arg);
 static void alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									 SubTransactionId parentSubid, void *arg);
@@ -358,7 +303,7 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	MemoryContext oldcxt;
-	HeldDdl    *h;
+	SchemamigHeldDdl    *h;
 	char	   *all_objects;
 	int			ret;
 
@@ -373,7 +318,7 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	all_objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	h = palloc0(sizeof(HeldDdl));
+	h = palloc0(sizeof(SchemamigHeldDdl));
 	h->subxid = GetCurrentSubTransactionId();
 	h->before_write = next_write_seq;
 	h->tag = pstrdup(tag);
@@ -384,7 +329,7 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	namestrcpy(&h->session_role, GetUserNameFromId(GetSessionUserId(), false));
 	h->application_name = pstrdup(application_name ? application_name : "");
 	h->settled_in = InvalidSubTransactionId;
-	held = lappend(held, h);
+	schemamig_alembic_held = lappend(schemamig_alembic_held, h);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 }
@@ -414,7 +359,7 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 	char	   *old_version = NULL;
 	char	   *new_version = NULL;
 	MemoryContext oldcxt;
-	VersionWrite *w;
+	SchemamigVersionWrite *w;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
@@ -442,13 +387,13 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	w = palloc0(sizeof(VersionWrite));
+	w = palloc0(sizeof(SchemamigVersionWrite));
 	w->seq = next_write_seq++;
 	w->subxid = GetCurrentSubTransactionId();
 	w->old_version = old_version ? pstrdup(old_version) : NULL;
 	w->new_version = new_version ? pstrdup(new_version) : NULL;
 	w->settled_in = InvalidSubTransactionId;
-	writes = lappend(writes, w);
+	schemamig_alembic_writes = lappend(schemamig_alembic_writes, w);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (settlement_queued_in == InvalidSubTransactionId)
@@ -479,7 +424,7 @@ queue_settlement(void)
 	SPI_finish();
 }
 
-/* ---- settling at commit ---- */
+/* ---- settling at commit (alembic_settle.c) ---- */
 
 /*
  * The deferred constraint trigger on schemamig.alembic_settlement.
@@ -494,7 +439,7 @@ schemamig_alembic_settle(PG_FUNCTION_ARGS)
 	settlement_queued_in = InvalidSubTransactionId;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	settle();
+	schemamig_alembic_settle_writes();
 	ret = schemamig_owner_execute("DELETE FROM schemamig.alembic_settlement "
 								  "WHERE xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()",
 								  0, NULL, NULL, NULL, false, 0);
@@ -503,312 +448,6 @@ schemamig_alembic_settle(PG_FUNCTION_ARGS)
 			 SPI_result_code_string(ret));
 	SPI_finish();
 	return PointerGetDatum(NULL);
-}
-
-static void
-settle(void)
-{
-	List	   *pending = NIL;
-	List	   *group = NIL;
-	int64		prev = 0;
-	ListCell   *lc;
-	SchemamigGraph *graph;
-
-	foreach(lc, writes)
-		if (((VersionWrite *) lfirst(lc))->settled_in == InvalidSubTransactionId)
-			pending = lappend(pending, lfirst(lc));
-	if (pending == NIL)
-		return;
-
-	schemamig_check_writable("a write to the Alembic version table");
-	schemamig_lock_history();
-	schemamig_bump_generation();
-	graph = schemamig_graph_load();
-	simulated = NIL;
-	foreach(lc, schemamig_graph_current(graph))
-		simulated = lappend(simulated, graph->nodes[lfirst_int(lc)].revision);
-
-	foreach(lc, pending)
-	{
-		VersionWrite *w = (VersionWrite *) lfirst(lc);
-
-		if (group != NIL && held_between(prev, w->seq))
-		{
-			ListCell   *g;
-
-			foreach(g, group)
-				settle_single(lfirst(g));
-			group = NIL;
-		}
-		prev = w->seq;
-		if (w->old_version && w->new_version)
-		{
-			settle_update(group, w);
-			group = NIL;
-		}
-		else
-			group = lappend(group, w);
-	}
-	foreach(lc, group)
-		settle_single(lfirst(lc));
-
-	foreach(lc, pending)
-		((VersionWrite *) lfirst(lc))->settled_in = GetCurrentSubTransactionId();
-	schemamig_drift_record();
-}
-
-/*
- * An UPDATE old -> new with the INSERTs and DELETEs written just before it
- * (no DDL in between).  A downgrade when new is a known ancestor of old.
- */
-static void
-settle_update(List *group, VersionWrite *w)
-{
-	SchemamigGraph *graph = schemamig_graph_load();
-	int			old_node = schemamig_graph_find(graph, w->old_version);
-	int			new_node = schemamig_graph_find(graph, w->new_version);
-	bool		down = old_node >= 0 && new_node >= 0 &&
-		schemamig_graph_ancestors(graph, old_node)[new_node];
-	List	   *parents = NIL;
-	List	   *added = list_make1(w->new_version);
-	ListCell   *lc;
-
-	foreach(lc, group)
-	{
-		VersionWrite *g = (VersionWrite *) lfirst(lc);
-
-		if (down && g->new_version)
-			added = lappend(added, g->new_version);		/* unmerge */
-		else if (!down && g->old_version)
-			parents = lappend(parents, g->old_version);		/* merge */
-		else
-			settle_single(g);
-	}
-	if (down)
-		run_step(false, w->old_version, NIL, list_make1(w->old_version), added, w->seq);
-	else
-	{
-		parents = lappend(parents, w->old_version);
-		run_step(true, w->new_version, parents, parents, added, w->seq);
-	}
-}
-
-static void
-settle_single(VersionWrite *w)
-{
-	if (w->new_version)
-		run_step(true, w->new_version, NIL, NIL, list_make1(w->new_version), w->seq);
-	else
-		run_step(false, w->old_version, NIL, list_make1(w->old_version), NIL, w->seq);
-}
-
-/*
- * One Alembic step.  up: revision enters the version table on top of
- * parents; down: revision leaves it and added enter it.  The applied set
- * follows the simulated version table.
- */
-static void
-run_step(bool up, const char *revision, List *parents, List *removed,
-		 List *added, int64 last_seq)
-{
-	TimestampTz started = GetCurrentTimestamp();
-	SchemamigGraph *graph;
-	bool	   *want;
-	List	   *parent_nodes = NIL;
-	ListCell   *lc;
-	int			node;
-	int			statements;
-
-	foreach(lc, parents)
-		parent_nodes = list_append_unique_int(parent_nodes, ensure_known(lfirst(lc)));
-	foreach(lc, removed)
-		(void) ensure_known(lfirst(lc));
-	foreach(lc, added)
-		if (!up || strcmp(lfirst(lc), revision) != 0)
-			(void) ensure_known(lfirst(lc));
-
-	graph = schemamig_graph_load();
-	if (up && schemamig_graph_find(graph, revision) < 0)
-	{
-		schemamig_check_valid_id(revision);
-		schemamig_register_external_parents(graph, revision, EXTERNAL_MESSAGE,
-											parent_nodes);
-		graph = schemamig_graph_load();
-	}
-	node = schemamig_graph_require(graph, revision);
-
-	foreach(lc, removed)
-		simulated = list_remove_string(simulated, lfirst(lc));
-	foreach(lc, added)
-	{
-		simulated = list_remove_string(simulated, lfirst(lc));
-		simulated = lappend(simulated, lfirst(lc));
-	}
-
-	/* want = closure of the simulated version table */
-	want = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	foreach(lc, simulated)
-	{
-		int			i = schemamig_graph_find(graph, lfirst(lc));
-
-		if (i >= 0)
-		{
-			bool	   *anc = schemamig_graph_ancestors(graph, i);
-
-			want[i] = true;
-			for (int j = 0; j < graph->nnodes; j++)
-				want[j] |= anc[j];
-		}
-	}
-	if (!up)
-	{
-		/* unapply what the removed revision brought, and what stands on it */
-		bool	   *anc = schemamig_graph_ancestors(graph, node);
-		bool	   *drop = palloc0(sizeof(bool) * graph->nnodes);
-
-		anc[node] = true;
-		for (int i = 0; i < graph->nnodes; i++)
-			if (anc[i] && !want[i] && graph->nodes[i].applied)
-			{
-				bool	   *desc = schemamig_graph_descendants(graph, i);
-
-				drop[i] = true;
-				for (int j = 0; j < graph->nnodes; j++)
-					drop[j] |= desc[j] && graph->nodes[j].applied;
-			}
-		for (int i = 0; i < graph->nnodes; i++)
-			if (drop[i])
-			{
-				schemamig_mark_unapplied(graph->nodes[i].revision);
-				graph->nodes[i].applied = false;
-				want[i] = false;
-			}
-	}
-	for (int k = 0; k < graph->nnodes; k++)
-	{
-		SchemamigNode *n = &graph->nodes[graph->topo[k]];
-
-		if (want[graph->topo[k]] && !n->applied)
-			schemamig_mark_applied(n->revision, n->checksum);
-	}
-
-	/* like stamp(), a step without DDL is journaled under its target */
-	statements = log_held(revision, up, last_seq);
-	if (statements > 0)
-		schemamig_journal_insert(revision, up ? "upgrade" : "downgrade",
-								 up ? revision : added != NIL ? linitial(added) : "base",
-								 started);
-	else if (up || added != NIL)
-		schemamig_journal_insert(up ? revision : linitial(added), "stamp",
-								 up ? revision : linitial(added), started);
-	else
-		schemamig_journal_insert(NULL, "stamp", "base", started);
-}
-
-/*
- * The node of a version_num; one schemamig has never seen was applied
- * before it was watching: adopt it as an applied root.
- */
-static int
-ensure_known(const char *revision)
-{
-	SchemamigGraph *graph = schemamig_graph_load();
-	int			node = schemamig_graph_find(graph, revision);
-
-	if (node >= 0)
-		return node;
-	schemamig_check_valid_id(revision);
-	schemamig_register_external_parents(graph, revision, EXTERNAL_MESSAGE, NIL);
-	schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
-	schemamig_journal_insert(revision, "stamp", revision, GetCurrentTimestamp());
-	return schemamig_graph_find(schemamig_graph_load(), revision);
-}
-
-/* Write the held DDL that ran before write last_seq under revision */
-static int
-log_held(const char *revision, bool up, int64 last_seq)
-{
-	SchemamigOwnerContext octx;
-	ListCell   *lc;
-	int			n = 0;
-
-	foreach(lc, held)
-	{
-		HeldDdl    *h = (HeldDdl *) lfirst(lc);
-		Datum		values[10];
-		char		nulls[10];
-		int			ret;
-
-		if (h->settled_in != InvalidSubTransactionId || h->before_write > last_seq)
-			continue;
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(revision);
-		values[1] = CStringGetTextDatum(up ? "upgrade" : "downgrade");
-		values[2] = Int32GetDatum(++n);
-		values[3] = CStringGetTextDatum(h->tag);
-		values[4] = h->statement ? CStringGetTextDatum(h->statement) : (Datum) 0;
-		nulls[4] = h->statement ? ' ' : 'n';
-		values[5] = CStringGetTextDatum(h->objects);
-		values[6] = TimestampTzGetDatum(h->executed_at);
-		values[7] = NameGetDatum(&h->role);
-		values[8] = NameGetDatum(&h->session_role);
-		values[9] = CStringGetTextDatum(h->application_name);
-
-		schemamig_owner_enter(&octx);
-		if (log_plan == NULL)
-		{
-			Oid			types[10] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID};
-			SPIPlanPtr	plan;
-
-			plan = SPI_prepare("INSERT INTO schemamig.ddl_log (revision, direction, "
-							   "statement_no, command_tag, statement, objects, executed_at, "
-							   "xid, role, session_role, application_name, client_addr, "
-							   "backend_pid) VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.jsonb, "
-							   "$7, pg_catalog.pg_current_xact_id(), $8, $9, $10, "
-							   "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
-							   10, types);
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the held DDL log insert: %s",
-					 SPI_result_code_string(SPI_result));
-			log_plan = plan;
-		}
-		ret = SPI_execute_plan(log_plan, values, nulls, false, 0);
-		schemamig_owner_leave(&octx);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
-		h->settled_in = GetCurrentSubTransactionId();
-	}
-	return n;
-}
-
-/* Did held, unlogged DDL run after write "after" and before write "upto"? */
-static bool
-held_between(int64 after, int64 upto)
-{
-	ListCell   *lc;
-
-	foreach(lc, held)
-	{
-		HeldDdl    *h = (HeldDdl *) lfirst(lc);
-
-		if (h->settled_in == InvalidSubTransactionId &&
-			h->before_write > after && h->before_write <= upto)
-			return true;
-	}
-	return false;
-}
-
-static List *
-list_remove_string(List *list, const char *s)
-{
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	foreach(lc, list)
-		if (strcmp(lfirst(lc), s) != 0)
-			result = lappend(result, lfirst(lc));
-	return result;
 }
 
 /* ---- the commit-time check and the transaction's memory ---- */
@@ -825,15 +464,15 @@ alembic_xact_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 	int			unlogged = 0;
-	HeldDdl    *first = NULL;
+	SchemamigHeldDdl    *first = NULL;
 
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			foreach(lc, held)
+			foreach(lc, schemamig_alembic_held)
 			{
-				HeldDdl    *h = (HeldDdl *) lfirst(lc);
+				SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
 
 				if (h->settled_in == InvalidSubTransactionId)
 				{
@@ -862,9 +501,8 @@ alembic_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			/* the lists live in TopTransactionContext, which goes now */
-			held = NIL;
-			writes = NIL;
-			simulated = NIL;
+			schemamig_alembic_held = NIL;
+			schemamig_alembic_writes = NIL;
 			settlement_queued_in = InvalidSubTransactionId;
 			schemamig_alembic_attaching = false;
 			break;
@@ -887,9 +525,9 @@ alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
-	foreach(lc, held)
+	foreach(lc, schemamig_alembic_held)
 	{
-		HeldDdl    *h = (HeldDdl *) lfirst(lc);
+		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->subxid >= mySubid)
 			continue;
@@ -897,11 +535,11 @@ alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			h->settled_in = InvalidSubTransactionId;
 		kept = lappend(kept, h);
 	}
-	held = kept;
+	schemamig_alembic_held = kept;
 	kept = NIL;
-	foreach(lc, writes)
+	foreach(lc, schemamig_alembic_writes)
 	{
-		VersionWrite *w = (VersionWrite *) lfirst(lc);
+		SchemamigVersionWrite *w = (SchemamigVersionWrite *) lfirst(lc);
 
 		if (w->subxid >= mySubid)
 			continue;
@@ -909,7 +547,7 @@ alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			w->settled_in = InvalidSubTransactionId;
 		kept = lappend(kept, w);
 	}
-	writes = kept;
+	schemamig_alembic_writes = kept;
 	if (settlement_queued_in >= mySubid)
 		settlement_queued_in = InvalidSubTransactionId;
 }
@@ -974,7 +612,7 @@ schemamig_alembic_attach(PG_FUNCTION_ARGS)
 	{
 		SchemamigGraph *graph;
 		bool	   *anc;
-		int			node = ensure_known(lfirst(lc));
+		int			node = schemamig_alembic_adopt(lfirst(lc));
 		Datum		value = CStringGetTextDatum(lfirst(lc));
 		bool		isnull = false;
 

@@ -21,7 +21,9 @@
  * naming existing relations (ALTER, DROP, CREATE INDEX, RENAME) a lookup of
  * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
  * not exist changes nothing and is allowed, so the common "DROP TABLE IF
- * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.
+ * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.  With
+ * schemamig.alembic_version_table set, the rest is alembic.c's to decide:
+ * Alembic's version table, and DDL held until a version write attributes it.
  *
  * IDENTIFICATION
  *		src/guard.c

@@ -226,12 +226,44 @@ extern char *schemamig_client_statement_text(Node *parsetree);
 
 /* ---- alembic.c: Flask-Migrate / Alembic compatibility ---- */
 
+/* A DDL statement admitted provisionally, waiting for a version write */
+typedef struct SchemamigHeldDdl
+{
+	SubTransactionId subxid;	/* where it ran */
+	int64		before_write;	/* seq the next version write gets */
+	char	   *tag;
+	char	   *statement;
+	char	   *objects;		/* jsonb array as text */
+	TimestampTz executed_at;
+	NameData	role;
+	NameData	session_role;
+	char	   *application_name;
+	SubTransactionId settled_in;	/* where it was logged, or invalid */
+} SchemamigHeldDdl;
+
+/* One row written to the version table */
+typedef struct SchemamigVersionWrite
+{
+	int64		seq;
+	SubTransactionId subxid;
+	char	   *old_version;	/* NULL for INSERT */
+	char	   *new_version;	/* NULL for DELETE */
+	SubTransactionId settled_in;
+} SchemamigVersionWrite;
+
+extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
+extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
 extern bool schemamig_alembic_attaching;
 extern void schemamig_alembic_register_callbacks(void);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
 extern void schemamig_alembic_hold(const char *tag, const char *statement,
 								   const char *objects);
 extern void schemamig_alembic_table_done(void);
+
+/* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
+
+extern void schemamig_alembic_settle_writes(void);
+extern int	schemamig_alembic_adopt(const char *revision);
 
 /* ---- drift.c ---- */
 
