@@ -357,3 +357,42 @@ REVOKE ALL ON FUNCTION schemamig.downgrade_steps(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.begin_step(text, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.finish_step(text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE schemamig.upgrade_each(text) FROM PUBLIC;
+
+/*
+ * Flask-Migrate / Alembic compatibility (src/alembic.c), active when
+ * schemamig.alembic_version_table is set.  schemamig attaches
+ * alembic_version_written() to Alembic's version table (EXECUTE stays with
+ * PUBLIC so the role that creates that table can attach it; the function
+ * does nothing on any other table).  The first version write of a
+ * transaction inserts a row into alembic_settlement, whose deferred
+ * constraint trigger settles the transaction's writes at commit; the row is
+ * deleted again, so the table is always empty.
+ */
+CREATE TABLE schemamig.alembic_settlement (
+	xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
+);
+REVOKE ALL ON schemamig.alembic_settlement FROM PUBLIC;
+
+CREATE FUNCTION schemamig.alembic_settle()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_settle';
+
+CREATE CONSTRAINT TRIGGER alembic_settle
+	AFTER INSERT ON schemamig.alembic_settlement
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION schemamig.alembic_settle();
+ALTER TABLE schemamig.alembic_settlement ENABLE ALWAYS TRIGGER alembic_settle;
+
+CREATE FUNCTION schemamig.alembic_version_written()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_version_written';
+
+CREATE FUNCTION schemamig.alembic_attach()
+RETURNS SETOF text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_attach';
+
+REVOKE ALL ON FUNCTION schemamig.alembic_settle() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.alembic_attach() FROM PUBLIC;

@@ -79,13 +79,25 @@ tables_owner(void)
 void
 schemamig_owner_enter(SchemamigOwnerContext *ctx)
 {
+	schemamig_owner_enter_ext(ctx, true);
+}
+
+/*
+ * restricted = false leaves out SECURITY_RESTRICTED_OPERATION, which
+ * PostgreSQL requires for queuing a deferred trigger.  Only for fixed
+ * statements on schemamig's own tables, whose defaults and triggers are
+ * schemamig's: no code of anybody else can run under the owner's rights.
+ */
+void
+schemamig_owner_enter_ext(SchemamigOwnerContext *ctx, bool restricted)
+{
 	Oid			owner = tables_owner();
 
 	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
 	SetUserIdAndSecContext(owner,
 						   ctx->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
 	ctx->save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,

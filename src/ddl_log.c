@@ -155,8 +155,18 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 		frame.statement = schemamig_client_statement_text(trigdata->parsetree);
 		frame.objects = NULL;
 	}
-	if (frame.verdict != VERDICT_SKIP)
+	if (frame.verdict == VERDICT_PROVISIONAL)
+	{
+		StringInfoData extra;
+
+		initStringInfo(&extra);
+		appendStringInfo(&extra, "[%s]", frame.objects ? frame.objects->data : "");
+		schemamig_alembic_hold(tag, frame.statement, extra.data);
+	}
+	else if (frame.verdict != VERDICT_SKIP)
 		write_row(&frame, tag);
+	if (frame.verdict == VERDICT_ALEMBIC_TABLE)
+		schemamig_alembic_table_done();
 	PG_RETURN_NULL();
 }
 
@@ -278,14 +288,8 @@ write_row(DdlFrame *frame, const char *tag)
 						   "statement_no, command_tag, statement, objects, xid, role, "
 						   "session_role, application_name, client_addr, backend_pid) "
 						   "SELECT $1, $2, $3, $4, $5, "
-						   "COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-						   "'type', c.object_type, 'identity', c.object_identity, "
-						   "'schema', c.schema_name, 'action', "
-						   "CASE WHEN c.command_tag OPERATOR(pg_catalog.~~) 'CREATE%' THEN 'create' "
-						   "WHEN c.command_tag OPERATOR(pg_catalog.~~) 'DROP%' THEN 'drop' "
-						   "ELSE 'alter' END)) "
-						   "FROM pg_catalog.pg_event_trigger_ddl_commands() c), '[]') "
-						   "OPERATOR(pg_catalog.||) $6::pg_catalog.jsonb, "
+						   SCHEMAMIG_DDL_COMMANDS_JSON
+						   " OPERATOR(pg_catalog.||) $6::pg_catalog.jsonb, "
 						   "pg_catalog.pg_current_xact_id(), $7, $8, $9, "
 						   "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid()",
 						   9, types);

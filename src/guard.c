@@ -21,7 +21,9 @@
  * naming existing relations (ALTER, DROP, CREATE INDEX, RENAME) a lookup of
  * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
  * not exist changes nothing and is allowed, so the common "DROP TABLE IF
- * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.
+ * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.  With
+ * schemamig.alembic_version_table set, the rest is alembic.c's to decide:
+ * Alembic's version table, and DDL held until a version write attributes it.
  *
  * IDENTIFICATION
  *		src/guard.c
@@ -56,13 +58,13 @@ static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
 SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
-	if (schemamig_restoring || creating_extension)
+	if (schemamig_restoring || creating_extension || schemamig_alembic_attaching)
 		return VERDICT_SKIP;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;
 	if (tag_is_exempt(tag) || only_temporary(parsetree))
 		return VERDICT_SKIP;
-	return VERDICT_UNVERSIONED;
+	return schemamig_alembic_classify(parsetree);
 }
 
 Datum

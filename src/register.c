@@ -144,8 +144,15 @@ void
 schemamig_register_external(SchemamigGraph *graph, const char *revision,
 							const char *message)
 {
-	List	   *parents = schemamig_graph_current(graph);
+	schemamig_register_external_parents(graph, revision, message,
+										schemamig_graph_current(graph));
+}
 
+/* The same with explicit parents: indexes into graph->nodes */
+void
+schemamig_register_external_parents(SchemamigGraph *graph, const char *revision,
+									const char *message, List *parents)
+{
 	write_revision(false, revision, parents_datum(graph, parents), message,
 				   "", NULL, schemamig_script_checksum("", NULL), "external",
 				   true, true, 0, -1);

@@ -9,7 +9,9 @@
  * defines the GUCs, reserves the "schemamig." prefix, registers the
  * transaction callbacks that keep the migration context transaction-scoped
  * and installs the ProcessUtility hook that remembers each utility
- * statement's place in the client's query string.
+ * statement's place in the client's query string.  alembic.c registers its
+ * own transaction callbacks here too: the commit-time check of Alembic mode
+ * must be in place before the first DDL statement it holds.
  *
  * Every GUC that weakens protection is PGC_SUSET.  A placeholder an
  * ordinary role SET before the library loaded is re-validated by
@@ -26,8 +28,10 @@
 
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/varlena.h"
 
 #include "schemamig.h"
 
@@ -63,6 +67,11 @@ int			schemamig_lint_mode = LINT_ERROR;
 
 /* On while pg_restore replays a dump: guard and log stand aside */
 bool		schemamig_restoring = false;
+
+/* Alembic's version table; empty = Alembic compatibility off (alembic.c) */
+char	   *schemamig_alembic_version_table = NULL;
+
+static bool check_version_table(char **newval, void **extra, GucSource source);
 
 void		_PG_init(void);
 
@@ -116,12 +125,41 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomStringVariable("schemamig.alembic_version_table",
+							   "Alembic's version table, whose writes attribute the DDL of their transaction to an Alembic revision.",
+							   "Empty turns Alembic compatibility off.",
+							   &schemamig_alembic_version_table,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_version_table, NULL, NULL);
+
 	MarkGUCPrefixReserved("schemamig");
 
 	schemamig_context_register_callbacks();
+	schemamig_alembic_register_callbacks();
 	schemamig_statement_capture_install();
 	/* after the capture hook, so the step's admission runs first */
 	schemamig_steps_install();
+}
+
+/* A table name, optionally schema-qualified, in SQL identifier syntax */
+static bool
+check_version_table(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *names;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	copy = pstrdup(*newval);
+	if (!SplitIdentifierString(copy, '.', &names) ||
+		list_length(names) < 1 || list_length(names) > 2)
+	{
+		GUC_check_errdetail("A table name, such as public.alembic_version, is required.");
+		return false;
+	}
+	return true;
 }
 
 /*

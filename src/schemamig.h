@@ -50,6 +50,7 @@ extern char *schemamig_guard_exempt;
 extern int	schemamig_lock_timeout;
 extern int	schemamig_lint_mode;
 extern bool schemamig_restoring;
+extern char *schemamig_alembic_version_table;
 
 /* ---- script.c: scripts split into statements by the server's parser ---- */
 
@@ -84,6 +85,7 @@ typedef struct SchemamigOwnerContext
 } SchemamigOwnerContext;
 
 extern void schemamig_owner_enter(SchemamigOwnerContext *ctx);
+extern void schemamig_owner_enter_ext(SchemamigOwnerContext *ctx, bool restricted);
 extern void schemamig_owner_leave(SchemamigOwnerContext *ctx);
 extern int	schemamig_owner_execute(const char *sql, int nargs, Oid *types,
 									Datum *values, const char *nulls,
@@ -142,6 +144,10 @@ extern void schemamig_check_valid_id(const char *revision);
 extern void schemamig_register_external(SchemamigGraph *graph,
 										const char *revision,
 										const char *message);
+extern void schemamig_register_external_parents(SchemamigGraph *graph,
+												const char *revision,
+												const char *message,
+												List *parents);
 
 /* ---- context.c: the migration context (backend-local C state) ---- */
 
@@ -216,7 +222,9 @@ typedef enum SchemamigVerdict
 {
 	VERDICT_SKIP,				/* allowed and not logged: temp, exempt, ... */
 	VERDICT_VERSIONED,			/* inside a migration context */
-	VERDICT_UNVERSIONED			/* no revision: blocked, warned or logged */
+	VERDICT_UNVERSIONED,		/* no revision: blocked, warned or logged */
+	VERDICT_PROVISIONAL,		/* Alembic mode: held until a version write */
+	VERDICT_ALEMBIC_TABLE		/* Alembic creating or dropping its table */
 } SchemamigVerdict;
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
@@ -228,6 +236,60 @@ extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
 extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
 extern void schemamig_statement_capture_install(void);
 extern char *schemamig_client_statement_text(Node *parsetree);
+
+/*
+ * The objects of the DDL statement now ending, as a jsonb array; usable only
+ * inside a ddl_command_end event trigger.
+ */
+#define SCHEMAMIG_DDL_COMMANDS_JSON \
+	"COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
+	"'type', c.object_type, 'identity', c.object_identity, " \
+	"'schema', c.schema_name, 'action', " \
+	"CASE WHEN c.command_tag OPERATOR(pg_catalog.~~) 'CREATE%' THEN 'create' " \
+	"WHEN c.command_tag OPERATOR(pg_catalog.~~) 'DROP%' THEN 'drop' " \
+	"ELSE 'alter' END)) " \
+	"FROM pg_catalog.pg_event_trigger_ddl_commands() c), '[]')"
+
+/* ---- alembic.c: Flask-Migrate / Alembic compatibility ---- */
+
+/* A DDL statement admitted provisionally, waiting for a version write */
+typedef struct SchemamigHeldDdl
+{
+	SubTransactionId subxid;	/* where it ran */
+	int64		before_write;	/* seq the next version write gets */
+	char	   *tag;
+	char	   *statement;
+	char	   *objects;		/* jsonb array as text */
+	TimestampTz executed_at;
+	NameData	role;
+	NameData	session_role;
+	char	   *application_name;
+	SubTransactionId settled_in;	/* where it was logged, or invalid */
+} SchemamigHeldDdl;
+
+/* One row written to the version table */
+typedef struct SchemamigVersionWrite
+{
+	int64		seq;
+	SubTransactionId subxid;
+	char	   *old_version;	/* NULL for INSERT */
+	char	   *new_version;	/* NULL for DELETE */
+	SubTransactionId settled_in;
+} SchemamigVersionWrite;
+
+extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
+extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
+extern bool schemamig_alembic_attaching;
+extern void schemamig_alembic_register_callbacks(void);
+extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
+extern void schemamig_alembic_hold(const char *tag, const char *statement,
+								   const char *objects);
+extern void schemamig_alembic_table_done(void);
+
+/* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
+
+extern void schemamig_alembic_settle_writes(void);
+extern int	schemamig_alembic_adopt(const char *revision);
 
 /* ---- drift.c ---- */
 

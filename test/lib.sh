@@ -5,6 +5,8 @@
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl make gcc"
+# test/integration/flask_migrate.sh: a real Flask-Migrate deploy
+PACKAGES="$PACKAGES python3-flask-migrate python3-psycopg2"
 
 ensure_packages() {
 	local missing=""
