@@ -475,6 +475,26 @@ script_statement(const char *revision, SchemamigDirection direction, int n, int 
 	return (SchemamigStatement *) list_nth(statements, n - 1);
 }
 
+/*
+ * begin_step() and finish_step() start alike: connected to SPI, under the
+ * history lock, with the graph, the revision's node and its progress row.
+ */
+static void
+step_bookkeeping_begin(const char *revision, bool try_step_lock, bool *got_lock,
+					   SchemamigGraph **graph, SchemamigNode **node,
+					   SchemamigProgress **progress)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	if (try_step_lock)
+		*got_lock = step_lock_try();
+	*graph = schemamig_graph_load();
+	*node = &(*graph)->nodes[schemamig_graph_require(*graph, revision)];
+	*progress = schemamig_progress_find(schemamig_progress_load(), revision);
+}
+
 static void
 step_open(StepMode mode, SchemamigDirection direction, const char *revision,
 		  int n, const char *text, const char *reason)
@@ -521,7 +541,6 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 	bool		up;
 	SchemamigGraph *graph;
 	SchemamigNode *node;
-	List	   *progress;
 	SchemamigProgress *p;
 	SchemamigStatement *st;
 	int			total;
@@ -559,16 +578,8 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 	/* a step left open by the previous row is replaced */
 	step_close();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	schemamig_lock_history();
-	schemamig_bump_generation();
 	/* first the step lock, then progress as of now: never a stale "done" */
-	got_lock = step_lock_try();
-	graph = schemamig_graph_load();
-	node = &graph->nodes[schemamig_graph_require(graph, revision)];
-	progress = schemamig_progress_load();
-	p = schemamig_progress_find(progress, revision);
+	step_bookkeeping_begin(revision, true, &got_lock, &graph, &node, &p);
 
 	if (up ? node->upgrade_transactional : node->downgrade_transactional)
 		ereport(ERROR,
@@ -704,13 +715,7 @@ schemamig_finish_step(PG_FUNCTION_ARGS)
 
 	schemamig_check_can_migrate("finish_step()");
 	step_close();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	schemamig_lock_history();
-	schemamig_bump_generation();
-	graph = schemamig_graph_load();
-	node = &graph->nodes[schemamig_graph_require(graph, revision)];
-	p = schemamig_progress_find(schemamig_progress_load(), revision);
+	step_bookkeeping_begin(revision, false, NULL, &graph, &node, &p);
 
 	if (p == NULL)
 	{
@@ -766,6 +771,20 @@ statement_is_ddl(Node *parsetree)
 }
 
 static void
+next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+static void
 steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
@@ -809,12 +828,8 @@ steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			schemamig_context.statement = step.text;
 			PG_TRY();
 			{
-				if (prev_ProcessUtility)
-					prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-										params, queryEnv, dest, qc);
-				else
-					standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-											params, queryEnv, dest, qc);
+				next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
 				step_record_done(pstmt, queryString);
 			}
 			PG_CATCH();
@@ -830,12 +845,8 @@ steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+						params, queryEnv, dest, qc);
 }
 
 /*
