@@ -191,7 +191,7 @@ extern int	schemamig_run_script(const char *revision,
 														  void *arg),
 								 void *arg);
 
-/* ---- steps.c: the step protocol for non-transactional revisions ---- */
+/* ---- steps.c, progress.c, steps_list.c: the step protocol ---- */
 
 typedef struct SchemamigProgress
 {
@@ -208,7 +208,14 @@ typedef struct SchemamigProgress
 
 extern void schemamig_steps_install(void);
 extern bool schemamig_step_running(void);
+extern bool schemamig_step_running_revision(const char *revision);
 extern int	schemamig_step_lock_holder(void);
+
+/* ---- progress.c ---- */
+
+extern SchemamigStatement *schemamig_script_statement(const char *revision,
+													  SchemamigDirection direction,
+													  int n, int *total);
 extern List *schemamig_progress_load(void);
 extern SchemamigProgress *schemamig_progress_find(List *progress, const char *revision);
 extern void schemamig_progress_refuse(List *progress, SchemamigDirection direction,

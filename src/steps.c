@@ -62,6 +62,9 @@
  * Connection poolers in transaction mode break the protocol (the step is
  * session state); run steps() on a direct connection.
  *
+ * progress.c reads and describes schemamig.progress; steps_list.c builds
+ * the rows of steps() and downgrade_steps().
+ *
  * IDENTIFICATION
  *		src/steps.c
  *
@@ -69,18 +72,11 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
-#include "access/relation.h"
-#include "catalog/index.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "parser/parser.h"
 #include "storage/lock.h"
 #include "tcop/cmdtag.h"
@@ -88,23 +84,14 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/relcache.h"
-#include "utils/syscache.h"
-#include "utils/tuplestore.h"
 
 #include "schemamig.h"
 
-PG_FUNCTION_INFO_V1(schemamig_steps);
-PG_FUNCTION_INFO_V1(schemamig_downgrade_steps);
 PG_FUNCTION_INFO_V1(schemamig_begin_step);
 PG_FUNCTION_INFO_V1(schemamig_finish_step);
 
 #define STEP_LOCK_KEY1		1935895911	/* 'scmg', as the history lock */
 #define STEP_LOCK_KEY2		2
-
-/* Transactional revisions per upgrade() row of steps() */
-#define STEPS_CHUNK			50
 
 typedef enum StepMode
 {
@@ -142,13 +129,6 @@ static bool step_lock_try(void);
 static void step_lock_release(void);
 static void step_record_done(PlannedStmt *pstmt, const char *queryString);
 static bool statement_is_ddl(Node *parsetree);
-static Datum steps_srf(FunctionCallInfo fcinfo, bool up);
-static void emit(ReturnSetInfo *rsinfo, const char *row);
-static void emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
-								SchemamigProgress *progress, bool up);
-static SchemamigStatement *script_statement(const char *revision,
-											SchemamigDirection direction,
-											int n, int *total);
 
 void
 schemamig_steps_install(void)
@@ -163,6 +143,13 @@ bool
 schemamig_step_running(void)
 {
 	return step.running;
+}
+
+/* Is this session running a statement of that revision right now? */
+bool
+schemamig_step_running_revision(const char *revision)
+{
+	return step.running && strcmp(step.revision, revision) == 0;
 }
 
 /* ---- the step lock ---- */
@@ -253,227 +240,7 @@ steps_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* ---- progress ---- */
-
-/*
- * Every row of schemamig.progress, with whether its running statement is
- * really running (the step lock is held) or was interrupted.  The caller
- * is connected to SPI.
- */
-List *
-schemamig_progress_load(void)
-{
-	List	   *result = NIL;
-	int			ret;
-	int			holder;
-
-	ret = schemamig_owner_execute("SELECT revision, direction, statements, done, running, "
-								  "running_pid, started_at FROM schemamig.progress "
-								  "ORDER BY started_at",
-								  0, NULL, NULL, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read schemamig.progress: %s", SPI_result_code_string(ret));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		SchemamigProgress *p = palloc0(sizeof(SchemamigProgress));
-		bool		isnull;
-		Datum		d;
-
-		p->revision = SPI_getvalue(tup, desc, 1);
-		p->direction = strcmp(SPI_getvalue(tup, desc, 2), "upgrade") == 0 ?
-			DIRECTION_UPGRADE : DIRECTION_DOWNGRADE;
-		p->statements = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		p->done = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		p->running = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		p->running_pid = isnull ? 0 : DatumGetInt32(d);
-		p->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
-		result = lappend(result, p);
-	}
-	if (result == NIL)
-		return NIL;
-	holder = schemamig_step_lock_holder();
-	{
-		ListCell   *lc;
-
-		foreach(lc, result)
-		{
-			SchemamigProgress *p = lfirst(lc);
-
-			p->in_progress = p->running > 0 && holder != 0 && holder == p->running_pid;
-			p->interrupted = p->running > 0 && !p->in_progress &&
-				!(step.running && strcmp(step.revision, p->revision) == 0);
-		}
-	}
-	return result;
-}
-
-SchemamigProgress *
-schemamig_progress_find(List *progress, const char *revision)
-{
-	ListCell   *lc;
-
-	foreach(lc, progress)
-	{
-		SchemamigProgress *p = lfirst(lc);
-
-		if (strcmp(p->revision, revision) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-/*
- * Refuse a call that would move past a revision half-way in the other
- * direction (stamp() is the way out when that is intended).
- */
-void
-schemamig_progress_refuse(List *progress, SchemamigDirection direction,
-						  const char *function)
-{
-	ListCell   *lc;
-
-	foreach(lc, progress)
-	{
-		SchemamigProgress *p = lfirst(lc);
-
-		if (p->direction == direction)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("%s cannot run while revision \"%s\" is partially %s",
-							function, p->revision,
-							direction == DIRECTION_UPGRADE ? "applied" : "reverted"),
-					 errdetail("%d of its %d statements have run.", p->done, p->statements),
-					 errhint("Finish it with the rows of %s first, or stamp() the database if it was finished by hand.",
-							 direction == DIRECTION_UPGRADE ? "steps()" : "downgrade_steps()")));
-	}
-}
-
-/*
- * The index an interrupted CREATE INDEX CONCURRENTLY or REINDEX
- * CONCURRENTLY left behind INVALID, as "schema.name", or NULL.
- */
-char *
-schemamig_progress_leftover(SchemamigProgress *p)
-{
-	SchemamigStatement *st;
-	Oid			relid = InvalidOid;
-	int			total;
-
-	if (!p->interrupted)
-		return NULL;
-	st = script_statement(p->revision, p->direction, p->running, &total);
-	if (st == NULL)
-		return NULL;
-	if (IsA(st->parsetree, IndexStmt))
-	{
-		IndexStmt  *stmt = (IndexStmt *) st->parsetree;
-		Oid			indexid;
-
-		if (!stmt->concurrent || stmt->idxname == NULL)
-			return NULL;
-		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-		if (!OidIsValid(relid))
-			return NULL;
-		indexid = get_relname_relid(stmt->idxname, get_rel_namespace(relid));
-		if (OidIsValid(indexid) && !get_index_isvalid(indexid))
-			return quote_qualified_identifier(get_namespace_name(get_rel_namespace(indexid)),
-											  get_rel_name(indexid));
-		return NULL;
-	}
-	if (IsA(st->parsetree, ReindexStmt))
-	{
-		ReindexStmt *stmt = (ReindexStmt *) st->parsetree;
-		List	   *indexes;
-		ListCell   *lc;
-
-		if (stmt->relation == NULL)
-			return NULL;
-		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-		if (!OidIsValid(relid))
-			return NULL;
-		if (stmt->kind == REINDEX_OBJECT_INDEX)
-			relid = IndexGetRelation(relid, true);
-		if (!OidIsValid(relid))
-			return NULL;
-		{
-			Relation	rel = relation_open(relid, AccessShareLock);
-
-			indexes = RelationGetIndexList(rel);
-			relation_close(rel, AccessShareLock);
-		}
-		foreach(lc, indexes)
-		{
-			Oid			indexid = lfirst_oid(lc);
-			char	   *name = get_rel_name(indexid);
-
-			if (!get_index_isvalid(indexid) &&
-				(strstr(name, "_ccnew") != NULL || strstr(name, "_ccold") != NULL))
-				return quote_qualified_identifier(get_namespace_name(get_rel_namespace(indexid)),
-												  name);
-		}
-	}
-	return NULL;
-}
-
-/* One line for status() and history() */
-char *
-schemamig_progress_describe(SchemamigProgress *p, char **hint)
-{
-	StringInfoData buf;
-	char	   *leftover = NULL;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s %d/%d statements done",
-					 p->direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade",
-					 p->done, p->statements);
-	if (p->in_progress)
-		appendStringInfo(&buf, ", statement %d running in pid %d", p->running, p->running_pid);
-	else if (p->interrupted)
-	{
-		leftover = schemamig_progress_leftover(p);
-		appendStringInfo(&buf, ", statement %d interrupted", p->running);
-		if (leftover)
-			appendStringInfo(&buf, ", left INVALID index %s", leftover);
-	}
-	if (hint)
-	{
-		const char *fn = p->direction == DIRECTION_UPGRADE ? "steps" : "downgrade_steps";
-
-		if (leftover)
-			*hint = psprintf("revision %s: the INVALID index %s must be dropped before statement %d runs again; "
-							 "SELECT * FROM schemamig.%s() \\gexec does both, or run SELECT schemamig.begin_step('%s', %d%s); DROP INDEX CONCURRENTLY %s;",
-							 p->revision, leftover, p->running, fn, p->revision, p->running,
-							 p->direction == DIRECTION_UPGRADE ? "" : ", 'downgrade'", leftover);
-		else if (p->in_progress)
-			*hint = psprintf("revision %s: statement %d is running in pid %d",
-							 p->revision, p->running, p->running_pid);
-		else
-			*hint = psprintf("revision %s: resume with SELECT * FROM schemamig.%s() \\gexec",
-							 p->revision, fn);
-	}
-	return buf.data;
-}
-
 /* ---- begin_step / finish_step ---- */
-
-/* Statement n of a revision's script, parsed; NULL when out of range */
-static SchemamigStatement *
-script_statement(const char *revision, SchemamigDirection direction, int n, int *total)
-{
-	char	   *script = schemamig_fetch_script(revision, direction);
-	List	   *statements;
-
-	statements = schemamig_script_parse(script, revision,
-										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
-	*total = list_length(statements);
-	if (n < 1 || n > *total)
-		return NULL;
-	return (SchemamigStatement *) list_nth(statements, n - 1);
-}
 
 /*
  * begin_step() and finish_step() start alike: connected to SPI, under the
@@ -597,7 +364,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 				 errmsg("revision \"%s\" is partially %s", revision,
 						up ? "reverted" : "applied"),
 				 errhint("Finish that first, or stamp() the database.")));
-	st = script_statement(revision, direction, n, &total);
+	st = schemamig_script_statement(revision, direction, n, &total);
 	if (st == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
@@ -902,205 +669,4 @@ step_record_done(PlannedStmt *pstmt, const char *queryString)
 			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
 	}
 	SPI_finish();
-}
-
-/* ---- steps() and downgrade_steps() ---- */
-
-Datum
-schemamig_steps(PG_FUNCTION_ARGS)
-{
-	return steps_srf(fcinfo, true);
-}
-
-Datum
-schemamig_downgrade_steps(PG_FUNCTION_ARGS)
-{
-	return steps_srf(fcinfo, false);
-}
-
-static void
-emit(ReturnSetInfo *rsinfo, const char *row)
-{
-	Datum		value = CStringGetTextDatum(row);
-	bool		isnull = false;
-
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-}
-
-static void
-emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
-					SchemamigProgress *p, bool up)
-{
-	SchemamigDirection direction = up ? DIRECTION_UPGRADE : DIRECTION_DOWNGRADE;
-	const char *dirarg = up ? "" : ", 'downgrade'";
-	char	   *id = quote_literal_cstr(node->revision);
-	List	   *statements;
-	int			first = p ? p->done + 1 : 1;
-	char	   *leftover = p ? schemamig_progress_leftover(p) : NULL;
-
-	statements = schemamig_script_parse(schemamig_fetch_script(node->revision, direction),
-										node->revision, up ? "upgrade" : "downgrade");
-	if (leftover)
-	{
-		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, first, dirarg));
-		emit(rsinfo, psprintf("DROP INDEX CONCURRENTLY %s", leftover));
-	}
-	for (int n = first; n <= list_length(statements); n++)
-	{
-		SchemamigStatement *st = list_nth(statements, n - 1);
-
-		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, n, dirarg));
-		emit(rsinfo, st->text);
-	}
-	emit(rsinfo, psprintf("SELECT schemamig.finish_step(%s)", id));
-}
-
-/*
- * A run of transactional revisions: upgrade() of each revision of a chunk
- * that has no child in the chunk applies exactly the chunk, whatever the
- * branches; at most STEPS_CHUNK revisions per transaction.
- */
-static void
-emit_upgrade_run(ReturnSetInfo *rsinfo, SchemamigGraph *graph, List *run)
-{
-	bool	   *in_chunk = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	int			start = 0;
-
-	while (start < list_length(run))
-	{
-		int			end = Min(start + STEPS_CHUNK, list_length(run));
-
-		for (int k = start; k < end; k++)
-			in_chunk[list_nth_int(run, k)] = true;
-		for (int k = start; k < end; k++)
-		{
-			SchemamigNode *node = &graph->nodes[list_nth_int(run, k)];
-			bool		leaf = true;
-
-			for (int c = 0; c < node->nchildren && leaf; c++)
-				if (in_chunk[node->children[c]])
-					leaf = false;
-			if (leaf)
-				emit(rsinfo, psprintf("SELECT schemamig.upgrade(%s)",
-									  quote_literal_cstr(node->revision)));
-		}
-		for (int k = start; k < end; k++)
-			in_chunk[list_nth_int(run, k)] = false;
-		start = end;
-	}
-}
-
-/*
- * A run of transactional revisions to revert, newest first.  downgrade(p)
- * reverts exactly a chunk when p is the only parent of the chunk's oldest
- * revision and nothing else applied descends from p ("base" when nothing
- * else stays applied); otherwise the whole run is one downgrade() to the
- * resolved target, which stops by itself before the next revision that
- * needs steps.
- */
-static void
-emit_downgrade_run(ReturnSetInfo *rsinfo, SchemamigGraph *graph, List *run,
-				   bool *applied, const char *target)
-{
-	int			start = 0;
-
-	while (start < list_length(run))
-	{
-		int			end = Min(start + STEPS_CHUNK, list_length(run));
-		SchemamigNode *oldest = &graph->nodes[list_nth_int(run, end - 1)];
-		char	   *chunk_target = NULL;
-		int			remaining = 0;
-
-		for (int k = start; k < end; k++)
-			applied[list_nth_int(run, k)] = false;
-		for (int i = 0; i < graph->nnodes; i++)
-			if (applied[i])
-				remaining++;
-		if (remaining == 0)
-			chunk_target = "base";
-		else if (oldest->nparents == 1)
-		{
-			int			parent = oldest->parents[0];
-			bool	   *desc = schemamig_graph_descendants(graph, parent);
-			bool		exact = applied[parent];
-
-			for (int i = 0; i < graph->nnodes && exact; i++)
-				if (desc[i] && applied[i])
-					exact = false;
-			if (exact)
-				chunk_target = graph->nodes[parent].revision;
-		}
-		if (chunk_target == NULL)
-		{
-			if (target == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("downgrade_steps() cannot express this relative target across branches"),
-						 errhint("Give a revision id or \"base\" as the target.")));
-			emit(rsinfo, psprintf("SELECT schemamig.downgrade(%s)", quote_literal_cstr(target)));
-			for (int k = end; k < list_length(run); k++)
-				applied[list_nth_int(run, k)] = false;
-			return;
-		}
-		emit(rsinfo, psprintf("SELECT schemamig.downgrade(%s)", quote_literal_cstr(chunk_target)));
-		start = end;
-	}
-}
-
-static Datum
-steps_srf(FunctionCallInfo fcinfo, bool up)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	SchemamigGraph *graph;
-	List	   *progress;
-	List	   *todo;
-	List	   *run = NIL;
-	ListCell   *lc;
-	bool	   *applied;
-	const char *absolute_target;
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	graph = schemamig_graph_load();
-	progress = schemamig_progress_load();
-	schemamig_progress_refuse(progress, up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE,
-							  up ? "steps()" : "downgrade_steps()");
-	todo = up ? schemamig_graph_pending(graph, target) :
-		schemamig_graph_to_unapply(graph, target);
-	applied = palloc(sizeof(bool) * Max(graph->nnodes, 1));
-	for (int i = 0; i < graph->nnodes; i++)
-		applied[i] = graph->nodes[i].applied;
-	absolute_target = (target[0] == '-' || target[0] == '+') ? NULL : target;
-
-	foreach(lc, todo)
-	{
-		SchemamigNode *node = &graph->nodes[lfirst_int(lc)];
-
-		if (!up && node->irreversible)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_IRREVERSIBLE),
-					 errmsg("revision \"%s\" is irreversible", node->revision),
-					 errdetail("It has no downgrade script, and downgrade_steps('%s') would have to unapply it.", target)));
-		if (up ? node->upgrade_transactional : node->downgrade_transactional)
-		{
-			run = lappend_int(run, lfirst_int(lc));
-			continue;
-		}
-		if (up)
-			emit_upgrade_run(rsinfo, graph, run);
-		else
-			emit_downgrade_run(rsinfo, graph, run, applied, absolute_target);
-		run = NIL;
-		emit_revision_steps(rsinfo, node,
-							schemamig_progress_find(progress, node->revision), up);
-		applied[lfirst_int(lc)] = false;
-	}
-	if (up)
-		emit_upgrade_run(rsinfo, graph, run);
-	else
-		emit_downgrade_run(rsinfo, graph, run, applied, absolute_target);
-	SPI_finish();
-	return (Datum) 0;
 }
