@@ -107,6 +107,7 @@ typedef struct StepState
 	bool		committed;		/* begin_step()'s transaction has committed */
 	bool		running;		/* the admitted statement is executing */
 	bool		holds_lock;
+	bool		release_at_xact_end;	/* statement done, its xact not ended */
 	SchemamigDirection direction;
 	char		revision[NAMEDATALEN * 3];
 	int			statement_no;
@@ -206,7 +207,8 @@ schemamig_step_lock_holder(void)
 static void
 step_close(void)
 {
-	step_lock_release();
+	if (!step.release_at_xact_end)
+		step_lock_release();
 	step.mode = STEP_NONE;
 	step.committed = false;
 	step.running = false;
@@ -220,6 +222,20 @@ step_close(void)
 static void
 steps_xact_callback(XactEvent event, void *arg)
 {
+	/*
+	 * The statement's "done" commits with its last transaction, after the
+	 * hook returned: keep the lock until then, or another client could see
+	 * the lock free and the statement not done, and run it again.
+	 */
+	if (step.release_at_xact_end && !step.running &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		 event == XACT_EVENT_PREPARE))
+	{
+		step.release_at_xact_end = false;
+		step_lock_release();
+		return;
+	}
 	if (step.running || (step.mode == STEP_NONE && !step.holds_lock))
 		return;
 	switch (event)
@@ -607,6 +623,8 @@ steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 			PG_END_TRY();
 			schemamig_context_close();
+			/* the lock goes when this transaction ends (steps_xact_callback) */
+			step.release_at_xact_end = step.holds_lock;
 			step_close();
 			return;
 		}
