@@ -17,9 +17,17 @@ PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo bench
+.PHONY: test soak valgrind demo bench
 test:
 	bash test/run.sh
+
+# longer reliability runs: more concurrency rounds and races, more hostile calls
+soak:
+	ROUNDS=40 RACE_OPS=300 HOSTILE_CALLS=30000 bash test/run.sh
+
+# pg_regress against a server running under valgrind memcheck (slow)
+valgrind:
+	bash test/valgrind.sh
 
 demo:
 	bash examples/demo.sh

@@ -396,3 +396,31 @@ AS 'MODULE_PATHNAME', 'schemamig_alembic_attach';
 
 REVOKE ALL ON FUNCTION schemamig.alembic_settle() FROM PUBLIC;
 REVOKE ALL ON FUNCTION schemamig.alembic_attach() FROM PUBLIC;
+
+/*
+ * The role that ran CREATE EXTENSION administers schemamig.  After a
+ * trusted install by a database owner who is not superuser, every object
+ * above belongs to the bootstrap superuser: without these grants that owner
+ * would get the guard but no way left to change its own schema.  With GRANT
+ * OPTION it can grant them on to a deploy role.  Nothing here lets it do
+ * more than it could before: migration SQL runs with its own rights.
+ */
+GRANT EXECUTE ON FUNCTION schemamig.register(text, text, text, text[], text),
+	schemamig.unregister(text), schemamig.upgrade(text), schemamig.downgrade(text),
+	schemamig.stamp(text), schemamig.begin_revision(text, text),
+	schemamig.end_revision(), schemamig.plan(text), schemamig.verify(text),
+	schemamig.steps(text), schemamig.downgrade_steps(text),
+	schemamig.begin_step(text, integer, text), schemamig.finish_step(text),
+	schemamig.alembic_attach()
+	TO @extowner@ WITH GRANT OPTION;
+GRANT EXECUTE ON PROCEDURE schemamig.upgrade_each(text) TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON ALL TABLES IN SCHEMA schemamig TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * CREATE EXTENSION made the schema before switching to the superuser that
+ * runs this script, so after a trusted install the database owner owns it,
+ * and a schema owner may create objects in it, rename it and put a schema
+ * of its own making in its place.  The schema goes to the owner of
+ * everything else in it.
+ */
+ALTER SCHEMA schemamig OWNER TO CURRENT_USER;

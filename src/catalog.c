@@ -130,11 +130,20 @@ schemamig_owner_execute(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
-/* Mutating functions refuse to run on a standby or read-only transaction */
+/*
+ * Mutating functions refuse to run on a standby or in a read-only
+ * transaction, before they read or lock anything.  On a standby the error
+ * says where to go instead.
+ */
 void
 schemamig_check_writable(const char *what)
 {
-	PreventCommandDuringRecovery(what);
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s during recovery", what),
+				 errdetail("This server is a standby (or still recovering); the schema history changes only on the primary."),
+				 errhint("Run %s on the primary server. status(), history(), current(), heads() and the DDL log can be read here.", what)));
 	PreventCommandIfReadOnly(what);
 }
 
