@@ -69,5 +69,7 @@ check_once
 # nothing; the other client completes the work.
 echo "round 2: $(cat $out.one $out.two | grep -c ERROR) steps refused as not ready, \
 $(cat $out.one $out.two | grep -c 'statement not executed') statements skipped"
+bad=$(psql -qXAt -d $db -f "$(dirname "$0")/../reliability/invariants.sql")
+[ -z "$bad" ] || { echo "invariants violated: $bad"; exit 1; }
 rm -f $out.*
 echo "ok: two concurrent steps() runs executed each statement once"

@@ -57,5 +57,7 @@ if grep -q ERROR /tmp/stepkill2.$$; then cat /tmp/stepkill2.$$; exit 1; fi
 log=$(q "SELECT string_agg(statement_no || ':' || command_tag, ',' ORDER BY id) FROM schemamig.ddl_log WHERE revision = 'k3_v_idx'")
 echo "log of k3_v_idx: $log"
 [ "$log" = "1:DROP INDEX,1:CREATE INDEX" ] || { echo "unexpected log"; exit 1; }
+bad=$(psql -qXAt -d $db -f "$(dirname "$0")/../reliability/invariants.sql")
+[ -z "$bad" ] || { echo "invariants violated: $bad"; exit 1; }
 rm -f /tmp/stepkill1.$$ /tmp/stepkill2.$$
 echo "ok: interrupted build reported, repaired and resumed"

@@ -42,9 +42,26 @@ SELECT 'ddl_log row ' || l.id || ' (' || l.direction || ' of ' || coalesce(l.rev
 	   || ') has no journal event in its transaction'
 FROM schemamig.ddl_log l
 WHERE l.direction IN ('upgrade', 'downgrade', 'client')
+  AND NOT EXISTS (SELECT 1 FROM schemamig.revision r WHERE r.revision = l.revision
+				  AND NOT CASE l.direction WHEN 'downgrade' THEN r.downgrade_transactional
+							ELSE r.upgrade_transactional END)
   AND NOT EXISTS (SELECT 1 FROM schemamig.journal j
 				  WHERE j.revision = l.revision AND j.xid = l.xid
 					AND j.action = CASE l.direction WHEN 'downgrade' THEN 'downgrade' ELSE 'upgrade' END)
+UNION ALL
+-- a statement of a non-transactional revision (the step protocol) runs in a
+-- transaction of its own: its journal event is the later finish_step(), or
+-- the revision is still in progress
+SELECT 'ddl_log row ' || l.id || ' (step of ' || l.revision || ') has neither a later journal event nor progress'
+FROM schemamig.ddl_log l JOIN schemamig.revision r USING (revision)
+WHERE l.direction IN ('upgrade', 'downgrade')
+  AND NOT CASE l.direction WHEN 'downgrade' THEN r.downgrade_transactional ELSE r.upgrade_transactional END
+  AND NOT EXISTS (SELECT 1 FROM schemamig.journal j
+				  WHERE j.revision = l.revision AND j.action = l.direction
+					AND j.at + coalesce(j.duration, interval '0') >= l.executed_at)
+  AND NOT EXISTS (SELECT 1 FROM schemamig.progress p
+				  WHERE p.revision = l.revision AND p.direction = l.direction)
+  AND NOT EXISTS (SELECT 1 FROM schemamig.journal j WHERE j.action = 'stamp' AND j.at >= l.executed_at)
 UNION ALL
 SELECT 'ddl_log row ' || l.id || ' has statement_no ' || l.statement_no || ' outside its script'
 FROM schemamig.ddl_log l JOIN schemamig.revision r USING (revision)
