@@ -31,9 +31,18 @@
 # $ROUNDS rounds, the ratio of medians vs bare (same run) and the added
 # microseconds per statement (per transaction for txn_only).
 #
+# Finally, for a figure that does not drift with machine load, the cluster
+# is restarted with the postmaster under valgrind --tool=callgrind (which
+# follows the forked backends) and the micro workload runs once with
+# $CALLGRIND_N statements and once with none in every database: the
+# instructions a backend executes per COMMENT are (I(N) - I(0)) / N, and
+# what a configuration adds is the difference to bare.  (perf stat cannot
+# count instructions in this VM.)
+#
 # Usage: bash bench/ddl_overhead.sh
 #   env: MICRO_N=10000 MIXED_N=2000 AUTO_N=2000 ROUNDS=5 WARMUP=1
-#        WORKLOADS="micro mixed_tx mixed_auto txn_only" PORT=<random>
+#        WORKLOADS="micro mixed_tx mixed_auto txn_only" CALLGRIND_N=2000
+#        (0 skips callgrind) PORT=<random>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
@@ -44,10 +53,11 @@ AUTO_N=${AUTO_N:-2000}
 ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-1}
 WORKLOADS=${WORKLOADS:-"micro mixed_tx mixed_auto txn_only"}
+CALLGRIND_N=${CALLGRIND_N:-2000}
 CONFIGS="bare plpgsql schemamig"
 
 if [ "$(id -u)" = 0 ]; then
-	ensure_packages
+	ensure_packages valgrind
 	build_and_install
 fi
 CLUSTER_FSYNC=on
@@ -281,3 +291,54 @@ awk '
 		print line
 	}' <(tail -n +2 "$WORK/table")
 echo "(benchmark phase ${bench_secs}s)"
+
+# ---------------------------------------------------------------- callgrind
+[ "$CALLGRIND_N" -gt 0 ] && command -v valgrind >/dev/null || exit 0
+echo
+echo "== instructions per statement: micro workload under valgrind --tool=callgrind, N=$CALLGRIND_N"
+CG=$WORK/callgrind
+mkdir -p "$CG"
+chmod 777 "$CG" "$WORK"
+as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+as_postgres valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$CG/cg.%p" \
+	"$PG_BIN/postgres" -D "$PGDATA" >"$CG/postmaster.log" 2>&1 &
+for i in $(seq 1 120); do
+	psql -X -q -d postgres -c "SELECT 1" >/dev/null 2>&1 && break
+	sleep 1
+done
+# cg_file WORKLOAD-FILE: header + N statements or none
+for n in 0 "$CALLGRIND_N"; do
+	for kind in plain schemamig; do
+		{
+			echo "BEGIN;"
+			if [ "$kind" = schemamig ]; then echo "SELECT schemamig.begin_revision(:'rev');"; else echo "SELECT 1;"; fi
+			for i in $(seq 1 "$n"); do echo "COMMENT ON TABLE t IS 'cg $i';"; done
+			echo "COMMIT;"
+		} >"$CG/$kind.$n.sql"
+	done
+done
+for n in 0 "$CALLGRIND_N"; do
+	for cfg in $CONFIGS; do
+		kind=plain
+		[ "$cfg" = schemamig ] && kind=schemamig
+		pid=$(psql -X -q -At -v ON_ERROR_STOP=1 -v rev="cg_$n" -d "$cfg" -c "SELECT pg_backend_pid()" -f "$CG/$kind.$n.sql" | awk 'NR == 1')
+		echo "$cfg $n $pid" >>"$CG/pids"
+	done
+done
+as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+for i in $(seq 1 30); do pgrep -f "callgrind.*$PGDATA" >/dev/null || break; sleep 1; done
+while read -r cfg n pid; do
+	echo "$cfg $n $(awk '/^(summary|totals):/ { print $2; exit }' "$CG/cg.$pid")"
+done <"$CG/pids" >"$CG/ir"
+awk -v n="$CALLGRIND_N" '
+	{ ir[$1, $2] = $3 }
+	END {
+		split("bare plpgsql schemamig", cfgs, " ")
+		for (i = 1; i <= 3; i++) per[cfgs[i]] = (ir[cfgs[i], n] - ir[cfgs[i], 0]) / n
+		printf "%-10s %14s %16s\n", "config", "instr/stmt", "added instr/stmt"
+		for (i = 1; i <= 3; i++)
+			printf "%-10s %14.0f %16.0f\n", cfgs[i], per[cfgs[i]], per[cfgs[i]] - per["bare"]
+		printf "SUMMARY ddl instructions (callgrind, COMMENT ON TABLE, added per statement vs bare): plpgsql %+.0f, schemamig %+.0f (%.2f of plpgsql; target <= 0.33)\n",
+			per["plpgsql"] - per["bare"], per["schemamig"] - per["bare"],
+			(per["schemamig"] - per["bare"]) / (per["plpgsql"] - per["bare"])
+	}' "$CG/ir"

@@ -1,8 +1,16 @@
 #!/bin/bash
-# make bench: every benchmark, each on its own throwaway cluster.
+# make bench: every benchmark, each on its own throwaway cluster; the
+# one-line summaries are repeated at the end.  Takes about 15 minutes.
+#   env: BENCHES="ddl_overhead dml apply graph review" BENCH_LOG=<file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for b in bench/ddl_overhead.sh bench/fingerprint.sh; do
-	echo "== $b"
-	bash "$b"
+BENCHES=${BENCHES:-"ddl_overhead dml apply graph review"}
+LOG=${BENCH_LOG:-$(mktemp /tmp/schemamig-bench.XXXXXX.log)}
+start=$(date +%s)
+for b in $BENCHES; do
+	echo "== bench/$b.sh" | tee -a "$LOG"
+	bash "bench/$b.sh" 2>&1 | tee -a "$LOG"
 done
+echo
+echo "== summaries ($(($(date +%s) - start)) s; full output in $LOG)"
+grep '^SUMMARY' "$LOG"

@@ -15,6 +15,11 @@
  * PL/pgSQL exception block that caught its error, a ROLLBACK TO SAVEPOINT
  * after begin_revision()).
  *
+ * begin_revision() of an unknown id (what a client tool does in every
+ * transaction) registers it without loading the graph: a primary-key
+ * lookup, the applied leaves from graph.c's summary cache, so its cost
+ * does not grow with the number of registered revisions.
+ *
  * begin_revision() marks its revision applied at once rather than at
  * commit: the row is only visible once the transaction commits and
  * disappears with an abort, which is exactly "applied at commit".
@@ -149,6 +154,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	char	   *message = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	SchemamigGraph *graph;
 	int			node;
+	SchemamigNode *n;
 	TimestampTz started = GetCurrentTimestamp();
 
 	schemamig_check_writable("begin_revision()");
@@ -178,31 +184,40 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
+	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	{
+		List	   *heads;
+		List	   *current;
+
+		schemamig_graph_summary(&heads, &current);
+		schemamig_bump_generation();
+		schemamig_register_external(revision, message, current);
+		schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
+		schemamig_journal_insert(revision, "upgrade", revision, started);
+		schemamig_graph_summary_store(schemamig_names_replace(heads, current, revision),
+									  list_make1(revision));
+		SPI_finish();
+		schemamig_context_open(DIRECTION_CLIENT, revision);
+		PG_RETURN_VOID();
+	}
+
 	schemamig_bump_generation();
 	graph = schemamig_graph_load();
-	node = schemamig_graph_find(graph, revision);
-	if (node < 0)
-		schemamig_register_external(graph, revision, message);
-	else
-	{
-		SchemamigNode *n = &graph->nodes[node];
-
-		if (n->applied)
+	node = schemamig_graph_require(graph, revision);
+	n = &graph->nodes[node];
+	if (n->applied)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" is already applied", revision),
+				 errhint("Open a new revision id for new changes.")));
+	for (int j = 0; j < n->nparents; j++)
+		if (!graph->nodes[n->parents[j]].applied)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("revision \"%s\" is already applied", revision),
-					 errhint("Open a new revision id for new changes.")));
-		for (int j = 0; j < n->nparents; j++)
-			if (!graph->nodes[n->parents[j]].applied)
-				ereport(ERROR,
-						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-						 errmsg("parent \"%s\" of revision \"%s\" is not applied",
-								graph->nodes[n->parents[j]].revision, revision),
-						 errhint("Upgrade to the parent first.")));
-	}
-	schemamig_mark_applied(revision,
-						   node < 0 ? schemamig_script_checksum("", NULL) :
-						   graph->nodes[node].checksum);
+					 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+							graph->nodes[n->parents[j]].revision, revision),
+					 errhint("Upgrade to the parent first.")));
+	schemamig_mark_applied(revision, n->checksum);
 	schemamig_journal_insert(revision, "upgrade", revision, started);
 	SPI_finish();
 

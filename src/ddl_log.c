@@ -13,10 +13,20 @@
  * discarded at transaction end and, for those a rolled-back subtransaction
  * pushed, at subtransaction abort, so a failed statement leaves nothing.
  *
- * The row is written as the owner of schemamig's tables (see catalog.c)
- * with one prepared, kept plan: the role running the DDL needs no privilege
- * on the log.  Values describing the session (current_user, session_user,
- * application_name) are taken before switching user.
+ * This runs for every DDL statement, so the row is written the way the
+ * catalogs write theirs: the objects are read by calling the
+ * pg_event_trigger_ddl_commands() / pg_event_trigger_dropped_objects()
+ * set-returning functions directly (no query), the jsonb is built from
+ * their rows, and the tuple goes in with simple_heap_insert() and
+ * CatalogIndexInsert() into the log's indexes, the id from nextval on its
+ * sequence.  An INSERT through SPI cost about 200,000 instructions per
+ * statement (executor start-up, re-reading the CHECK constraint's
+ * expression, a subplan, switching to the owner's rights and search_path),
+ * seven times the PL/pgSQL audit trigger's; the direct insert costs a
+ * small fraction of it (README, "Performance").  No privilege check runs,
+ * so the role running the DDL needs no privilege on the log and no user
+ * switch is needed; the log has no insert triggers, and the values always
+ * satisfy its constraints.
  *
  * The exact text of the statement: inside upgrade()/downgrade() and for
  * client DDL alike it is the statement's own slice of the query string
@@ -34,17 +44,29 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/xid8.h"
 
 #include "schemamig.h"
 
@@ -58,7 +80,8 @@ typedef struct DdlFrame
 	SubTransactionId subxid;
 	SchemamigVerdict verdict;
 	char	   *statement;
-	StringInfo	objects;		/* elements of a jsonb array, comma-separated */
+	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
+								 * NULL until sql_drop or table_rewrite add one */
 } DdlFrame;
 
 typedef struct CapturedStatement
@@ -78,13 +101,18 @@ static int	ncaptured = 0;
 static int	maxcaptured = 0;
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static SPIPlanPtr insert_plan = NULL;
 
 static void capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								   bool readOnlyTree, ProcessUtilityContext context,
 								   ParamListInfo params, QueryEnvironment *queryEnv,
 								   DestReceiver *dest, QueryCompletion *qc);
 static void add_objects(const char *sql);
+static StringInfo frame_objects(DdlFrame *frame);
+static Tuplestorestate *call_srf(Oid funcid, TupleDesc *desc);
+static void append_object(StringInfo buf, const char *type, const char *identity,
+						  const char *schema, const char *action);
+static char *tuple_text(TupleTableSlot *slot, int attnum);
+static Datum client_addr(bool *isnull);
 static void write_row(DdlFrame *frame, const char *tag);
 
 void
@@ -122,7 +150,7 @@ schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict)
 	frame->verdict = verdict;
 	frame->statement = verdict == VERDICT_SKIP ? NULL :
 		schemamig_client_statement_text(parsetree);
-	frame->objects = makeStringInfo();
+	frame->objects = NULL;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -167,24 +195,61 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 		write_row(&frame, tag);
 	if (frame.verdict == VERDICT_ALEMBIC_TABLE)
 		schemamig_alembic_table_done();
+	/* a long transaction of DDL must not pile up its frames' text */
+	if (found)
+	{
+		if (frame.statement)
+			pfree(frame.statement);
+		if (frame.objects)
+		{
+			pfree(frame.objects->data);
+			pfree(frame.objects);
+		}
+	}
 	PG_RETURN_NULL();
 }
 
 Datum
 schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 {
+	MemoryContext callcxt;
+	MemoryContext oldcxt;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
+	StringInfo	objects;
+
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_sql_drop: not fired by event trigger manager");
 	/* DROP INDEX CONCURRENTLY committed the frame away; start a new one */
 	if (nframes == 0 && schemamig_step_running())
 		schemamig_ddl_log_begin(((EventTriggerData *) fcinfo->context)->parsetree,
 								VERDICT_VERSIONED);
-	if (nframes > 0 && frames[nframes - 1].verdict != VERDICT_SKIP)
-		add_objects("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-					"'type', object_type, 'identity', object_identity, "
-					"'schema', schema_name, 'action', 'drop'))::text "
-					"FROM pg_catalog.pg_event_trigger_dropped_objects() "
-					"WHERE original OR normal");
+	if (nframes == 0 || frames[nframes - 1].verdict == VERDICT_SKIP)
+		PG_RETURN_NULL();
+
+	objects = frame_objects(&frames[nframes - 1]);
+	callcxt = AllocSetContextCreate(CurrentMemoryContext, "schemamig sql_drop",
+									ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(callcxt);
+	store = call_srf(F_PG_EVENT_TRIGGER_DROPPED_OBJECTS, &desc);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		bool		isnull;
+		bool		original = DatumGetBool(slot_getattr(slot, 4, &isnull));
+		bool		normal = DatumGetBool(slot_getattr(slot, 5, &isnull));
+
+		/* 4 original, 5 normal, 7 object_type, 8 schema_name, 10 object_identity */
+		if (!original && !normal)
+			continue;
+		/* objects lives in TopTransactionContext; growing it keeps it there */
+		append_object(objects, tuple_text(slot, 7), tuple_text(slot, 10),
+					  tuple_text(slot, 8), "drop");
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(callcxt);
 	PG_RETURN_NULL();
 }
 
@@ -205,11 +270,28 @@ schemamig_log_table_rewrite(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/* Run a query returning one jsonb array as text; keep it in the frame */
+/* The frame's list of collected objects, created on first use */
+static StringInfo
+frame_objects(DdlFrame *frame)
+{
+	if (frame->objects == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		frame->objects = makeStringInfo();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return frame->objects;
+}
+
+/*
+ * Run a query returning one jsonb array as text; keep its elements in the
+ * frame.  Only table_rewrite uses it: rewrites are rare and slow anyway.
+ */
 static void
 add_objects(const char *sql)
 {
-	DdlFrame   *frame = &frames[nframes - 1];
+	StringInfo	buf = frame_objects(&frames[nframes - 1]);
 	int			ret;
 	char	   *objects;
 
@@ -226,85 +308,222 @@ add_objects(const char *sql)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 
-		if (frame->objects->len > 0)
-			appendStringInfoChar(frame->objects, ',');
-		appendBinaryStringInfo(frame->objects, objects + 1, strlen(objects) - 2);
+		if (buf->len > 0)
+			appendStringInfoChar(buf, ',');
+		appendBinaryStringInfo(buf, objects + 1, strlen(objects) - 2);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
 }
 
+/*
+ * Call one of the event trigger SRFs (they materialize their result) as
+ * the executor would, without a query.  The result lives in the current
+ * memory context.
+ */
+static Tuplestorestate *
+call_srf(Oid funcid, TupleDesc *desc)
+{
+	FmgrInfo	flinfo;
+	ReturnSetInfo rsinfo;
+	LOCAL_FCINFO(fcinfo, 0);
+
+	fmgr_info(funcid, &flinfo);
+	memset(&rsinfo, 0, sizeof(rsinfo));
+	rsinfo.type = T_ReturnSetInfo;
+	rsinfo.econtext = CreateStandaloneExprContext();
+	rsinfo.allowedModes = SFRM_Materialize;
+	rsinfo.returnMode = SFRM_ValuePerCall;
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL,
+							 (Node *) &rsinfo);
+	(void) FunctionCallInvoke(fcinfo);
+	if (rsinfo.returnMode != SFRM_Materialize || rsinfo.setDesc == NULL)
+		elog(ERROR, "event trigger function %u did not materialize its result", funcid);
+	FreeExprContext(rsinfo.econtext, true);
+	*desc = rsinfo.setDesc;
+	if (rsinfo.setResult == NULL)
+		rsinfo.setResult = tuplestore_begin_heap(false, false, work_mem);
+	return rsinfo.setResult;
+}
+
+static char *
+tuple_text(TupleTableSlot *slot, int attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* One {"type","identity","schema","action"} element; NULL becomes null */
+static void
+append_object(StringInfo buf, const char *type, const char *identity,
+			  const char *schema, const char *action)
+{
+	const char *keys[4] = {"type", "identity", "schema", "action"};
+	const char *vals[4] = {type, identity, schema, action};
+
+	if (buf->len > 0)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoChar(buf, '{');
+	for (int i = 0; i < 4; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, keys[i]);
+		appendStringInfoString(buf, ": ");
+		if (vals[i])
+			escape_json(buf, vals[i]);
+		else
+			appendStringInfoString(buf, "null");
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/* inet_client_addr(): NULL over a Unix socket */
+static Datum
+client_addr(bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	result = inet_client_addr(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/*
+ * The ddl_log row.  Columns are matched by name, so a later version that
+ * adds a column (NULL here) keeps working with this code.
+ */
 static void
 write_row(DdlFrame *frame, const char *tag)
 {
 	MemoryContext callcxt = AllocSetContextCreate(CurrentMemoryContext,
 												  "schemamig ddl_log",
-												  ALLOCSET_SMALL_SIZES);
+												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
-	SchemamigOwnerContext octx;
-	Datum		values[10];
-	char		nulls[10];
+	bool		versioned = frame->verdict == VERDICT_VERSIONED;
+	const char *statement = frame->statement;
+	Oid			nspid = schemamig_schema_oid();
+	Oid			relid = get_relname_relid("ddl_log", nspid);
+	Oid			seqid = get_relname_relid("ddl_log_id_seq", nspid);
+	Relation	rel;
+	TupleDesc	reldesc;
+	Datum	   *values;
+	bool	   *nulls;
+	StringInfoData objects;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
 	NameData	role;
 	NameData	session_role;
-	StringInfoData extra;
-	bool		versioned = frame->verdict == VERDICT_VERSIONED;
-	int			ret;
+	HeapTuple	tuple;
 
-	memset(nulls, ' ', sizeof(nulls));
+	if (!OidIsValid(relid) || !OidIsValid(seqid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table schemamig.ddl_log does not exist"),
+				 errhint("Reinstall the extension with CREATE EXTENSION schemamig.")));
+
+	/* the objects: this command's, then those sql_drop/table_rewrite added */
+	initStringInfo(&objects);
+	store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
+		char	   *command_tag = tuple_text(slot, 4);
+		const char *action = "alter";
+
+		if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
+			action = "create";
+		else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
+			action = "drop";
+		append_object(&objects, tuple_text(slot, 5), tuple_text(slot, 7),
+					  tuple_text(slot, 6), action);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	if (frame->objects && frame->objects->len > 0)
+	{
+		if (objects.len > 0)
+			appendStringInfoChar(&objects, ',');
+		appendBinaryStringInfo(&objects, frame->objects->data, frame->objects->len);
+	}
+
+	if (statement == NULL && versioned)
+		statement = schemamig_context.statement;
 	namestrcpy(&role, GetUserNameFromId(GetUserId(), false));
 	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
 
-	initStringInfo(&extra);
-	appendStringInfo(&extra, "[%s]",
-					 frame->objects ? frame->objects->data : "");
-
-	values[0] = versioned ? CStringGetTextDatum(schemamig_context.revision) : (Datum) 0;
-	nulls[0] = versioned ? ' ' : 'n';
-	values[1] = CStringGetTextDatum(versioned ?
-									schemamig_direction_name(schemamig_context.direction) :
-									"unversioned");
-	values[2] = Int32GetDatum(schemamig_context.statement_no);
-	nulls[2] = (versioned && schemamig_context.statement_no > 0) ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(tag);
-	if (frame->statement == NULL && versioned && schemamig_context.statement)
-		frame->statement = pstrdup(schemamig_context.statement);
-	values[4] = frame->statement ? CStringGetTextDatum(frame->statement) : (Datum) 0;
-	nulls[4] = frame->statement ? ' ' : 'n';
-	values[5] = CStringGetTextDatum(extra.data);
-	values[6] = NameGetDatum(&role);
-	values[7] = NameGetDatum(&session_role);
-	values[8] = CStringGetTextDatum(application_name ? application_name : "");
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	schemamig_owner_enter(&octx);
-	if (insert_plan == NULL)
+	rel = table_open(relid, RowExclusiveLock);
+	reldesc = RelationGetDescr(rel);
+	values = palloc0(sizeof(Datum) * reldesc->natts);
+	nulls = palloc(sizeof(bool) * reldesc->natts);
+	memset(nulls, true, sizeof(bool) * reldesc->natts);
+	for (int i = 0; i < reldesc->natts; i++)
 	{
-		Oid			types[9] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-		TEXTOID, NAMEOID, NAMEOID, TEXTOID};
-		SPIPlanPtr	plan;
+		Form_pg_attribute att = TupleDescAttr(reldesc, i);
+		const char *name = NameStr(att->attname);
+		Datum		value = (Datum) 0;
+		bool		isnull = false;
 
-		plan = SPI_prepare("INSERT INTO schemamig.ddl_log (revision, direction, "
-						   "statement_no, command_tag, statement, objects, xid, role, "
-						   "session_role, application_name, client_addr, backend_pid) "
-						   "SELECT $1, $2, $3, $4, $5, "
-						   SCHEMAMIG_DDL_COMMANDS_JSON
-						   " OPERATOR(pg_catalog.||) $6::pg_catalog.jsonb, "
-						   "pg_catalog.pg_current_xact_id(), $7, $8, $9, "
-						   "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid()",
-						   9, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the DDL log insert: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the DDL log insert plan");
-		insert_plan = plan;
+		if (att->attisdropped)
+			continue;
+		if (strcmp(name, "id") == 0)
+			value = Int64GetDatum(nextval_internal(seqid, false));
+		else if (strcmp(name, "revision") == 0)
+		{
+			isnull = !versioned;
+			if (versioned)
+				value = CStringGetTextDatum(schemamig_context.revision);
+		}
+		else if (strcmp(name, "direction") == 0)
+			value = CStringGetTextDatum(versioned ?
+										schemamig_direction_name(schemamig_context.direction) :
+										"unversioned");
+		else if (strcmp(name, "statement_no") == 0)
+		{
+			isnull = !(versioned && schemamig_context.statement_no > 0);
+			value = Int32GetDatum(schemamig_context.statement_no);
+		}
+		else if (strcmp(name, "command_tag") == 0)
+			value = CStringGetTextDatum(tag);
+		else if (strcmp(name, "statement") == 0)
+		{
+			isnull = statement == NULL;
+			if (!isnull)
+				value = CStringGetTextDatum(statement);
+		}
+		else if (strcmp(name, "objects") == 0)
+		{
+			char	   *json = psprintf("[%s]", objects.data);
+
+			value = DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+		}
+		else if (strcmp(name, "executed_at") == 0)
+			value = TimestampTzGetDatum(GetCurrentTimestamp());
+		else if (strcmp(name, "xid") == 0)
+			value = FullTransactionIdGetDatum(GetTopFullTransactionId());
+		else if (strcmp(name, "role") == 0)
+			value = NameGetDatum(&role);
+		else if (strcmp(name, "session_role") == 0)
+			value = NameGetDatum(&session_role);
+		else if (strcmp(name, "application_name") == 0)
+			value = CStringGetTextDatum(application_name ? application_name : "");
+		else if (strcmp(name, "client_addr") == 0)
+			value = client_addr(&isnull);
+		else if (strcmp(name, "backend_pid") == 0)
+			value = Int32GetDatum(MyProcPid);
+		else
+			isnull = true;
+		values[i] = value;
+		nulls[i] = isnull;
 	}
-	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
-	schemamig_owner_leave(&octx);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
-	SPI_finish();
+	tuple = heap_form_tuple(reldesc, values, nulls);
+	CatalogTupleInsert(rel, tuple);
+	table_close(rel, RowExclusiveLock);
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);

@@ -12,6 +12,19 @@
  * registration order).  Nothing here is quadratic, so status() stays fast
  * at 100,000 revisions.
  *
+ * Calls that only add a revision on top (register() of a new id,
+ * begin_revision() of an unknown one) need just two lists, the heads and
+ * the applied leaves, and loading the whole graph for them made a history
+ * of n revisions cost O(n^2) to register (about 2 us per registered
+ * revision per call).  The summary cache keeps both lists in backend memory
+ * keyed by schemamig.state's generation and the xmin of its row: every
+ * mutating call bumps the generation under the history lock, so the key
+ * changes whenever anybody changes the graph or the applied set, and the
+ * xmin tells a generation this backend wrote in a transaction that later
+ * rolled back from the same number written by somebody else.  The adding
+ * calls update the lists and store them under the key their own bump
+ * produced; on a miss the graph is loaded once.
+ *
  * The applied set is kept in application order (applied.seq).  Because a
  * revision is only ever applied after its parents, that order is itself a
  * topological order of the applied set, and its reverse is the order in
@@ -30,6 +43,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "schemamig.h"
 
@@ -45,6 +59,15 @@ static int	heap_min_compare(Datum a, Datum b, void *arg);
 static void graph_sort(SchemamigGraph *graph);
 static int	parse_relative(const char *target, char sign);
 static int	compare_applied_desc(const void *a, const void *b, void *arg);
+static bool summary_key(int64 *generation, char *xmin, Size xminlen);
+static List *copy_names(List *names);
+
+/* The summary cache (see the file banner); lists of revision ids */
+static bool summary_valid = false;
+static int64 summary_generation;
+static char summary_xmin[32];
+static List *summary_heads = NIL;
+static List *summary_current = NIL;
 
 bool
 schemamig_is_valid_id(const char *revision)
@@ -478,4 +501,115 @@ schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
 		if (wanted == NULL || wanted[applied[k]])
 			result = lappend_int(result, applied[k]);
 	return result;
+}
+
+/* ---- summary cache ---- */
+
+/* schemamig.state's (generation, xmin); false when the row does not exist */
+static bool
+summary_key(int64 *generation, char *xmin, Size xminlen)
+{
+	int			ret;
+	bool		isnull;
+
+	/* not read-only: it must see this call's own bump */
+	ret = schemamig_owner_execute("SELECT generation, xmin::pg_catalog.text FROM schemamig.state",
+								  0, NULL, NULL, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;
+	*generation = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	strlcpy(xmin, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), xminlen);
+	return true;
+}
+
+static List *
+copy_names(List *names)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+		copy = lappend(copy, pstrdup((char *) lfirst(lc)));
+	return copy;
+}
+
+/*
+ * The heads and the applied leaves (current()) as lists of revision ids in
+ * registration order, in the caller's memory context.  The caller holds
+ * the history lock, is connected to SPI and has not bumped the generation
+ * yet.
+ */
+void
+schemamig_graph_summary(List **heads, List **current)
+{
+	int64		generation;
+	char		xmin[32];
+	SchemamigGraph *graph;
+	ListCell   *lc;
+
+	if (summary_valid && summary_key(&generation, xmin, sizeof(xmin)) &&
+		generation == summary_generation && strcmp(xmin, summary_xmin) == 0)
+	{
+		*heads = copy_names(summary_heads);
+		*current = copy_names(summary_current);
+		return;
+	}
+	graph = schemamig_graph_load();
+	*heads = NIL;
+	*current = NIL;
+	foreach(lc, schemamig_graph_heads(graph))
+		*heads = lappend(*heads, graph->nodes[lfirst_int(lc)].revision);
+	foreach(lc, schemamig_graph_current(graph))
+		*current = lappend(*current, graph->nodes[lfirst_int(lc)].revision);
+}
+
+/*
+ * Remember the heads and applied leaves after this call's own change,
+ * under the key its bump of the generation produced.
+ */
+void
+schemamig_graph_summary_store(List *heads, List *current)
+{
+	int64		generation;
+	char		xmin[32];
+	MemoryContext oldcxt;
+
+	summary_valid = false;
+	list_free_deep(summary_heads);
+	list_free_deep(summary_current);
+	summary_heads = summary_current = NIL;
+	if (!summary_key(&generation, xmin, sizeof(xmin)))
+		return;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	summary_heads = copy_names(heads);
+	summary_current = copy_names(current);
+	MemoryContextSwitchTo(oldcxt);
+	summary_generation = generation;
+	strlcpy(summary_xmin, xmin, sizeof(summary_xmin));
+	summary_valid = true;
+}
+
+/* names without those in remove, then add appended */
+List *
+schemamig_names_replace(List *names, List *remove, const char *add)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		char	   *name = (char *) lfirst(lc);
+		bool		removed = false;
+		ListCell   *lc2;
+
+		foreach(lc2, remove)
+			if (strcmp(name, (char *) lfirst(lc2)) == 0)
+				removed = true;
+		if (!removed)
+			result = lappend(result, name);
+	}
+	return lappend(result, pstrdup(add));
 }

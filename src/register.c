@@ -10,6 +10,14 @@
  * be run again; an applied revision can never be changed (SM002), the rule
  * "never edit applied migrations" turned into mechanism.
  *
+ * A new id (the common case: a migration file run for the first time) is
+ * registered without loading the graph: its parents are checked with
+ * primary-key lookups, it cannot close a cycle (nothing descends from a
+ * revision that did not exist), and the heads come from graph.c's summary
+ * cache, so registering n revisions costs O(n), not O(n^2).  Only
+ * re-registering an existing id loads the graph (cycle check, checksum
+ * rules).
+ *
  * IDENTIFICATION
  *		src/register.c
  *
@@ -33,6 +41,8 @@ PG_FUNCTION_INFO_V1(schemamig_unregister);
 static List *resolve_parents(SchemamigGraph *graph, const char *revision,
 							 ArrayType *parents_arg, int existing);
 static Datum parents_datum(SchemamigGraph *graph, List *parents);
+static Datum names_datum(List *names);
+static List *check_new_parents(const char *revision, ArrayType *parents_arg);
 static bool same_parents(SchemamigNode *node, List *parents);
 static void count_statements(List *statements, int *count, bool *transactional);
 static void write_revision(bool replace, const char *revision, Datum parents,
@@ -100,6 +110,39 @@ schemamig_register(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
+	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	{
+		List	   *heads;
+		List	   *current;
+		List	   *parent_names;
+
+		schemamig_graph_summary(&heads, &current);
+		schemamig_bump_generation();
+		if (parents_arg == NULL)
+		{
+			if (list_length(heads) > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("cannot choose a parent for revision \"%s\": the graph has %d heads",
+								revision, list_length(heads)),
+						 errhint("Pass parents explicitly; a revision whose parents are all the heads merges them.")));
+			parent_names = heads;
+		}
+		else
+			parent_names = check_new_parents(revision, parents_arg);
+
+		schemamig_lint_register(revision, upgrade, up_statements, downgrade,
+								down_statements);
+		write_revision(false, revision, names_datum(parent_names), message,
+					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
+					   up_count, downgrade ? down_count : -1);
+		schemamig_graph_summary_store(schemamig_names_replace(heads, parent_names,
+															  revision),
+									  current);
+		SPI_finish();
+		PG_RETURN_TEXT_P(cstring_to_text(revision));
+	}
+
 	schemamig_bump_generation();
 	graph = schemamig_graph_load();
 	existing = schemamig_graph_find(graph, revision);
@@ -138,17 +181,18 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 /*
  * Registers a revision with no scripts of its own, for DDL the client runs
- * (begin_revision, Alembic): parents are the applied leaves.
+ * (begin_revision, Alembic): parents are the applied leaves, a list of ids.
  */
 void
-schemamig_register_external(SchemamigGraph *graph, const char *revision,
-							const char *message)
+schemamig_register_external(const char *revision, const char *message,
+							List *parents)
 {
-	schemamig_register_external_parents(graph, revision, message,
-										schemamig_graph_current(graph));
+	write_revision(false, revision, names_datum(parents), message,
+				   "", NULL, schemamig_script_checksum("", NULL), "external",
+				   true, true, 0, -1);
 }
 
-/* The same with explicit parents: indexes into graph->nodes */
+/* The same with parents given as indexes into graph->nodes (Alembic) */
 void
 schemamig_register_external_parents(SchemamigGraph *graph, const char *revision,
 									const char *message, List *parents)
@@ -156,6 +200,83 @@ schemamig_register_external_parents(SchemamigGraph *graph, const char *revision,
 	write_revision(false, revision, parents_datum(graph, parents), message,
 				   "", NULL, schemamig_script_checksum("", NULL), "external",
 				   true, true, 0, -1);
+}
+
+/*
+ * Is the revision registered?  Optionally whether it is applied and its
+ * checksum (allocated in the caller's SPI procedure context).
+ */
+bool
+schemamig_revision_lookup(const char *revision, bool *applied, char **checksum)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute("SELECT r.checksum, a.revision IS NOT NULL "
+								  "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
+								  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+								  "WHERE r.revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;
+	if (checksum)
+		*checksum = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (applied)
+		*applied = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+/*
+ * The explicit parents of a revision that is not registered yet, checked
+ * like resolve_parents() does; no cycle is possible.
+ */
+static List *
+check_new_parents(const char *revision, ArrayType *parents_arg)
+{
+	List	   *parents = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+
+	if (ARR_NDIM(parents_arg) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("parents must be a one-dimensional array")));
+	deconstruct_array(parents_arg, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *parent;
+		bool		seen = false;
+		ListCell   *lc;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("parents of revision \"%s\" must not contain NULL", revision)));
+		parent = TextDatumGetCString(elems[i]);
+		if (strcmp(parent, revision) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("revision \"%s\" cannot be its own parent", revision)));
+		if (!schemamig_revision_lookup(parent, NULL, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("parent \"%s\" of revision \"%s\" is not registered", parent, revision),
+					 errhint("Register the parent first; revisions are registered in order.")));
+		foreach(lc, parents)
+			if (strcmp((char *) lfirst(lc), parent) == 0)
+				seen = true;
+		if (!seen)
+			parents = lappend(parents, parent);
+	}
+	return parents;
 }
 
 /*
@@ -243,6 +364,18 @@ parents_datum(SchemamigGraph *graph, List *parents)
 
 	foreach(lc, parents)
 		elems[n++] = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+names_datum(List *names)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, names)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 

@@ -137,13 +137,17 @@ extern List *schemamig_graph_current(SchemamigGraph *graph);
 extern List *schemamig_graph_pending(SchemamigGraph *graph, const char *target);
 extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target);
 extern bool schemamig_is_valid_id(const char *revision);
+extern void schemamig_graph_summary(List **heads, List **current);
+extern void schemamig_graph_summary_store(List *heads, List *current);
+extern List *schemamig_names_replace(List *names, List *remove, const char *add);
 
 /* ---- register.c ---- */
 
 extern void schemamig_check_valid_id(const char *revision);
-extern void schemamig_register_external(SchemamigGraph *graph,
-										const char *revision,
-										const char *message);
+extern void schemamig_register_external(const char *revision,
+										const char *message, List *parents);
+extern bool schemamig_revision_lookup(const char *revision, bool *applied,
+									  char **checksum);
 extern void schemamig_register_external_parents(SchemamigGraph *graph,
 												const char *revision,
 												const char *message,
