@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 . test/lib.sh
 . bench/lib.sh
 
-SIZES=${SIZES:-"250 1000"}
+SIZES=${SIZES-"250 1000"}
 BIG=${BIG:-4000}
 ROUNDS=${ROUNDS:-3}
 BIG_ROUNDS=${BIG_ROUNDS:-1}
