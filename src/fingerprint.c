@@ -47,14 +47,18 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 #include "schemamig.h"
@@ -79,27 +83,8 @@ PG_FUNCTION_INFO_V1(schemamig_fingerprint_objects_srf);
 #define MEMBERS_OF_PG_CLASS "$1"
 #define MEMBERS_OF_PG_PROC "$2"
 #define MEMBERS_OF_PG_TYPE "$3"
-#define MEMBERS_OF_PG_NAMESPACE "$4"
-#define MEMBERS_OF_PG_STATISTIC_EXT "$5"
-#define NUM_MEMBER_PARAMS 5
-
-/*
- * Extension members by catalog; pg_proc also gets the functions that
- * depend internally on a type (the constructors of a range type), which
- * come and go with their type.
- */
-static const char *const extension_members_query =
-"SELECT coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_class'::regclass "
-"AND deptype = 'e'), '{}'), "
-"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_proc'::regclass "
-"AND (deptype = 'e' OR refclassid = 'pg_type'::regclass)), '{}'), "
-"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_type'::regclass "
-"AND deptype = 'e'), '{}'), "
-"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_namespace'::regclass "
-"AND deptype = 'e'), '{}'), "
-"coalesce(array_agg(objid) FILTER (WHERE classid = 'pg_statistic_ext'::regclass "
-"AND deptype = 'e'), '{}') "
-"FROM pg_depend WHERE deptype IN ('e', 'i')";
+#define MEMBERS_OF_PG_STATISTIC_EXT "$4"
+#define NUM_MEMBER_PARAMS 4
 
 /*
  * An aclitem[] as sorted text; NULL when it is the object's default ACL,
@@ -122,117 +107,6 @@ static const char *const extension_members_query =
  * trace in its description.
  */
 static const char *const fingerprint_queries[] = {
-	/* schemas */
-	"SELECT 'schema', quote_ident(n.nspname), concat_ws(E'\\n', "
-	"'owner ' || pg_get_userbyid(n.nspowner), "
-	"'acl ' || " ACL_TEXT("n.nspacl", "n", "n.nspowner") ") "
-	"FROM pg_namespace n WHERE " USER_SCHEMA("n")
-	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_NAMESPACE, "n.oid"),
-
-	/* tables, partitioned tables, foreign tables, views, materialized views */
-	"SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
-	"WHEN 'f' THEN 'foreign table' ELSE 'table' END, "
-	QUALIFIED("n", "c.relname") ", concat_ws(E'\\n', "
-	"'kind ' || c.relkind::text, "
-	"'persistence ' || c.relpersistence::text, "
-	"'owner ' || pg_get_userbyid(c.relowner), "
-	"'acl ' || " ACL_TEXT("c.relacl", "r", "c.relowner") ", "
-	"'options ' || CASE WHEN c.reloptions IS NOT NULL THEN (SELECT string_agg(o, ',' "
-	"ORDER BY o COLLATE \"C\") FROM unnest(c.reloptions) o) END, "
-	"'partition key ' || CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, "
-	"'partition bound ' || CASE WHEN c.relispartition "
-	"THEN pg_get_expr(c.relpartbound, c.oid) END, "
-	"'inherits ' || inh.parents, "
-	"'of type ' || CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END, "
-	"'access method ' || am.amname, "
-	"'tablespace ' || ts.spcname, "
-	"CASE WHEN c.relrowsecurity THEN 'row level security' END, "
-	"CASE WHEN c.relforcerowsecurity THEN 'force row level security' END, "
-	"'replica identity ' || c.relreplident::text, "
-	"'definition ' || CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, "
-	"'server ' || CASE WHEN c.relkind = 'f' THEN (SELECT s.srvname || ' ' || "
-	"coalesce(array_to_string(ft.ftoptions, ','), '') FROM pg_foreign_table ft "
-	"JOIN pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = c.oid) END) "
-	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"LEFT JOIN pg_am am ON am.oid = c.relam "
-	"LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace "
-	"LEFT JOIN (SELECT inhrelid, string_agg(inhparent::regclass::text, ',' ORDER BY inhseqno) "
-	"AS parents FROM pg_inherits GROUP BY inhrelid) inh ON inh.inhrelid = c.oid "
-	"WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND " USER_SCHEMA("n")
-	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
-
-	/* columns, positioned among the live columns so dropped ones leave no trace */
-	"SELECT 'column', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(a.attname), "
-	"concat_ws(E'\\n', "
-	"'position ' || row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), "
-	"'type ' || format_type(a.atttypid, a.atttypmod), "
-	"CASE WHEN a.attnotnull THEN 'not null' END, "
-	"'default ' || pg_get_expr(ad.adbin, ad.adrelid), "
-	"CASE WHEN a.attidentity <> '' THEN 'identity ' || a.attidentity::text END, "
-	"CASE WHEN a.attgenerated <> '' THEN 'generated ' || a.attgenerated::text END, "
-	"CASE WHEN a.attcollation <> t.typcollation "
-	"THEN 'collation ' || a.attcollation::regcollation::text END, "
-	"'acl ' || " ACL_TEXT("a.attacl", "c", "c.relowner") ") "
-	"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-	"JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"JOIN pg_type t ON t.oid = a.atttypid "
-	"LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
-	"WHERE a.attnum > 0 AND NOT a.attisdropped "
-	"AND c.relkind IN ('r', 'p', 'f', 'v', 'm') AND " USER_SCHEMA("n")
-	"AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
-
-	/* table constraints (domain constraints belong to their domain) */
-	"SELECT 'constraint', " QUALIFIED("n", "c.relname") " || '.' || quote_ident(con.conname), "
-	"pg_get_constraintdef(con.oid) "
-	"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
-	"JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "c.oid"),
-
-	/*
-	 * indexes, described from pg_index by name: pg_get_indexdef() costs a
-	 * catalog index scan per key column (it looks up the default operator
-	 * class to leave it out) and dominated the run time.  Key columns are
-	 * named with their operator class, collation and options (DESC, NULLS
-	 * FIRST); expressions and the predicate go through pg_get_expr.
-	 */
-	"SELECT 'index', " QUALIFIED("n", "i.relname") ", concat_ws(E'\\n', "
-	"'on ' || " QUALIFIED("n", "c.relname") ", "
-	"'using ' || am.amname, "
-	"CASE WHEN x.indisunique THEN 'unique' END, "
-	"CASE WHEN x.indisunique AND NOT x.indisprimary "
-	"THEN 'nulls not distinct ' || coalesce(row_to_json(x)->>'indnullsnotdistinct', 'false') END, "
-	"'keys ' || k.keys, 'include ' || k.include, "
-	"'expressions ' || pg_get_expr(x.indexprs, x.indrelid), "
-	"'where ' || pg_get_expr(x.indpred, x.indrelid), "
-	"'options ' || array_to_string(i.reloptions, ','), "
-	"'tablespace ' || ts.spcname, "
-	"CASE WHEN NOT x.indisvalid THEN 'invalid' END, "
-	"CASE WHEN x.indisclustered THEN 'clustered' END, "
-	"CASE WHEN x.indisreplident THEN 'replica identity' END) "
-	"FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-	"JOIN pg_class c ON c.oid = x.indrelid "
-	"JOIN pg_namespace n ON n.oid = i.relnamespace "
-	"JOIN pg_am am ON am.oid = i.relam "
-	"LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace "
-	"JOIN (SELECT u.indexrelid, "
-	"string_agg(coalesce(quote_ident(a.attname), 'expression') || ' ' || "
-	"quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) || "
-	"coalesce(' collate ' || quote_ident(con.nspname) || '.' || quote_ident(co.collname), '') || "
-	"' ' || u.opt, ', ' ORDER BY u.ord) FILTER (WHERE u.ord <= u.indnkeyatts) AS keys, "
-	"string_agg(quote_ident(a.attname), ', ' ORDER BY u.ord) "
-	"FILTER (WHERE u.ord > u.indnkeyatts) AS include "
-	"FROM (SELECT x.indexrelid, x.indrelid, x.indnkeyatts, k.* FROM pg_index x "
-	"JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace, "
-	"unnest(x.indkey::int2[], x.indclass::oid[], x.indcollation::oid[], x.indoption::int2[]) "
-	"WITH ORDINALITY AS k(attnum, opclass, coll, opt, ord) WHERE " USER_SCHEMA("n") ") u "
-	"LEFT JOIN pg_attribute a ON a.attrelid = u.indrelid AND a.attnum = u.attnum "
-	"LEFT JOIN pg_opclass opc ON opc.oid = u.opclass "
-	"LEFT JOIN pg_namespace opn ON opn.oid = opc.opcnamespace "
-	"LEFT JOIN pg_collation co ON co.oid = u.coll "
-	"LEFT JOIN pg_namespace con ON con.oid = co.collnamespace "
-	"GROUP BY u.indexrelid) k ON k.indexrelid = x.indexrelid "
-	"WHERE " USER_SCHEMA("n") "AND " NOT_EXTENSION_MEMBER(MEMBERS_OF_PG_CLASS, "x.indrelid"),
-
 	/* sequences: their parameters and owner, never their current value */
 	"SELECT 'sequence', " QUALIFIED("n", "c.relname") ", concat_ws(E'\\n', "
 	"'type ' || format_type(s.seqtypid, NULL), "
@@ -399,29 +273,73 @@ object_cmp(const ListCell *a, const ListCell *b)
 	return r != 0 ? r : strcmp(x->identity, y->identity);
 }
 
+void
+schemamig_fingerprint_add(SchemamigFingerprintState *state, const char *type,
+						  const char *identity, StringInfo description)
+{
+	MemoryContext old = MemoryContextSwitchTo(state->result_cxt);
+	SchemamigObjectHash *object = palloc(sizeof(SchemamigObjectHash));
+
+	object->type = pstrdup(type);
+	object->identity = pstrdup(identity);
+	object->hash = sha256_hex(description->data, description->len, state->hash_ctx);
+	state->objects = lappend(state->objects, object);
+	MemoryContextSwitchTo(old);
+}
+
+/* An oid[] of extension members, for the SPI queries */
+static Datum
+member_array(const SchemamigExtensionMemberSet *set)
+{
+	Datum	   *elems = palloc(Max(set->n, 1) * sizeof(Datum));
+
+	for (int i = 0; i < set->n; i++)
+		elems[i] = ObjectIdGetDatum(set->oids[i]);
+	return PointerGetDatum(construct_array(elems, set->n, OIDOID, sizeof(Oid),
+										   true, TYPALIGN_INT));
+}
+
 List *
 schemamig_fingerprint_objects(void)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
+	SchemamigFingerprintState state;
 	SchemamigOwnerContext octx;
-	pg_cryptohash_ctx *hash_ctx;
-	List	   *objects = NIL;
+	SchemamigExtensionMembers members;
+	Snapshot	snapshot;
+	StringInfoData description;
 	Oid			member_types[NUM_MEMBER_PARAMS];
-	Datum		members[NUM_MEMBER_PARAMS];
+	Datum		member_values[NUM_MEMBER_PARAMS];
 	int			ret;
+
+	state.result_cxt = CurrentMemoryContext;
+	state.objects = NIL;
+	state.hash_ctx = pg_cryptohash_create(PG_SHA256);
+	if (state.hash_ctx == NULL)
+		elog(ERROR, "could not create sha256 context");
+
+	/*
+	 * See the DDL the caller ran just before, as a non-read-only SPI query
+	 * would, and read every catalog with the same snapshot.
+	 */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(RelationRelationId));
+
+	schemamig_extension_members(&members);
+	for (int p = 0; p < NUM_MEMBER_PARAMS; p++)
+		member_types[p] = OIDARRAYOID;
+	member_values[0] = member_array(&members.pg_class);
+	member_values[1] = member_array(&members.pg_proc);
+	member_values[2] = member_array(&members.pg_type);
+	member_values[3] = member_array(&members.pg_statistic_ext);
 
 	/*
 	 * Callers may or may not be connected to SPI already (status() is, the
-	 * SQL-callable fingerprint() is not); a nested connection serves both,
-	 * and the result is built in the caller's memory context so it
-	 * survives SPI_finish().
+	 * SQL-callable fingerprint() is not); a nested connection serves both.
+	 * The objects are built in the caller's memory context so they survive
+	 * SPI_finish().
 	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	hash_ctx = pg_cryptohash_create(PG_SHA256);
-	if (hash_ctx == NULL)
-		elog(ERROR, "could not create sha256 context");
-
 	schemamig_owner_enter(&octx);
 
 	/*
@@ -434,25 +352,13 @@ schemamig_fingerprint_objects(void)
 	(void) set_config_option("work_mem", "65536", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
-	/* the arrays stay in the SPI context until SPI_finish() */
-	ret = SPI_execute(extension_members_query, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the extension members: %s",
-			 SPI_result_code_string(ret));
-	for (int p = 0; p < NUM_MEMBER_PARAMS; p++)
-	{
-		bool		isnull;
+	schemamig_fingerprint_scan(&state, &members, snapshot);
 
-		member_types[p] = OIDARRAYOID;
-		members[p] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								   p + 1, &isnull);
-		Assert(!isnull);
-	}
-
+	initStringInfo(&description);
 	for (int q = 0; q < lengthof(fingerprint_queries); q++)
 	{
 		ret = SPI_execute_with_args(fingerprint_queries[q], NUM_MEMBER_PARAMS,
-									member_types, members, NULL, false, 0);
+									member_types, member_values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read the catalogs for the fingerprint: %s",
 				 SPI_result_code_string(ret));
@@ -460,32 +366,27 @@ schemamig_fingerprint_objects(void)
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			char	   *description = SPI_getvalue(tuple, desc, 3);
-			MemoryContext spi_cxt;
-			SchemamigObjectHash *object;
+			char	   *value = SPI_getvalue(tuple, desc, 3);
 
-			spi_cxt = MemoryContextSwitchTo(caller_cxt);
-			object = palloc(sizeof(SchemamigObjectHash));
-			object->type = SPI_getvalue(tuple, desc, 1);
-			object->identity = SPI_getvalue(tuple, desc, 2);
-			object->hash = description ?
-				sha256_hex(description, strlen(description), hash_ctx) :
-				sha256_hex("", 0, hash_ctx);
-			objects = lappend(objects, object);
-			MemoryContextSwitchTo(spi_cxt);
-
-			/* function bodies can be large: do not keep them all */
-			if (description)
-				pfree(description);
+			resetStringInfo(&description);
+			if (value != NULL)
+			{
+				appendStringInfoString(&description, value);
+				/* function bodies can be large: do not keep them all */
+				pfree(value);
+			}
+			schemamig_fingerprint_add(&state, SPI_getvalue(tuple, desc, 1),
+									  SPI_getvalue(tuple, desc, 2), &description);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	schemamig_owner_leave(&octx);
-	pg_cryptohash_free(hash_ctx);
 	SPI_finish();
+	UnregisterSnapshot(snapshot);
+	pg_cryptohash_free(state.hash_ctx);
 
-	list_sort(objects, object_cmp);
-	return objects;
+	list_sort(state.objects, object_cmp);
+	return state.objects;
 }
 
 char *

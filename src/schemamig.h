@@ -14,8 +14,10 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -343,5 +345,43 @@ typedef struct SchemamigObjectHash
 extern List *schemamig_fingerprint_objects(void);
 /* sha256 over the sorted (type, identity, hash) list */
 extern char *schemamig_fingerprint_of(List *objects);
+
+/* The objects being collected, hashed as they are added */
+typedef struct SchemamigFingerprintState
+{
+	MemoryContext result_cxt;	/* where the objects live */
+	struct pg_cryptohash_ctx *hash_ctx;
+	List	   *objects;
+} SchemamigFingerprintState;
+
+/* Add an object; identity is copied, description hashed */
+extern void schemamig_fingerprint_add(SchemamigFingerprintState *state,
+									  const char *type, const char *identity,
+									  StringInfo description);
+
+/* ---- fingerprint_scan.c: the common classes described in C ---- */
+
+/* Extension members of one catalog, sorted */
+typedef struct SchemamigExtensionMemberSet
+{
+	Oid		   *oids;
+	int			n;
+	int			size;
+} SchemamigExtensionMemberSet;
+
+typedef struct SchemamigExtensionMembers
+{
+	SchemamigExtensionMemberSet pg_class;
+	SchemamigExtensionMemberSet pg_proc;
+	SchemamigExtensionMemberSet pg_type;
+	SchemamigExtensionMemberSet pg_namespace;
+	SchemamigExtensionMemberSet pg_statistic_ext;
+} SchemamigExtensionMembers;
+
+extern void schemamig_extension_members(SchemamigExtensionMembers *members);
+extern bool schemamig_extension_member(const SchemamigExtensionMemberSet *set, Oid oid);
+extern void schemamig_fingerprint_scan(SchemamigFingerprintState *state,
+									   SchemamigExtensionMembers *members,
+									   Snapshot snapshot);
 
 #endif							/* SCHEMAMIG_H */
