@@ -17,6 +17,8 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
+#include "fmgr.h"
+#include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -361,27 +363,93 @@ extern void schemamig_fingerprint_add(SchemamigFingerprintState *state,
 
 /* ---- fingerprint_scan.c: the common classes described in C ---- */
 
-/* Extension members of one catalog, sorted */
-typedef struct SchemamigExtensionMemberSet
+/* A set of OIDs, sorted once filled */
+typedef struct SchemamigOidSet
 {
 	Oid		   *oids;
 	int			n;
 	int			size;
-} SchemamigExtensionMemberSet;
+} SchemamigOidSet;
 
+/* Extension members by catalog */
 typedef struct SchemamigExtensionMembers
 {
-	SchemamigExtensionMemberSet pg_class;
-	SchemamigExtensionMemberSet pg_proc;
-	SchemamigExtensionMemberSet pg_type;
-	SchemamigExtensionMemberSet pg_namespace;
-	SchemamigExtensionMemberSet pg_statistic_ext;
+	SchemamigOidSet pg_class;
+	SchemamigOidSet pg_proc;
+	SchemamigOidSet pg_type;
+	SchemamigOidSet pg_namespace;
+	SchemamigOidSet pg_statistic_ext;
 } SchemamigExtensionMembers;
 
 extern void schemamig_extension_members(SchemamigExtensionMembers *members);
-extern bool schemamig_extension_member(const SchemamigExtensionMemberSet *set, Oid oid);
+extern bool schemamig_extension_member(const SchemamigOidSet *set, Oid oid);
+extern void schemamig_oid_set_add(SchemamigOidSet *set, Oid oid);
 extern void schemamig_fingerprint_scan(SchemamigFingerprintState *state,
 									   SchemamigExtensionMembers *members,
-									   Snapshot snapshot);
+									   Snapshot snapshot, SchemamigOidSet *composites);
+
+/* ---- fingerprint_scan.c and fingerprint_index.c: the catalog scans ---- */
+
+/* A relation of a user schema */
+typedef struct SchemamigFpRel
+{
+	Oid			oid;			/* hash key */
+	const char *nspname;
+	char	   *relname;
+	char	   *qualname;		/* "schema.name", quoted */
+	char		relkind;
+	Oid			relowner;
+	bool		member;			/* belongs to an extension */
+	Oid			relam;
+	Oid			reltablespace;
+	char	   *options;		/* reloptions of an index, unsorted */
+	int			natts;
+	HeapTuple  *atts;			/* live columns by attnum, described kinds */
+	char	  **defaults;		/* adbin by attnum, described kinds */
+	HeapTuple	index;			/* pg_index row, for an index */
+} SchemamigFpRel;
+
+/* Cached text of a catalog object: a type with typmod, an opclass, a collation */
+typedef struct SchemamigFpNameKey
+{
+	Oid			catalog;
+	Oid			oid;
+	int32		typmod;
+} SchemamigFpNameKey;
+
+typedef struct SchemamigFpName
+{
+	SchemamigFpNameKey	key;
+	char	   *text;
+	Oid			typcollation;	/* for a type */
+} SchemamigFpName;
+
+/* State of one scan of the catalogs */
+typedef struct SchemamigFpScan
+{
+	Snapshot	snapshot;
+	SchemamigFingerprintState *state;
+	HTAB	   *namespaces;
+	HTAB	   *rels;
+	HTAB	   *names;
+	HTAB	   *exprs;
+	struct SchemamigFpInherit *inherits;	/* sorted by (relid, seqno) */
+	int			ninherits;
+	SchemamigExtensionMembers *members;
+	SchemamigOidSet *composites;	/* relations of kind 'c', for the types */
+	StringInfoData desc;
+	StringInfoData ident;
+} SchemamigFpScan;
+
+extern void schemamig_fp_add_prop(StringInfo desc, const char *label, const char *value);
+extern char *schemamig_fp_qualified(const char *nspname, const char *name);
+extern const char *schemamig_fp_column_name(SchemamigFpScan *s, SchemamigFpRel *rel,
+											Oid relid, int attnum);
+extern char *schemamig_fp_deparse_expr(SchemamigFpScan *s, char *nodestr, Oid relid);
+extern char *schemamig_fp_call_text(PGFunction fn, int nargs, Datum arg0, Datum arg1);
+extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog, Oid oid,
+												int32 typmod, bool *found);
+extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
+extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
 
 #endif							/* SCHEMAMIG_H */
