@@ -29,4 +29,11 @@
 	pg_namespace_ownercheck((nsp), (role))
 #endif
 
+/* PostgreSQL 15 added NULLS NOT DISTINCT to unique indexes */
+#if PG_VERSION_NUM >= 150000
+#define schemamig_index_nulls_not_distinct(form) ((form)->indnullsnotdistinct)
+#else
+#define schemamig_index_nulls_not_distinct(form) false
+#endif
+
 #endif							/* SCHEMAMIG_COMPAT_H */
