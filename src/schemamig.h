@@ -90,6 +90,11 @@ extern void schemamig_owner_leave(SchemamigOwnerContext *ctx);
 extern int	schemamig_owner_execute(const char *sql, int nargs, Oid *types,
 									Datum *values, const char *nulls,
 									bool read_only, long count);
+struct _SPI_plan;				/* executor/spi.h: SPIPlanPtr */
+extern int	schemamig_owner_execute_kept(struct _SPI_plan **plan, const char *sql,
+										 int nargs, Oid *types, Datum *values,
+										 const char *nulls, bool read_only,
+										 long count);
 extern Oid	schemamig_schema_oid(void);
 extern void schemamig_check_writable(const char *what);
 extern void schemamig_lock_history(void);
