@@ -250,7 +250,7 @@ extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *ta
 extern void schemamig_ddl_log_reset(void);
 extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
 extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
-extern void schemamig_statement_capture_install(void);
+extern void schemamig_ddl_log_install(void);
 extern char *schemamig_client_statement_text(Node *parsetree);
 
 /*
