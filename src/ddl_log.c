@@ -17,9 +17,15 @@
  * catalogs write theirs: the objects are read by calling the
  * pg_event_trigger_ddl_commands() / pg_event_trigger_dropped_objects()
  * set-returning functions directly (no query), the jsonb is built from
- * their rows, and the tuple goes in with simple_heap_insert() and
- * CatalogIndexInsert() into the log's indexes, the id from nextval on its
- * sequence.  An INSERT through SPI cost about 200,000 instructions per
+ * their rows with pushJsonbValue() (no text round trip through jsonb_in),
+ * and the tuple goes in with simple_heap_insert() and CatalogIndexInsert()
+ * into the log's indexes, the id from nextval on its sequence.  The OIDs
+ * of the log and its sequence, the position of each column and the names
+ * of the current and session roles are looked up once per backend and
+ * forgotten by relcache (the log, its sequence) and syscache (pg_namespace,
+ * pg_authid) invalidation callbacks, so a renamed schema, an added column
+ * or a reinstalled extension is seen at the next statement.  The table lock
+ * is kept to the end of the transaction, as an INSERT keeps it.  An INSERT through SPI cost about 200,000 instructions per
  * statement (executor start-up, re-reading the CHECK constraint's
  * expression, a subplan, switching to the owner's rights and search_path),
  * seven times the PL/pgSQL audit trigger's; the direct insert costs a
