@@ -14,6 +14,13 @@
  * error inside restores both: transaction and subtransaction abort reset
  * the user id, and the GUC nest level is unwound with them.
  *
+ * The statements every begin_revision() and register() runs (a client
+ * tool opens a revision in every transaction) use plans prepared once per
+ * backend and kept (schemamig_owner_execute_kept): parsing and planning
+ * them each time was half of begin_revision()'s cost.  The plans are
+ * always run under the same pinned search_path, and the plan cache
+ * re-plans them when schemamig's tables change.
+ *
  * Concurrent migrations are serialized by a transaction-level advisory lock
  * (pg_advisory_xact_lock(1935895911, 1), 'scmg') taken before the graph is
  * read; every mutating call then bumps schemamig.state.generation, so under
@@ -131,6 +138,35 @@ schemamig_owner_execute(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
+ * The same with a plan prepared on first use and kept in *plan; sql must
+ * be the same every time for the same plan pointer.
+ */
+int
+schemamig_owner_execute_kept(SPIPlanPtr *plan, const char *sql, int nargs,
+							 Oid *types, Datum *values, const char *nulls,
+							 bool read_only, long count)
+{
+	SchemamigOwnerContext octx;
+	int			ret;
+
+	schemamig_owner_enter(&octx);
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*plan = p;
+	}
+	ret = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	schemamig_owner_leave(&octx);
+	return ret;
+}
+
+/*
  * Mutating functions refuse to run on a standby or in a read-only
  * transaction, before they read or lock anything.  On a standby the error
  * says where to go instead.
@@ -158,12 +194,14 @@ schemamig_lock_history(void)
 void
 schemamig_bump_generation(void)
 {
+	static SPIPlanPtr plan = NULL;
 	int			ret;
 
-	ret = schemamig_owner_execute("INSERT INTO schemamig.state AS s (generation) VALUES (1) "
-								  "ON CONFLICT (singleton) DO UPDATE "
-								  "SET generation = s.generation OPERATOR(pg_catalog.+) 1",
-								  0, NULL, NULL, NULL, false, 0);
+	ret = schemamig_owner_execute_kept(&plan,
+									   "INSERT INTO schemamig.state AS s (generation) VALUES (1) "
+									   "ON CONFLICT (singleton) DO UPDATE "
+									   "SET generation = s.generation OPERATOR(pg_catalog.+) 1",
+									   0, NULL, NULL, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
 }
@@ -176,6 +214,7 @@ schemamig_journal_insert(const char *revision, const char *action,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	NameData	by;
+	static SPIPlanPtr plan = NULL;
 	int			ret;
 
 	namestrcpy(&by, GetUserNameFromId(GetUserId(), false));
@@ -189,12 +228,13 @@ schemamig_journal_insert(const char *revision, const char *action,
 	values[3] = TimestampTzGetDatum(started);
 	values[4] = NameGetDatum(&by);
 
-	ret = schemamig_owner_execute("INSERT INTO schemamig.journal "
-								  "(revision, action, target, at, by, duration, xid) "
-								  "VALUES ($1, $2, $3, $4, $5, "
-								  "pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4, "
-								  "pg_catalog.pg_current_xact_id())",
-								  5, types, values, nulls, false, 0);
+	ret = schemamig_owner_execute_kept(&plan,
+									   "INSERT INTO schemamig.journal "
+									   "(revision, action, target, at, by, duration, xid) "
+									   "VALUES ($1, $2, $3, $4, $5, "
+									   "pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4, "
+									   "pg_catalog.pg_current_xact_id())",
+									   5, types, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into schemamig.journal: %s", SPI_result_code_string(ret));
 }
@@ -205,6 +245,7 @@ schemamig_mark_applied(const char *revision, const char *checksum)
 	Oid			types[3] = {TEXTOID, NAMEOID, TEXTOID};
 	Datum		values[3];
 	NameData	by;
+	static SPIPlanPtr plan = NULL;
 	int			ret;
 
 	namestrcpy(&by, GetUserNameFromId(GetUserId(), false));
@@ -212,10 +253,11 @@ schemamig_mark_applied(const char *revision, const char *checksum)
 	values[1] = NameGetDatum(&by);
 	values[2] = CStringGetTextDatum(checksum);
 
-	ret = schemamig_owner_execute("INSERT INTO schemamig.applied "
-								  "(revision, applied_at, applied_by, checksum) "
-								  "VALUES ($1, pg_catalog.now(), $2, $3)",
-								  3, types, values, NULL, false, 0);
+	ret = schemamig_owner_execute_kept(&plan,
+									   "INSERT INTO schemamig.applied "
+									   "(revision, applied_at, applied_by, checksum) "
+									   "VALUES ($1, pg_catalog.now(), $2, $3)",
+									   3, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into schemamig.applied: %s", SPI_result_code_string(ret));
 }

@@ -17,9 +17,15 @@
  * catalogs write theirs: the objects are read by calling the
  * pg_event_trigger_ddl_commands() / pg_event_trigger_dropped_objects()
  * set-returning functions directly (no query), the jsonb is built from
- * their rows, and the tuple goes in with simple_heap_insert() and
- * CatalogIndexInsert() into the log's indexes, the id from nextval on its
- * sequence.  An INSERT through SPI cost about 200,000 instructions per
+ * their rows with pushJsonbValue() (no text round trip through jsonb_in),
+ * and the tuple goes in with simple_heap_insert() and CatalogIndexInsert()
+ * into the log's indexes, the id from nextval on its sequence.  The OIDs
+ * of the log and its sequence, the position of each column and the names
+ * of the current and session roles are looked up once per backend and
+ * forgotten by relcache (the log, its sequence) and syscache (pg_namespace,
+ * pg_authid) invalidation callbacks, so a renamed schema, an added column
+ * or a reinstalled extension is seen at the next statement.  The table lock
+ * is kept to the end of the transaction, as an INSERT keeps it.  An INSERT through SPI cost about 200,000 instructions per
  * statement (executor start-up, re-reading the CHECK constraint's
  * expression, a subplan, switching to the owner's rights and search_path),
  * seven times the PL/pgSQL audit trigger's; the direct insert costs a
@@ -62,10 +68,13 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/xid8.h"
 
 #include "schemamig.h"
@@ -92,6 +101,56 @@ typedef struct CapturedStatement
 	int			length;
 } CapturedStatement;
 
+/* The columns write_row() fills, by name; any other column gets NULL */
+typedef enum LogColumn
+{
+	LOG_ID,
+	LOG_REVISION,
+	LOG_DIRECTION,
+	LOG_STATEMENT_NO,
+	LOG_COMMAND_TAG,
+	LOG_STATEMENT,
+	LOG_OBJECTS,
+	LOG_EXECUTED_AT,
+	LOG_XID,
+	LOG_ROLE,
+	LOG_SESSION_ROLE,
+	LOG_APPLICATION_NAME,
+	LOG_CLIENT_ADDR,
+	LOG_BACKEND_PID,
+	LOG_NCOLUMNS
+} LogColumn;
+
+static const char *const log_column_names[LOG_NCOLUMNS] = {
+	"id", "revision", "direction", "statement_no", "command_tag", "statement",
+	"objects", "executed_at", "xid", "role", "session_role",
+	"application_name", "client_addr", "backend_pid"
+};
+
+/*
+ * Where the row goes, looked up once per backend (see the file banner):
+ * valid while the OIDs are current, mapped while column[] matches the
+ * table's descriptor.
+ */
+typedef struct LogTarget
+{
+	bool		valid;
+	bool		mapped;
+	Oid			relid;
+	Oid			seqid;
+	int			column[LOG_NCOLUMNS];	/* attribute index, -1 if absent */
+} LogTarget;
+
+/* A role's name, cached for the current and the session user */
+typedef struct RoleName
+{
+	Oid			roleid;
+	NameData	name;
+} RoleName;
+
+static LogTarget log_target;
+static RoleName role_names[2];
+
 static DdlFrame *frames = NULL;
 static int	nframes = 0;
 static int	maxframes = 0;
@@ -114,6 +173,15 @@ static void append_object(StringInfo buf, const char *type, const char *identity
 static char *tuple_text(TupleTableSlot *slot, int attnum);
 static Datum client_addr(bool *isnull);
 static void write_row(DdlFrame *frame, const char *tag);
+static Relation open_log(void);
+static void push_object(JsonbParseState **state, const char *type,
+						const char *identity, const char *schema,
+						const char *action);
+static void push_string(JsonbParseState **state, JsonbIteratorToken token,
+						const char *str);
+static Name role_name(int slot, Oid roleid);
+static void log_relcache_callback(Datum arg, Oid relid);
+static void log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
 
 void
 schemamig_ddl_log_reset(void)
@@ -406,136 +474,242 @@ write_row(DdlFrame *frame, const char *tag)
 	MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
 	bool		versioned = frame->verdict == VERDICT_VERSIONED;
 	const char *statement = frame->statement;
-	Oid			nspid = schemamig_schema_oid();
-	Oid			relid = get_relname_relid("ddl_log", nspid);
-	Oid			seqid = get_relname_relid("ddl_log_id_seq", nspid);
+	const int  *column;
 	Relation	rel;
 	TupleDesc	reldesc;
 	Datum	   *values;
 	bool	   *nulls;
-	StringInfoData objects;
-	Tuplestorestate *store;
-	TupleDesc	desc;
-	TupleTableSlot *slot;
-	NameData	role;
-	NameData	session_role;
 	HeapTuple	tuple;
-
-	if (!OidIsValid(relid) || !OidIsValid(seqid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table schemamig.ddl_log does not exist"),
-				 errhint("Reinstall the extension with CREATE EXTENSION schemamig.")));
-
-	/* the objects: this command's, then those sql_drop/table_rewrite added */
-	initStringInfo(&objects);
-	store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
-	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	while (tuplestore_gettupleslot(store, true, false, slot))
-	{
-		/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
-		char	   *command_tag = tuple_text(slot, 4);
-		const char *action = "alter";
-
-		if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
-			action = "create";
-		else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
-			action = "drop";
-		append_object(&objects, tuple_text(slot, 5), tuple_text(slot, 7),
-					  tuple_text(slot, 6), action);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	if (frame->objects && frame->objects->len > 0)
-	{
-		if (objects.len > 0)
-			appendStringInfoChar(&objects, ',');
-		appendBinaryStringInfo(&objects, frame->objects->data, frame->objects->len);
-	}
 
 	if (statement == NULL && versioned)
 		statement = schemamig_context.statement;
-	namestrcpy(&role, GetUserNameFromId(GetUserId(), false));
-	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
 
-	rel = table_open(relid, RowExclusiveLock);
+	rel = open_log();
 	reldesc = RelationGetDescr(rel);
+	column = log_target.column;
 	values = palloc0(sizeof(Datum) * reldesc->natts);
 	nulls = palloc(sizeof(bool) * reldesc->natts);
 	memset(nulls, true, sizeof(bool) * reldesc->natts);
-	for (int i = 0; i < reldesc->natts; i++)
+
+#define SET_COLUMN(col, value) \
+	do { \
+		if (column[col] >= 0) \
+		{ \
+			values[column[col]] = (value); \
+			nulls[column[col]] = false; \
+		} \
+	} while (0)
+
+	if (column[LOG_ID] >= 0)
+		SET_COLUMN(LOG_ID, Int64GetDatum(nextval_internal(log_target.seqid, false)));
+	if (versioned)
+		SET_COLUMN(LOG_REVISION, CStringGetTextDatum(schemamig_context.revision));
+	SET_COLUMN(LOG_DIRECTION,
+			   CStringGetTextDatum(versioned ?
+								   schemamig_direction_name(schemamig_context.direction) :
+								   "unversioned"));
+	if (versioned && schemamig_context.statement_no > 0)
+		SET_COLUMN(LOG_STATEMENT_NO, Int32GetDatum(schemamig_context.statement_no));
+	SET_COLUMN(LOG_COMMAND_TAG, CStringGetTextDatum(tag));
+	if (statement != NULL)
+		SET_COLUMN(LOG_STATEMENT, CStringGetTextDatum(statement));
+	if (column[LOG_OBJECTS] >= 0)
 	{
-		Form_pg_attribute att = TupleDescAttr(reldesc, i);
-		const char *name = NameStr(att->attname);
-		Datum		value = (Datum) 0;
-		bool		isnull = false;
+		JsonbParseState *state = NULL;
+		Tuplestorestate *store;
+		TupleDesc	desc;
+		TupleTableSlot *slot;
+		JsonbValue *array;
 
-		if (att->attisdropped)
-			continue;
-		if (strcmp(name, "id") == 0)
-			value = Int64GetDatum(nextval_internal(seqid, false));
-		else if (strcmp(name, "revision") == 0)
+		/* this command's objects, then those sql_drop/table_rewrite added */
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
+		slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		while (tuplestore_gettupleslot(store, true, false, slot))
 		{
-			isnull = !versioned;
-			if (versioned)
-				value = CStringGetTextDatum(schemamig_context.revision);
-		}
-		else if (strcmp(name, "direction") == 0)
-			value = CStringGetTextDatum(versioned ?
-										schemamig_direction_name(schemamig_context.direction) :
-										"unversioned");
-		else if (strcmp(name, "statement_no") == 0)
-		{
-			isnull = !(versioned && schemamig_context.statement_no > 0);
-			value = Int32GetDatum(schemamig_context.statement_no);
-		}
-		else if (strcmp(name, "command_tag") == 0)
-			value = CStringGetTextDatum(tag);
-		else if (strcmp(name, "statement") == 0)
-		{
-			isnull = statement == NULL;
-			if (!isnull)
-				value = CStringGetTextDatum(statement);
-		}
-		else if (strcmp(name, "objects") == 0)
-		{
-			char	   *json = psprintf("[%s]", objects.data);
+			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
+			char	   *command_tag = tuple_text(slot, 4);
+			const char *action = "alter";
 
-			value = DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
+				action = "create";
+			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
+				action = "drop";
+			push_object(&state, tuple_text(slot, 5), tuple_text(slot, 7),
+						tuple_text(slot, 6), action);
 		}
-		else if (strcmp(name, "executed_at") == 0)
-			value = TimestampTzGetDatum(GetCurrentTimestamp());
-		else if (strcmp(name, "xid") == 0)
-			value = FullTransactionIdGetDatum(GetTopFullTransactionId());
-		else if (strcmp(name, "role") == 0)
-			value = NameGetDatum(&role);
-		else if (strcmp(name, "session_role") == 0)
-			value = NameGetDatum(&session_role);
-		else if (strcmp(name, "application_name") == 0)
-			value = CStringGetTextDatum(application_name ? application_name : "");
-		else if (strcmp(name, "client_addr") == 0)
-			value = client_addr(&isnull);
-		else if (strcmp(name, "backend_pid") == 0)
-			value = Int32GetDatum(MyProcPid);
-		else
-			isnull = true;
-		values[i] = value;
-		nulls[i] = isnull;
+		ExecDropSingleTupleTableSlot(slot);
+		if (frame->objects && frame->objects->len > 0)
+		{
+			char	   *json = psprintf("[%s]", frame->objects->data);
+			Jsonb	   *collected = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	  CStringGetDatum(json)));
+			JsonbIterator *it = JsonbIteratorInit(&collected->root);
+			JsonbValue	v;
+			JsonbIteratorToken token;
+
+			while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				if (token == WJB_ELEM)
+					pushJsonbValue(&state, WJB_ELEM, &v);
+		}
+		array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+		SET_COLUMN(LOG_OBJECTS, JsonbPGetDatum(JsonbValueToJsonb(array)));
 	}
+	SET_COLUMN(LOG_EXECUTED_AT, TimestampTzGetDatum(GetCurrentTimestamp()));
+	SET_COLUMN(LOG_XID, FullTransactionIdGetDatum(GetTopFullTransactionId()));
+	SET_COLUMN(LOG_ROLE, NameGetDatum(role_name(0, GetUserId())));
+	SET_COLUMN(LOG_SESSION_ROLE, NameGetDatum(role_name(1, GetSessionUserId())));
+	SET_COLUMN(LOG_APPLICATION_NAME,
+			   CStringGetTextDatum(application_name ? application_name : ""));
+	if (column[LOG_CLIENT_ADDR] >= 0)
+	{
+		bool		isnull;
+		Datum		addr = client_addr(&isnull);
+
+		if (!isnull)
+			SET_COLUMN(LOG_CLIENT_ADDR, addr);
+	}
+	SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
+#undef SET_COLUMN
+
 	tuple = heap_form_tuple(reldesc, values, nulls);
 	CatalogTupleInsert(rel, tuple);
-	table_close(rel, RowExclusiveLock);
+	/* like any INSERT, keep the lock until the end of the transaction */
+	table_close(rel, NoLock);
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 }
 
+/*
+ * Open schemamig.ddl_log for the insert, looking it up and mapping its
+ * columns only when an invalidation said they may have changed.  Opening
+ * it processes pending invalidations, so the target is checked again
+ * after the lock is taken.
+ */
+static Relation
+open_log(void)
+{
+	Relation	rel;
+	TupleDesc	desc;
+
+	for (;;)
+	{
+		if (!log_target.valid)
+		{
+			Oid			nspid = schemamig_schema_oid();
+
+			log_target.relid = get_relname_relid("ddl_log", nspid);
+			log_target.seqid = get_relname_relid("ddl_log_id_seq", nspid);
+			if (!OidIsValid(log_target.relid) || !OidIsValid(log_target.seqid))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_TABLE),
+						 errmsg("table schemamig.ddl_log does not exist"),
+						 errhint("Reinstall the extension with CREATE EXTENSION schemamig.")));
+			log_target.mapped = false;
+			log_target.valid = true;
+		}
+		rel = table_open(log_target.relid, RowExclusiveLock);
+		if (log_target.valid)
+			break;
+		table_close(rel, RowExclusiveLock);
+	}
+	if (log_target.mapped)
+		return rel;
+
+	desc = RelationGetDescr(rel);
+	for (int c = 0; c < LOG_NCOLUMNS; c++)
+		log_target.column[c] = -1;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		for (int c = 0; c < LOG_NCOLUMNS; c++)
+			if (strcmp(NameStr(att->attname), log_column_names[c]) == 0)
+				log_target.column[c] = i;
+	}
+	log_target.mapped = true;
+	return rel;
+}
+
+/* One {"type","identity","schema","action"} element; NULL becomes null */
+static void
+push_object(JsonbParseState **state, const char *type, const char *identity,
+			const char *schema, const char *action)
+{
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	push_string(state, WJB_KEY, "type");
+	push_string(state, WJB_VALUE, type);
+	push_string(state, WJB_KEY, "identity");
+	push_string(state, WJB_VALUE, identity);
+	push_string(state, WJB_KEY, "schema");
+	push_string(state, WJB_VALUE, schema);
+	push_string(state, WJB_KEY, "action");
+	push_string(state, WJB_VALUE, action);
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken token, const char *str)
+{
+	JsonbValue	v;
+
+	if (str == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) str;
+		v.val.string.len = strlen(str);
+	}
+	pushJsonbValue(state, token, &v);
+}
+
+/* GetUserNameFromId() without a syscache lookup per statement */
+static Name
+role_name(int slot, Oid roleid)
+{
+	RoleName   *entry = &role_names[slot];
+
+	if (entry->roleid != roleid || !OidIsValid(roleid))
+	{
+		entry->roleid = InvalidOid;
+		namestrcpy(&entry->name, GetUserNameFromId(roleid, false));
+		entry->roleid = roleid;
+	}
+	return &entry->name;
+}
+
+/* ddl_log or its sequence changed (or everything did): look them up again */
+static void
+log_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == log_target.relid || relid == log_target.seqid)
+		log_target.valid = log_target.mapped = false;
+}
+
+/* a schema or a role changed: names may now mean something else */
+static void
+log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (cacheid == NAMESPACEOID)
+		log_target.valid = log_target.mapped = false;
+	else
+		role_names[0].roleid = role_names[1].roleid = InvalidOid;
+}
+
 /* ---- statement text ---- */
 
 void
-schemamig_statement_capture_install(void)
+schemamig_ddl_log_install(void)
 {
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = capture_ProcessUtility;
+	CacheRegisterRelcacheCallback(log_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, log_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, log_syscache_callback, (Datum) 0);
 }
 
 static void

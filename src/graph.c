@@ -509,12 +509,14 @@ schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
 static bool
 summary_key(int64 *generation, char *xmin, Size xminlen)
 {
+	static SPIPlanPtr plan = NULL;
 	int			ret;
 	bool		isnull;
 
 	/* not read-only: it must see this call's own bump */
-	ret = schemamig_owner_execute("SELECT generation, xmin::pg_catalog.text FROM schemamig.state",
-								  0, NULL, NULL, NULL, false, 1);
+	ret = schemamig_owner_execute_kept(&plan,
+									   "SELECT generation, xmin::pg_catalog.text FROM schemamig.state",
+									   0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)

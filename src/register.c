@@ -212,14 +212,16 @@ schemamig_revision_lookup(const char *revision, bool *applied, char **checksum)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
+	static SPIPlanPtr plan = NULL;
 	int			ret;
 
 	values[0] = CStringGetTextDatum(revision);
-	ret = schemamig_owner_execute("SELECT r.checksum, a.revision IS NOT NULL "
-								  "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
-								  "ON a.revision OPERATOR(pg_catalog.=) r.revision "
-								  "WHERE r.revision OPERATOR(pg_catalog.=) $1",
-								  1, types, values, NULL, false, 1);
+	ret = schemamig_owner_execute_kept(&plan,
+									   "SELECT r.checksum, a.revision IS NOT NULL "
+									   "FROM schemamig.revision r LEFT JOIN schemamig.applied a "
+									   "ON a.revision OPERATOR(pg_catalog.=) r.revision "
+									   "WHERE r.revision OPERATOR(pg_catalog.=) $1",
+									   1, types, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
@@ -411,12 +413,12 @@ write_revision(bool replace, const char *revision, Datum parents,
 			   const char *checksum, const char *kind, bool up_tx, bool down_tx,
 			   int up_count, int down_count)
 {
-	SchemamigOwnerContext octx;
 	Oid			types[12] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID};
 	Datum		values[12];
 	char		nulls[12];
 	NameData	by;
+	static SPIPlanPtr insert_plan = NULL;
 	int			ret;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -437,26 +439,25 @@ write_revision(bool replace, const char *revision, Datum parents,
 	nulls[10] = down_count >= 0 ? ' ' : 'n';
 	values[11] = NameGetDatum(&by);
 
-	schemamig_owner_enter(&octx);
 	if (replace)
-		ret = SPI_execute_with_args("UPDATE schemamig.revision SET parents = $2, "
-									"message = $3, upgrade_sql = $4, downgrade_sql = $5, "
-									"checksum = $6, kind = $7, upgrade_transactional = $8, "
-									"downgrade_transactional = $9, upgrade_statements = $10, "
-									"downgrade_statements = $11, registered_by = $12, "
-									"registered_at = pg_catalog.now() "
-									"WHERE revision OPERATOR(pg_catalog.=) $1",
-									12, types, values, nulls, false, 0);
+		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
+									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
+									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
+									  "downgrade_transactional = $9, upgrade_statements = $10, "
+									  "downgrade_statements = $11, registered_by = $12, "
+									  "registered_at = pg_catalog.now() "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  12, types, values, nulls, false, 0);
 	else
-		ret = SPI_execute_with_args("INSERT INTO schemamig.revision (revision, parents, "
-									"message, upgrade_sql, downgrade_sql, checksum, kind, "
-									"upgrade_transactional, downgrade_transactional, "
-									"upgrade_statements, downgrade_statements, registered_by) "
-									"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-									12, types, values, nulls, false, 0);
+		ret = schemamig_owner_execute_kept(&insert_plan,
+										   "INSERT INTO schemamig.revision (revision, parents, "
+										   "message, upgrade_sql, downgrade_sql, checksum, kind, "
+										   "upgrade_transactional, downgrade_transactional, "
+										   "upgrade_statements, downgrade_statements, registered_by) "
+										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+										   12, types, values, nulls, false, 0);
 	if (ret != (replace ? SPI_OK_UPDATE : SPI_OK_INSERT))
 		elog(ERROR, "could not write schemamig.revision: %s", SPI_result_code_string(ret));
-	schemamig_owner_leave(&octx);
 }
 
 /*

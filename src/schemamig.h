@@ -94,6 +94,11 @@ extern void schemamig_owner_leave(SchemamigOwnerContext *ctx);
 extern int	schemamig_owner_execute(const char *sql, int nargs, Oid *types,
 									Datum *values, const char *nulls,
 									bool read_only, long count);
+struct _SPI_plan;				/* executor/spi.h: SPIPlanPtr */
+extern int	schemamig_owner_execute_kept(struct _SPI_plan **plan, const char *sql,
+										 int nargs, Oid *types, Datum *values,
+										 const char *nulls, bool read_only,
+										 long count);
 extern Oid	schemamig_schema_oid(void);
 extern void schemamig_check_writable(const char *what);
 extern void schemamig_lock_history(void);
@@ -249,7 +254,7 @@ extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *ta
 extern void schemamig_ddl_log_reset(void);
 extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
 extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
-extern void schemamig_statement_capture_install(void);
+extern void schemamig_ddl_log_install(void);
 extern char *schemamig_client_statement_text(Node *parsetree);
 
 /*
