@@ -152,9 +152,28 @@ SELECT event_triggers_installed, event_triggers_enabled FROM schemamig.status();
 ALTER EVENT TRIGGER schemamig_guard ENABLE ALWAYS;
 SELECT event_triggers_installed, event_triggers_enabled FROM schemamig.status();
 
+-- An operator may index the log to query it: expression and partial
+-- indexes are maintained like any index (the log row is inserted directly,
+-- not through SQL, and must still keep them right).
+SET schemamig.guard = off;
+CREATE INDEX ddl_log_tag_lower ON schemamig.ddl_log (lower(command_tag));
+CREATE INDEX ddl_log_versioned ON schemamig.ddl_log (id) WHERE revision IS NOT NULL;
+RESET schemamig.guard;
+BEGIN;
+SELECT schemamig.begin_revision('g_indexed_log');
+CREATE TABLE indexed_log_probe (id int);
+COMMIT;
+SET enable_seqscan = off;
+SELECT revision, command_tag FROM schemamig.ddl_log
+ WHERE lower(command_tag) = 'create table' AND revision = 'g_indexed_log';
+SELECT count(*) AS versioned_rows_found_by_partial_index FROM schemamig.ddl_log
+ WHERE revision IS NOT NULL AND id > 0;
+SELECT count(*) AS versioned_rows FROM schemamig.ddl_log WHERE revision IS NOT NULL AND id + 0 > 0;
+RESET enable_seqscan;
+
 -- clean up
 SET schemamig.guard = off;
-DROP TABLE accounts, client_made, warned CASCADE;
+DROP TABLE accounts, client_made, warned, indexed_log_probe CASCADE;
 DROP SEQUENCE counter;
 DROP FUNCTION one();
 DROP EXTENSION schemamig;

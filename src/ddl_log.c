@@ -50,16 +50,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
@@ -139,6 +143,7 @@ typedef struct LogTarget
 	Oid			relid;
 	Oid			seqid;
 	int			column[LOG_NCOLUMNS];	/* attribute index, -1 if absent */
+	bool		plain_indexes;	/* CatalogTupleInsert can maintain them */
 } LogTarget;
 
 /* A role's name, cached for the current and the session user */
@@ -173,6 +178,8 @@ static void append_object(StringInfo buf, const char *type, const char *identity
 static char *tuple_text(TupleTableSlot *slot, int attnum);
 static Datum client_addr(bool *isnull);
 static void write_row(DdlFrame *frame, const char *tag);
+static bool indexes_are_plain(Relation rel);
+static void insert_with_executor(Relation rel, HeapTuple tuple);
 static Relation open_log(void);
 static void push_object(JsonbParseState **state, const char *type,
 						const char *identity, const char *schema,
@@ -573,7 +580,10 @@ write_row(DdlFrame *frame, const char *tag)
 #undef SET_COLUMN
 
 	tuple = heap_form_tuple(reldesc, values, nulls);
-	CatalogTupleInsert(rel, tuple);
+	if (log_target.plain_indexes)
+		CatalogTupleInsert(rel, tuple);
+	else
+		insert_with_executor(rel, tuple);
 	/* like any INSERT, keep the lock until the end of the transaction */
 	table_close(rel, NoLock);
 
@@ -630,8 +640,56 @@ open_log(void)
 			if (strcmp(NameStr(att->attname), log_column_names[c]) == 0)
 				log_target.column[c] = i;
 	}
+	log_target.plain_indexes = indexes_are_plain(rel);
 	log_target.mapped = true;
 	return rel;
+}
+
+/*
+ * CatalogTupleInsert() maintains plain indexes only: no expressions, no
+ * predicate, no exclusion constraint, no deferred uniqueness.  Those are
+ * all schemamig creates, but an operator may add an index to query the
+ * log; then the executor's index maintenance is used instead.
+ */
+static bool
+indexes_are_plain(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		plain = true;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		if (!heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+			form->indisexclusion || !form->indimmediate)
+			plain = false;
+		index_close(index, AccessShareLock);
+	}
+	list_free(indexes);
+	return plain;
+}
+
+/* The row and every kind of index, as logical replication's apply does */
+static void
+insert_with_executor(Relation rel, HeapTuple tuple)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *resultRelInfo = makeNode(ResultRelInfo);
+	TupleTableSlot *slot;
+
+	InitResultRelInfo(resultRelInfo, rel, 1, NULL, 0);
+	ExecOpenIndices(resultRelInfo, false);
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+	simple_table_tuple_insert(rel, slot);
+	(void) ExecInsertIndexTuples(resultRelInfo, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(resultRelInfo);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
 }
 
 /* One {"type","identity","schema","action"} element; NULL becomes null */
