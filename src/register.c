@@ -43,6 +43,7 @@ static List *resolve_parents(SchemamigGraph *graph, const char *revision,
 static Datum parents_datum(SchemamigGraph *graph, List *parents);
 static Datum names_datum(List *names);
 static List *check_new_parents(const char *revision, ArrayType *parents_arg);
+static char *parent_element(const char *revision, Datum elem, bool isnull);
 static bool same_parents(SchemamigNode *node, List *parents);
 static void count_statements(List *statements, int *count, bool *transactional);
 static void write_revision(bool replace, const char *revision, Datum parents,
@@ -234,6 +235,24 @@ schemamig_revision_lookup(const char *revision, bool *applied, char **checksum)
 	return true;
 }
 
+/* One element of a parents array: not NULL, not the revision itself */
+static char *
+parent_element(const char *revision, Datum elem, bool isnull)
+{
+	char	   *parent;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("parents of revision \"%s\" must not contain NULL", revision)));
+	parent = TextDatumGetCString(elem);
+	if (strcmp(parent, revision) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" cannot be its own parent", revision)));
+	return parent;
+}
+
 /*
  * The explicit parents of a revision that is not registered yet, checked
  * like resolve_parents() does; no cycle is possible.
@@ -258,15 +277,7 @@ check_new_parents(const char *revision, ArrayType *parents_arg)
 		bool		seen = false;
 		ListCell   *lc;
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("parents of revision \"%s\" must not contain NULL", revision)));
-		parent = TextDatumGetCString(elems[i]);
-		if (strcmp(parent, revision) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("revision \"%s\" cannot be its own parent", revision)));
+		parent = parent_element(revision, elems[i], nulls[i]);
 		if (!schemamig_revision_lookup(parent, NULL, NULL))
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
@@ -331,15 +342,7 @@ resolve_parents(SchemamigGraph *graph, const char *revision,
 		char	   *parent;
 		int			p;
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("parents of revision \"%s\" must not contain NULL", revision)));
-		parent = TextDatumGetCString(elems[i]);
-		if (strcmp(parent, revision) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("revision \"%s\" cannot be its own parent", revision)));
+		parent = parent_element(revision, elems[i], nulls[i]);
 		p = schemamig_graph_find(graph, parent);
 		if (p < 0)
 			ereport(ERROR,

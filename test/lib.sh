@@ -39,10 +39,11 @@ as_postgres() {
 	fi
 }
 
-# cluster_start [port]: initdb + start; exports PGHOST PGPORT PGUSER PGDATA
-cluster_start() {
-	local port=${1:-$((54000 + RANDOM % 900))}
-	CLUSTER_DIR=$(mktemp -d /tmp/schemamig-cluster.XXXXXX)
+# cluster_init port [prefix]: a new cluster's directory and initdb, private
+# socket and port; exports PGHOST PGPORT PGUSER PGDATA CLUSTER_DIR
+cluster_init() {
+	local port=$1
+	CLUSTER_DIR=$(mktemp -d /tmp/${2:-schemamig-cluster}.XXXXXX)
 	chmod 755 "$CLUSTER_DIR"
 	[ "$(id -u)" = 0 ] && chown postgres: "$CLUSTER_DIR"
 	export PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGPORT=$port PGUSER=postgres
@@ -51,6 +52,13 @@ cluster_start() {
 listen_addresses = ''
 unix_socket_directories = '$CLUSTER_DIR'
 port = $port
+CONF
+}
+
+# cluster_start [port]: initdb + start; exports PGHOST PGPORT PGUSER PGDATA
+cluster_start() {
+	cluster_init "${1:-$((54000 + RANDOM % 900))}"
+	cat >>"$PGDATA/postgresql.conf" <<CONF
 fsync = ${CLUSTER_FSYNC:-off}
 log_min_messages = warning
 logging_collector = off

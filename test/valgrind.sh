@@ -17,15 +17,8 @@ build_and_install || exit 1
 
 tests=${*:-$(sed -n 's/^REGRESS = //p' Makefile)}
 port=${VALGRIND_PORT:-$((55000 + RANDOM % 900))}
-CLUSTER_DIR=$(mktemp -d /tmp/schemamig-valgrind.XXXXXX)
-chmod 755 "$CLUSTER_DIR"
-[ "$(id -u)" = 0 ] && chown postgres: "$CLUSTER_DIR"
-export PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGPORT=$port PGUSER=postgres
-as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >"$CLUSTER_DIR/initdb.log" 2>&1
+cluster_init "$port" schemamig-valgrind
 cat >>"$PGDATA/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$CLUSTER_DIR'
-port = $port
 fsync = off
 autovacuum = off
 jit = off
