@@ -200,22 +200,12 @@ nodestr_match(const void *key1, const void *key2, Size keysize)
 	return strcmp(*(char *const *) key1, *(char *const *) key2);
 }
 
-/* The items of an ACL as text, sorted byte-wise, joined by commas */
+/* Strings joined by commas */
 static char *
-sorted_acl_text(Acl *acl)
+join_texts(char **texts, int n)
 {
-	AclItem    *items = ACL_DAT(acl);
-	int			n = ACL_NUM(acl);
-	char	  **texts;
 	StringInfoData buf;
 
-	if (n == 0)
-		return NULL;
-	texts = palloc(n * sizeof(char *));
-	for (int i = 0; i < n; i++)
-		texts[i] = DatumGetCString(DirectFunctionCall1(aclitemout,
-													   PointerGetDatum(&items[i])));
-	qsort(texts, n, sizeof(char *), cstring_cmp);
 	initStringInfo(&buf);
 	for (int i = 0; i < n; i++)
 	{
@@ -224,6 +214,24 @@ sorted_acl_text(Acl *acl)
 		appendStringInfoString(&buf, texts[i]);
 	}
 	return buf.data;
+}
+
+/* The items of an ACL as text, sorted byte-wise, joined by commas */
+static char *
+sorted_acl_text(Acl *acl)
+{
+	AclItem    *items = ACL_DAT(acl);
+	int			n = ACL_NUM(acl);
+	char	  **texts;
+
+	if (n == 0)
+		return NULL;
+	texts = palloc(n * sizeof(char *));
+	for (int i = 0; i < n; i++)
+		texts[i] = DatumGetCString(DirectFunctionCall1(aclitemout,
+													   PointerGetDatum(&items[i])));
+	qsort(texts, n, sizeof(char *), cstring_cmp);
+	return join_texts(texts, n);
 }
 
 /*
@@ -252,7 +260,6 @@ text_array(Datum datum, bool sorted)
 	bool	   *nulls;
 	int			n;
 	char	  **texts;
-	StringInfoData buf;
 	int			k = 0;
 
 	deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false,
@@ -263,14 +270,7 @@ text_array(Datum datum, bool sorted)
 			texts[k++] = TextDatumGetCString(elems[i]);
 	if (sorted)
 		qsort(texts, k, sizeof(char *), cstring_cmp);
-	initStringInfo(&buf);
-	for (int i = 0; i < k; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(&buf, ',');
-		appendStringInfoString(&buf, texts[i]);
-	}
-	return buf.data;
+	return join_texts(texts, k);
 }
 
 /* pg_get_userbyid() */
