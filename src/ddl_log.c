@@ -34,14 +34,7 @@
  * switch is needed; the log has no insert triggers, and the values always
  * satisfy its constraints.
  *
- * The exact text of the statement: inside upgrade()/downgrade() and for
- * client DDL alike it is the statement's own slice of the query string
- * that carried it.  A ProcessUtility hook, installed when the library
- * loads, remembers each utility statement's query string and location
- * (PlannedStmt.stmt_location/stmt_len); the event trigger reads the
- * innermost entry.  The statement that loaded the library ran before the
- * hook existed: for it, the statement is found in ActivePortal's statement
- * list, which also carries locations.
+ * The exact text of the statement comes from statement_text.c.
  *
  * IDENTIFICATION
  *		src/ddl_log.c
@@ -96,14 +89,6 @@ typedef struct DdlFrame
 	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
 								 * NULL until sql_drop or table_rewrite add one */
 } DdlFrame;
-
-typedef struct CapturedStatement
-{
-	Node	   *utility;
-	const char *query;
-	int			location;
-	int			length;
-} CapturedStatement;
 
 /* The columns write_row() fills, by name; any other column gets NULL */
 typedef enum LogColumn
@@ -160,16 +145,8 @@ static DdlFrame *frames = NULL;
 static int	nframes = 0;
 static int	maxframes = 0;
 
-static CapturedStatement *captured = NULL;
-static int	ncaptured = 0;
-static int	maxcaptured = 0;
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static void capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-								   bool readOnlyTree, ProcessUtilityContext context,
-								   ParamListInfo params, QueryEnvironment *queryEnv,
-								   DestReceiver *dest, QueryCompletion *qc);
 static void add_objects(const char *sql);
 static StringInfo frame_objects(DdlFrame *frame);
 static Tuplestorestate *call_srf(Oid funcid, TupleDesc *desc);
@@ -758,87 +735,10 @@ log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 		role_names[0].roleid = role_names[1].roleid = InvalidOid;
 }
 
-/* ---- statement text ---- */
-
 void
 schemamig_ddl_log_install(void)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = capture_ProcessUtility;
 	CacheRegisterRelcacheCallback(log_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, log_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, log_syscache_callback, (Datum) 0);
-}
-
-static void
-capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					   bool readOnlyTree, ProcessUtilityContext context,
-					   ParamListInfo params, QueryEnvironment *queryEnv,
-					   DestReceiver *dest, QueryCompletion *qc)
-{
-	int			depth = ncaptured;
-
-	if (captured == NULL)
-	{
-		maxcaptured = 16;
-		captured = MemoryContextAlloc(TopMemoryContext, sizeof(CapturedStatement) * maxcaptured);
-	}
-	else if (ncaptured == maxcaptured)
-	{
-		maxcaptured *= 2;
-		captured = repalloc(captured, sizeof(CapturedStatement) * maxcaptured);
-	}
-	captured[ncaptured].utility = pstmt->utilityStmt;
-	captured[ncaptured].query = queryString;
-	captured[ncaptured].location = pstmt->stmt_location;
-	captured[ncaptured].length = pstmt->stmt_len;
-	ncaptured++;
-
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		ncaptured = depth;
-	}
-	PG_END_TRY();
-}
-
-/*
- * The text of the utility statement now running.  The innermost captured
- * statement is it when its tree is this parse tree or a copy of it
- * (standard_ProcessUtility copies read-only trees from the plan cache).
- */
-char *
-schemamig_client_statement_text(Node *parsetree)
-{
-	if (ncaptured > 0)
-	{
-		CapturedStatement *top = &captured[ncaptured - 1];
-
-		if (top->query &&
-			(top->utility == parsetree || equal(top->utility, parsetree)))
-			return schemamig_statement_slice(top->query, top->location, top->length);
-	}
-	if (ActivePortal && ActivePortal->sourceText)
-	{
-		ListCell   *lc;
-
-		foreach(lc, ActivePortal->stmts)
-		{
-			PlannedStmt *pstmt = lfirst_node(PlannedStmt, lc);
-
-			if (pstmt->utilityStmt &&
-				(pstmt->utilityStmt == parsetree || equal(pstmt->utilityStmt, parsetree)))
-				return schemamig_statement_slice(ActivePortal->sourceText,
-												 pstmt->stmt_location, pstmt->stmt_len);
-		}
-	}
-	return debug_query_string ? pstrdup(debug_query_string) : NULL;
 }

@@ -138,6 +138,7 @@ _PG_init(void)
 
 	schemamig_context_register_callbacks();
 	schemamig_alembic_register_callbacks();
+	schemamig_statement_capture_install();
 	schemamig_ddl_log_install();
 	/* after the capture hook, so the step's admission runs first */
 	schemamig_steps_install();

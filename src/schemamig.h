@@ -255,6 +255,10 @@ extern void schemamig_ddl_log_reset(void);
 extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
 extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
 extern void schemamig_ddl_log_install(void);
+
+/* ---- statement_text.c ---- */
+
+extern void schemamig_statement_capture_install(void);
 extern char *schemamig_client_statement_text(Node *parsetree);
 
 /*
@@ -329,6 +333,11 @@ typedef struct SchemamigLintFinding
 } SchemamigLintFinding;
 
 extern List *schemamig_lint_script(const char *script, List *statements);
+
+/* ---- lint_report.c ---- */
+
+extern List *schemamig_lint_allowed_rules(const char *script);
+extern List *schemamig_lint_filter_allowed(List *findings, List *allowed);
 extern void schemamig_lint_register(const char *revision, const char *upgrade,
 									List *up_statements, const char *downgrade,
 									List *down_statements);
