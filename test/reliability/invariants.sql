@@ -63,9 +63,12 @@ WHERE l.direction IN ('upgrade', 'downgrade')
 				  WHERE p.revision = l.revision AND p.direction = l.direction)
   AND NOT EXISTS (SELECT 1 FROM schemamig.journal j WHERE j.action = 'stamp' AND j.at >= l.executed_at)
 UNION ALL
+-- (rows of the scripts as registered now: an unapplied revision's scripts
+-- may be replaced, and the log keeps the history of the old ones)
 SELECT 'ddl_log row ' || l.id || ' has statement_no ' || l.statement_no || ' outside its script'
 FROM schemamig.ddl_log l JOIN schemamig.revision r USING (revision)
 WHERE l.direction IN ('upgrade', 'downgrade')
+  AND l.executed_at >= r.registered_at
   AND (l.statement_no < 1 OR l.statement_no > CASE l.direction WHEN 'upgrade' THEN r.upgrade_statements
 												ELSE r.downgrade_statements END)
 UNION ALL
