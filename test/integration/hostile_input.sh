@@ -10,7 +10,9 @@ pm_before=$(head -1 "$PGDATA/postmaster.pid")
 log_lines=$(wc -l <"$PGHOST/server.log")
 psql -qX -d postgres -c "CREATE DATABASE $db"
 trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-/usr/bin/python3 hostile.py $db "${HOSTILE_CALLS:-2000}" "${HOSTILE_SEED:-$RANDOM}"
+seed=${HOSTILE_SEED:-$RANDOM}
+echo "seed $seed (HOSTILE_SEED=$seed reproduces this run)"
+/usr/bin/python3 hostile.py $db "${HOSTILE_CALLS:-2000}" "$seed"
 pm_after=$(head -1 "$PGDATA/postmaster.pid")
 [ "$pm_before" = "$pm_after" ] || { echo "the postmaster restarted"; exit 1; }
 if tail -n +"$((log_lines + 1))" "$PGHOST/server.log" | grep -E "terminated by signal|was terminated|server process .* exited"; then
