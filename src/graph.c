@@ -615,3 +615,15 @@ schemamig_names_replace(List *names, List *remove, const char *add)
 	}
 	return lappend(result, pstrdup(add));
 }
+
+/* text[] of the revision ids of a list of node indexes */
+Datum
+schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, nodes)
+		names = lappend(names, graph->nodes[lfirst_int(lc)].revision);
+	return schemamig_text_array(names);
+}

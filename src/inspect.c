@@ -33,7 +33,6 @@ PG_FUNCTION_INFO_V1(schemamig_history);
 PG_FUNCTION_INFO_V1(schemamig_status);
 
 static Datum revisions_srf(FunctionCallInfo fcinfo, bool current);
-static Datum revision_array(SchemamigGraph *graph, List *nodes);
 
 static Datum
 revisions_srf(FunctionCallInfo fcinfo, bool current)
@@ -137,7 +136,7 @@ schemamig_history(PG_FUNCTION_ARGS)
 		for (int j = 0; j < node->nparents; j++)
 			parents = lappend_int(parents, node->parents[j]);
 		values[0] = CStringGetTextDatum(node->revision);
-		values[1] = revision_array(graph, parents);
+		values[1] = schemamig_graph_revision_array(graph, parents);
 		values[2] = SPI_getbinval(tup, desc, 1, &nulls[2]);
 		values[3] = CStringGetTextDatum(node->kind);
 		values[4] = BoolGetDatum(node->upgrade_transactional && node->downgrade_transactional);
@@ -150,18 +149,6 @@ schemamig_history(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
-}
-
-static Datum
-revision_array(SchemamigGraph *graph, List *nodes)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(nodes), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, nodes)
-		elems[n++] = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /*
@@ -193,8 +180,8 @@ schemamig_status(PG_FUNCTION_ARGS)
 		if (!graph->nodes[i].applied)
 			pending++;
 
-	values[0] = revision_array(graph, schemamig_graph_current(graph));
-	values[1] = revision_array(graph, schemamig_graph_heads(graph));
+	values[0] = schemamig_graph_revision_array(graph, schemamig_graph_current(graph));
+	values[1] = schemamig_graph_revision_array(graph, schemamig_graph_heads(graph));
 	values[2] = Int32GetDatum(pending);
 	values[3] = CStringGetTextDatum(guard_names[schemamig_guard_mode]);
 	values[4] = BoolGetDatum(schemamig_event_triggers_state(&enabled));
@@ -223,9 +210,8 @@ schemamig_status(PG_FUNCTION_ARGS)
 		nulls[10] = nulls[11] = true;
 	else
 	{
-		Datum	   *ids = palloc(sizeof(Datum) * list_length(progress));
+		List	   *ids = NIL;
 		StringInfoData hints;
-		int			n = 0;
 
 		initStringInfo(&hints);
 		foreach(lc, progress)
@@ -234,10 +220,10 @@ schemamig_status(PG_FUNCTION_ARGS)
 			char	   *hint;
 			char	   *description = schemamig_progress_describe(p, &hint);
 
-			ids[n++] = CStringGetTextDatum(psprintf("%s (%s)", p->revision, description));
+			ids = lappend(ids, psprintf("%s (%s)", p->revision, description));
 			appendStringInfo(&hints, "%s%s", hints.len ? "\n" : "", hint);
 		}
-		values[10] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[10] = schemamig_text_array(ids);
 		values[11] = CStringGetTextDatum(hints.data);
 	}
 

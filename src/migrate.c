@@ -507,7 +507,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 		SchemamigNode *node = &graph->nodes[lfirst_int(lc)];
 		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 		Datum		values[2];
-		Datum	   *parents;
+		List	   *parents;
 		bool		isnull;
 		bool		pending;
 		int64		parents_applied;
@@ -526,12 +526,11 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 
 		EnsurePortalSnapshotExists();
 		schemamig_lock_history();
-		parents = palloc(sizeof(Datum) * Max(node->nparents, 1));
+		parents = NIL;
 		for (int j = 0; j < node->nparents; j++)
-			parents[j] = CStringGetTextDatum(graph->nodes[node->parents[j]].revision);
+			parents = lappend_int(parents, node->parents[j]);
 		values[0] = CStringGetTextDatum(node->revision);
-		values[1] = PointerGetDatum(construct_array(parents, node->nparents, TEXTOID,
-													-1, false, TYPALIGN_INT));
+		values[1] = schemamig_graph_revision_array(graph, parents);
 		ret = schemamig_owner_execute("SELECT NOT EXISTS (SELECT FROM schemamig.applied "
 									  "WHERE revision OPERATOR(pg_catalog.=) $1), "
 									  "(SELECT pg_catalog.count(*) FROM schemamig.applied "

@@ -40,8 +40,6 @@ PG_FUNCTION_INFO_V1(schemamig_unregister);
 
 static List *resolve_parents(SchemamigGraph *graph, const char *revision,
 							 ArrayType *parents_arg, int existing);
-static Datum parents_datum(SchemamigGraph *graph, List *parents);
-static Datum names_datum(List *names);
 static List *check_new_parents(const char *revision, ArrayType *parents_arg);
 static char *parent_element(const char *revision, Datum elem, bool isnull);
 static bool same_parents(SchemamigNode *node, List *parents);
@@ -134,7 +132,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 		schemamig_lint_register(revision, upgrade, up_statements, downgrade,
 								down_statements);
-		write_revision(false, revision, names_datum(parent_names), message,
+		write_revision(false, revision, schemamig_text_array(parent_names), message,
 					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 					   up_count, downgrade ? down_count : -1);
 		schemamig_graph_summary_store(schemamig_names_replace(heads, parent_names,
@@ -173,7 +171,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 	schemamig_lint_register(revision, upgrade, up_statements, downgrade,
 							down_statements);
 
-	write_revision(existing >= 0, revision, parents_datum(graph, parents), message,
+	write_revision(existing >= 0, revision, schemamig_graph_revision_array(graph, parents), message,
 				   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 				   up_count, downgrade ? down_count : -1);
 	SPI_finish();
@@ -188,7 +186,7 @@ void
 schemamig_register_external(const char *revision, const char *message,
 							List *parents)
 {
-	write_revision(false, revision, names_datum(parents), message,
+	write_revision(false, revision, schemamig_text_array(parents), message,
 				   "", NULL, schemamig_script_checksum("", NULL), "external",
 				   true, true, 0, -1);
 }
@@ -198,7 +196,7 @@ void
 schemamig_register_external_parents(SchemamigGraph *graph, const char *revision,
 									const char *message, List *parents)
 {
-	write_revision(false, revision, parents_datum(graph, parents), message,
+	write_revision(false, revision, schemamig_graph_revision_array(graph, parents), message,
 				   "", NULL, schemamig_script_checksum("", NULL), "external",
 				   true, true, 0, -1);
 }
@@ -358,30 +356,6 @@ resolve_parents(SchemamigGraph *graph, const char *revision,
 			parents = lappend_int(parents, p);
 	}
 	return parents;
-}
-
-static Datum
-parents_datum(SchemamigGraph *graph, List *parents)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(parents), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, parents)
-		elems[n++] = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-static Datum
-names_datum(List *names)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, names)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 static bool

@@ -151,7 +151,6 @@ static void plan_refresh_names(PlanRun *state);
 static void plan_after_statement(SchemamigStatement *st, TimestampTz started,
 								 void *arg);
 static int	compare_new_locks(const ListCell *a, const ListCell *b);
-static Datum text_array(List *strings);
 static void verify_step(void *arg);
 static int	compare_objects(const ListCell *a, const ListCell *b);
 static char *schema_differences(List *before, List *after);
@@ -447,10 +446,10 @@ plan_after_statement(SchemamigStatement *st, TimestampTz started, void *arg)
 	values[0] = CStringGetTextDatum(state->revision);
 	values[1] = Int32GetDatum(st->statement_no);
 	values[2] = CStringGetTextDatum(st->text);
-	values[3] = text_array(lock_strings);
+	values[3] = schemamig_text_array(lock_strings);
 	values[4] = strongest ? CStringGetTextDatum(psprintf("%s: %s", strongest->relation,
 														 lock_modes[strongest->level])) : (Datum) 0;
-	values[5] = text_array(rewrites);
+	values[5] = schemamig_text_array(rewrites);
 	values[6] = IntervalPGetDatum(duration);
 	state->rows = lappend(state->rows, values);
 	MemoryContextSwitchTo(oldcxt);
@@ -467,19 +466,6 @@ compare_new_locks(const ListCell *a, const ListCell *b)
 	if (cmp != 0)
 		return cmp;
 	return lb->level - la->level;
-}
-
-/* text[] of a list of C strings, in CurrentMemoryContext */
-static Datum
-text_array(List *strings)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(strings), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, strings)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /* ---- verify() ---- */

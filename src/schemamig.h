@@ -108,6 +108,7 @@ extern void schemamig_journal_insert(const char *revision, const char *action,
 extern void schemamig_mark_applied(const char *revision, const char *checksum);
 extern void schemamig_mark_unapplied(const char *revision);
 extern bool schemamig_event_triggers_state(bool *enabled);
+extern Datum schemamig_text_array(List *strings);
 
 /* ---- graph.c: the revision graph in memory ---- */
 
@@ -146,6 +147,7 @@ extern List *schemamig_graph_current(SchemamigGraph *graph);
 extern List *schemamig_graph_pending(SchemamigGraph *graph, const char *target);
 extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target);
 extern bool schemamig_is_valid_id(const char *revision);
+extern Datum schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes);
 extern void schemamig_graph_summary(List **heads, List **current);
 extern void schemamig_graph_summary_store(List *heads, List *current);
 extern List *schemamig_names_replace(List *names, List *remove, const char *add);
