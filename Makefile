@@ -1,11 +1,8 @@
 # schemamig: PGXS build, tests, demo and benchmarks
 EXTENSION = schemamig
 MODULE_big = schemamig
-OBJS = src/schemamig.o src/script.o src/catalog.o src/graph.o src/register.o \
-	src/migrate.o src/inspect.o src/context.o src/guard.o src/ddl_log.o src/statement_text.o \
-	src/drift.o src/lint.o src/lint_report.o src/review.o src/fingerprint.o src/fingerprint_scan.o src/fingerprint_index.o src/steps.o \
-	src/progress.o src/steps_list.o src/alembic.o src/alembic_settle.o
-DATA = schemamig--0.1.0.sql
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
 REGRESS = graph migrate errors guard review fingerprint lint steps alembic

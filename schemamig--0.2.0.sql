@@ -1,0 +1,451 @@
+/* schemamig--0.2.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION schemamig" to load this file. \quit
+
+/*
+ * Tables.  Every table is an extension configuration table so pg_dump
+ * carries its rows; none is writable by PUBLIC.  The C functions write them
+ * with the rights of the table owner (see catalog.c), so a deploy role needs
+ * EXECUTE on the functions and nothing on the tables.
+ *
+ * Keys come from explicit sequences rather than identity columns because an
+ * identity sequence cannot be passed to pg_extension_config_dump, and a
+ * restore must bring the sequences' positions along so new rows written
+ * after the restore never collide with restored ones.
+ */
+
+CREATE SEQUENCE schemamig.revision_seq;
+CREATE SEQUENCE schemamig.applied_seq;
+CREATE SEQUENCE schemamig.journal_id_seq;
+CREATE SEQUENCE schemamig.ddl_log_id_seq;
+
+CREATE TABLE schemamig.revision (
+	revision text PRIMARY KEY
+		CHECK (revision OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'
+			   AND revision NOT IN ('head', 'heads', 'base', 'current')),
+	parents text[] NOT NULL DEFAULT '{}',
+	message text,
+	upgrade_sql text NOT NULL,
+	downgrade_sql text,
+	checksum text NOT NULL,
+	kind text NOT NULL DEFAULT 'sql' CHECK (kind IN ('sql', 'external')),
+	upgrade_transactional boolean NOT NULL DEFAULT true,
+	downgrade_transactional boolean NOT NULL DEFAULT true,
+	upgrade_statements integer NOT NULL DEFAULT 0,
+	downgrade_statements integer,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('schemamig.revision_seq') UNIQUE,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	registered_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE schemamig.revision IS 'registered revisions: the migration graph';
+
+CREATE TABLE schemamig.applied (
+	revision text PRIMARY KEY REFERENCES schemamig.revision (revision),
+	applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	applied_by name NOT NULL DEFAULT CURRENT_USER,
+	checksum text NOT NULL,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('schemamig.applied_seq') UNIQUE
+);
+COMMENT ON TABLE schemamig.applied IS 'revisions currently applied (closed under ancestors)';
+
+CREATE TABLE schemamig.journal (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('schemamig.journal_id_seq'),
+	revision text,
+	action text NOT NULL CHECK (action IN ('upgrade', 'downgrade', 'stamp')),
+	target text,
+	at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	by name NOT NULL DEFAULT CURRENT_USER,
+	duration interval,
+	xid xid8
+);
+COMMENT ON TABLE schemamig.journal IS 'append-only record of upgrade, downgrade and stamp events';
+
+CREATE TABLE schemamig.ddl_log (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('schemamig.ddl_log_id_seq'),
+	revision text,
+	direction text NOT NULL
+		CHECK (direction IN ('upgrade', 'downgrade', 'client', 'unversioned')),
+	statement_no integer,
+	command_tag text NOT NULL,
+	statement text,
+	objects jsonb NOT NULL DEFAULT '[]',
+	executed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	xid xid8,
+	role name,
+	session_role name,
+	application_name text,
+	client_addr inet,
+	backend_pid integer
+);
+COMMENT ON TABLE schemamig.ddl_log IS 'append-only record of every executed DDL statement';
+CREATE INDEX ddl_log_revision_idx ON schemamig.ddl_log (revision);
+
+/*
+ * One row of bookkeeping: the fingerprint stored after the last
+ * upgrade/downgrade/stamp (drift = the schema no longer has it) and a
+ * generation counter every mutating call bumps.  Bumping it is what turns a
+ * concurrent migration under REPEATABLE READ or SERIALIZABLE into a clean
+ * serialization failure instead of a stale view of the applied set.  The
+ * row is created on first use, not here, so restoring a dump (which brings
+ * the row along) never collides with a row the install script made.
+ */
+CREATE TABLE schemamig.state (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	generation bigint NOT NULL DEFAULT 0,
+	fingerprint text,
+	objects jsonb,
+	changed_at timestamptz
+);
+
+/*
+ * Revisions applied by the step protocol (steps.c), one statement per
+ * top-level transaction: one row per revision whose steps have begun and
+ * not finished.  "running" is the statement begun and not known to have
+ * finished; whether it still runs is told by the step lock, not by the row.
+ */
+CREATE TABLE schemamig.progress (
+	revision text PRIMARY KEY REFERENCES schemamig.revision (revision),
+	direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade')),
+	statements integer NOT NULL,
+	done integer NOT NULL DEFAULT 0 CHECK (done >= 0 AND done <= statements),
+	running integer,
+	running_pid integer,
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE schemamig.progress IS 'revisions part-way through their steps';
+
+SELECT pg_catalog.pg_extension_config_dump('schemamig.progress', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.revision', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.applied', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.journal', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.ddl_log', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.state', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.revision_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.applied_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.journal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.ddl_log_id_seq', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA schemamig FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA schemamig FROM PUBLIC;
+GRANT USAGE ON SCHEMA schemamig TO PUBLIC;
+
+/*
+ * The journal and the DDL log are append-only for every role, superusers
+ * included.  ENABLE ALWAYS keeps the refusal when session_replication_role
+ * is "replica".  Dropping the trigger is DDL, which the guard blocks.
+ */
+CREATE FUNCTION schemamig.refuse_change()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_refuse_change';
+
+CREATE TRIGGER ddl_log_append_only
+	BEFORE UPDATE OR DELETE ON schemamig.ddl_log
+	FOR EACH ROW EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER ddl_log_no_truncate
+	BEFORE TRUNCATE ON schemamig.ddl_log
+	FOR EACH STATEMENT EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER journal_append_only
+	BEFORE UPDATE OR DELETE ON schemamig.journal
+	FOR EACH ROW EXECUTE FUNCTION schemamig.refuse_change();
+CREATE TRIGGER journal_no_truncate
+	BEFORE TRUNCATE ON schemamig.journal
+	FOR EACH STATEMENT EXECUTE FUNCTION schemamig.refuse_change();
+ALTER TABLE schemamig.ddl_log ENABLE ALWAYS TRIGGER ddl_log_append_only;
+ALTER TABLE schemamig.ddl_log ENABLE ALWAYS TRIGGER ddl_log_no_truncate;
+ALTER TABLE schemamig.journal ENABLE ALWAYS TRIGGER journal_append_only;
+ALTER TABLE schemamig.journal ENABLE ALWAYS TRIGGER journal_no_truncate;
+
+/*
+ * Revisions and the graph.
+ */
+CREATE FUNCTION schemamig.register(revision text, upgrade text,
+								   downgrade text DEFAULT NULL,
+								   parents text[] DEFAULT NULL,
+								   message text DEFAULT NULL)
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_register';
+
+CREATE FUNCTION schemamig.unregister(revision text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_unregister';
+
+CREATE FUNCTION schemamig.upgrade(target text DEFAULT 'heads')
+RETURNS TABLE (revision text, direction text, statements integer, duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_upgrade';
+
+CREATE FUNCTION schemamig.downgrade(target text DEFAULT '-1')
+RETURNS TABLE (revision text, direction text, statements integer, duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_downgrade';
+
+CREATE FUNCTION schemamig.stamp(target text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_stamp';
+
+CREATE FUNCTION schemamig.current()
+RETURNS SETOF text
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_current';
+
+CREATE FUNCTION schemamig.heads()
+RETURNS SETOF text
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_heads';
+
+CREATE FUNCTION schemamig.history()
+RETURNS TABLE (revision text, parents text[], message text, kind text,
+			   transactional boolean, applied boolean, applied_at timestamptz,
+			   is_head boolean, is_current boolean, registered_at timestamptz,
+			   progress text)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_history';
+
+CREATE FUNCTION schemamig.status()
+RETURNS TABLE ("current" text[], heads text[], pending integer,
+			   guard text, event_triggers_installed boolean,
+			   event_triggers_enabled boolean, drift boolean,
+			   last_action text, last_revision text, last_action_at timestamptz,
+			   partial text[], partial_hint text)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_status';
+
+/*
+ * Client-driven migrations (begin_revision) and the event triggers.
+ */
+CREATE FUNCTION schemamig.begin_revision(revision text, message text DEFAULT NULL)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_begin_revision';
+
+CREATE FUNCTION schemamig.end_revision()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_end_revision';
+
+CREATE FUNCTION schemamig.guard_ddl_start()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_guard_ddl_start';
+
+CREATE FUNCTION schemamig.log_ddl_end()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_ddl_end';
+
+CREATE FUNCTION schemamig.log_sql_drop()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_sql_drop';
+
+CREATE FUNCTION schemamig.log_table_rewrite()
+RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_log_table_rewrite';
+
+CREATE EVENT TRIGGER schemamig_guard ON ddl_command_start
+	EXECUTE FUNCTION schemamig.guard_ddl_start();
+CREATE EVENT TRIGGER schemamig_log_ddl ON ddl_command_end
+	EXECUTE FUNCTION schemamig.log_ddl_end();
+CREATE EVENT TRIGGER schemamig_log_drop ON sql_drop
+	EXECUTE FUNCTION schemamig.log_sql_drop();
+CREATE EVENT TRIGGER schemamig_log_rewrite ON table_rewrite
+	EXECUTE FUNCTION schemamig.log_table_rewrite();
+ALTER EVENT TRIGGER schemamig_guard ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER schemamig_log_rewrite ENABLE ALWAYS;
+
+/*
+ * The migration safety review of any script; it reads only the catalogs
+ * (what exists, function volatility), so it is for everyone.
+ */
+CREATE FUNCTION schemamig.lint(sql text)
+RETURNS TABLE (rule text, severity text, statement_no integer,
+			   statement text, message text, hint text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'schemamig_lint';
+
+/*
+ * The schema fingerprint and drift: read-only, for everyone.  VOLATILE
+ * because they read the catalogs with fresh snapshots.
+ */
+CREATE FUNCTION schemamig.fingerprint()
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_fingerprint';
+
+CREATE FUNCTION schemamig.fingerprint_objects()
+RETURNS TABLE (object_type text, identity text, hash text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_fingerprint_objects_srf';
+
+CREATE FUNCTION schemamig.drift()
+RETURNS TABLE (object_type text, identity text, change text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_drift';
+
+/*
+ * The dry run and the downgrade check: they run migration SQL as the caller
+ * in subtransactions that are always rolled back, so they need the same
+ * grant as upgrade() (revoked from PUBLIC below).
+ */
+CREATE FUNCTION schemamig.plan(target text DEFAULT 'heads')
+RETURNS TABLE (revision text, statement_no integer, statement text,
+			   locks text[], strongest_lock text, rewrites text[],
+			   duration interval)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_plan';
+
+CREATE FUNCTION schemamig.verify(revision text DEFAULT NULL)
+RETURNS TABLE (revision text, upgrade_ok boolean, downgrade_ok boolean,
+			   restores_schema boolean, reapply_ok boolean, detail text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_verify';
+
+/*
+ * Non-transactional revisions (the step protocol) and long histories.
+ */
+CREATE FUNCTION schemamig.steps(target text DEFAULT 'heads')
+RETURNS SETOF text
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_steps';
+
+CREATE FUNCTION schemamig.downgrade_steps(target text DEFAULT '-1')
+RETURNS SETOF text
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_downgrade_steps';
+
+CREATE FUNCTION schemamig.begin_step(revision text, statement_no integer,
+									 direction text DEFAULT 'upgrade')
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_begin_step';
+
+CREATE FUNCTION schemamig.finish_step(revision text)
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_finish_step';
+
+CREATE PROCEDURE schemamig.upgrade_each(target text DEFAULT 'heads')
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_upgrade_each';
+
+/*
+ * Mutating functions are for deploy roles only: see README, "Granting a
+ * deploy role".  Read functions are for everyone; they show revision ids and
+ * messages, never the scripts or the DDL log.
+ */
+REVOKE ALL ON FUNCTION schemamig.register(text, text, text, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.unregister(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.upgrade(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.downgrade(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.stamp(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.begin_revision(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.end_revision() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.plan(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.verify(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.steps(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.downgrade_steps(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.begin_step(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.finish_step(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE schemamig.upgrade_each(text) FROM PUBLIC;
+
+/*
+ * Flask-Migrate / Alembic compatibility (src/alembic.c), active when
+ * schemamig.alembic_version_table is set.  schemamig attaches
+ * alembic_version_written() to Alembic's version table (EXECUTE stays with
+ * PUBLIC so the role that creates that table can attach it; the function
+ * does nothing on any other table).  The first version write of a
+ * transaction inserts a row into alembic_settlement, whose deferred
+ * constraint trigger settles the transaction's writes at commit; the row is
+ * deleted again, so the table is always empty.
+ */
+CREATE TABLE schemamig.alembic_settlement (
+	xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
+);
+REVOKE ALL ON schemamig.alembic_settlement FROM PUBLIC;
+
+CREATE FUNCTION schemamig.alembic_settle()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_settle';
+
+CREATE CONSTRAINT TRIGGER alembic_settle
+	AFTER INSERT ON schemamig.alembic_settlement
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION schemamig.alembic_settle();
+ALTER TABLE schemamig.alembic_settlement ENABLE ALWAYS TRIGGER alembic_settle;
+
+CREATE FUNCTION schemamig.alembic_version_written()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_version_written';
+
+CREATE FUNCTION schemamig.alembic_attach()
+RETURNS SETOF text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_attach';
+
+REVOKE ALL ON FUNCTION schemamig.alembic_settle() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.alembic_attach() FROM PUBLIC;
+
+/*
+ * The role that ran CREATE EXTENSION administers schemamig.  After a
+ * trusted install by a database owner who is not superuser, every object
+ * above belongs to the bootstrap superuser: without these grants that owner
+ * would get the guard but no way left to change its own schema.  With GRANT
+ * OPTION it can grant them on to a deploy role.  Nothing here lets it do
+ * more than it could before: migration SQL runs with its own rights.
+ */
+GRANT EXECUTE ON FUNCTION schemamig.register(text, text, text, text[], text),
+	schemamig.unregister(text), schemamig.upgrade(text), schemamig.downgrade(text),
+	schemamig.stamp(text), schemamig.begin_revision(text, text),
+	schemamig.end_revision(), schemamig.plan(text), schemamig.verify(text),
+	schemamig.steps(text), schemamig.downgrade_steps(text),
+	schemamig.begin_step(text, integer, text), schemamig.finish_step(text),
+	schemamig.alembic_attach()
+	TO @extowner@ WITH GRANT OPTION;
+GRANT EXECUTE ON PROCEDURE schemamig.upgrade_each(text) TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON ALL TABLES IN SCHEMA schemamig TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * CREATE EXTENSION made the schema before switching to the superuser that
+ * runs this script, so after a trusted install the database owner owns it,
+ * and a schema owner may create objects in it, rename it and put a schema
+ * of its own making in its place.  The schema goes to the owner of
+ * everything else in it.
+ */
+ALTER SCHEMA schemamig OWNER TO CURRENT_USER;
+
+/*
+ * Objects added in 0.2.0.  Each section below also appears, with the same
+ * objects, in schemamig--0.1.0--0.2.0.sql: a fresh install and an updated
+ * 0.1.0 database must end up identical (test/integration/extension_upgrade.sh).
+ */
+
+/* ==== architecture (#19) ==== */
+
+/* ==== versions and release (#15) ==== */
+
+/* ==== seal the guard (#12) ==== */
+
+/* ==== ledger and drift (#13) ==== */
+
+/* ==== review and lint (#14) ==== */
+
+/* ==== deploy and client program (#17) ==== */
+
+/* ==== alembic on managed clusters (#18) ==== */
+
+/* ==== managed clusters and owner restore (#20) ==== */
+
+/* ==== citus (#16) ==== */
+
