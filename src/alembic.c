@@ -121,18 +121,9 @@ static void alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubi
 static RangeVar *
 version_table_rangevar(void)
 {
-	char	   *copy;
-	List	   *names;
+	const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
 
-	if (schemamig_alembic_version_table == NULL ||
-		schemamig_alembic_version_table[0] == '\0')
-		return NULL;
-	copy = pstrdup(schemamig_alembic_version_table);
-	if (!SplitIdentifierString(copy, '.', &names))
-		return NULL;			/* the check hook makes this unreachable */
-	if (list_length(names) == 2)
-		return makeRangeVar(linitial(names), lsecond(names), -1);
-	return makeRangeVar(NULL, linitial(names), -1);
+	return setting->on ? setting->rangevar : NULL;
 }
 
 static Oid
@@ -270,14 +261,25 @@ attach_triggers(Oid relid)
 SchemamigVerdict
 schemamig_alembic_classify(Node *parsetree)
 {
+	const SchemamigAlembicSetting *setting;
 	Oid			relid;
 
 	if (version_table_rangevar() == NULL)
 		return VERDICT_UNVERSIONED;
+	setting = schemamig_alembic_setting();
+	if (!schemamig_alembic_is_writer(GetUserId()))
+		return VERDICT_UNVERSIONED;
 	if (is_version_table_bookkeeping(parsetree))
 		return VERDICT_ALEMBIC_TABLE;
-	if (schemamig_guard_mode != GUARD_ENFORCE ||
-		schemamig_statement_needs_top_level(parsetree))
+	if (schemamig_guard_mode != GUARD_ENFORCE)
+		return VERDICT_UNVERSIONED;
+
+	/*
+	 * A statement that runs outside a transaction block (CREATE INDEX
+	 * CONCURRENTLY in Alembic's autocommit_block) can only be attributed
+	 * across transactions, which needs a named writer.
+	 */
+	if (schemamig_statement_needs_top_level(parsetree) && !OidIsValid(setting->writer))
 		return VERDICT_UNVERSIONED;
 	relid = version_table_oid();
 	if (!OidIsValid(relid) ||
@@ -290,44 +292,107 @@ schemamig_alembic_classify(Node *parsetree)
 			return VERDICT_UNVERSIONED;
 		attach_triggers(relid);
 	}
+	schemamig_alembic_prelint(parsetree);
 	return VERDICT_PROVISIONAL;
 }
 
 /*
- * ddl_command_end of provisional DDL: keep what its log row needs.  The
- * objects come from pg_event_trigger_ddl_commands(), only readable now.
+ * The hint of the guard's SM001 for DDL Alembic mode did not admit, or NULL
+ * when Alembic has nothing to do with it.  A deploy that gets this error is
+ * usually an Alembic deploy on a database where nobody turned the mode on.
+ */
+char *
+schemamig_alembic_hint(Node *parsetree)
+{
+	const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
+	char	   *role = GetUserNameFromId(GetUserId(), false);
+
+	if (!setting->on)
+	{
+		bool		alembic_table = false;
+
+		if (IsA(parsetree, CreateStmt))
+			alembic_table = strcmp(((CreateStmt *) parsetree)->relation->relname,
+								   "alembic_version") == 0;
+		if (!alembic_table &&
+			!OidIsValid(RelnameGetRelid("alembic_version")))
+			return NULL;
+		return psprintf("For Flask-Migrate or Alembic, the extension's owner turns Alembic mode on once: SELECT schemamig.alembic_enable('public.alembic_version', '%s');",
+						role);
+	}
+	if (!schemamig_alembic_is_writer(GetUserId()))
+		return OidIsValid(setting->writer) && !setting->writer_missing ?
+			psprintf("Only role \"%s\", the writer named by schemamig.alembic_enable(), may change the schema through Alembic; deploy as that role.",
+					 GetUserNameFromId(setting->writer, false)) :
+			pstrdup("The writer role named by schemamig.alembic_enable() no longer exists; call schemamig.alembic_enable() again.");
+	if (schemamig_guard_mode == GUARD_ENFORCE &&
+		schemamig_statement_needs_top_level(parsetree) && !OidIsValid(setting->writer))
+		return pstrdup("Statements that run outside a transaction block (Alembic's autocommit_block) need a named writer: SELECT schemamig.alembic_enable('<schema.table>', '<deploy role>');");
+	if (!OidIsValid(version_table_oid()))
+		return psprintf("Schema changes are admitted once Alembic has created its version table %s; run flask db upgrade or alembic upgrade.",
+						quote_qualified_identifier(setting->schema, setting->table));
+	return psprintf("Role \"%s\" may not write the version table %s, so its schema changes cannot be attributed to an Alembic revision.",
+					role, quote_qualified_identifier(setting->schema, setting->table));
+}
+
+/*
+ * ddl_command_end of provisional DDL: keep what its log row needs, in
+ * schemamig.alembic_provisional (the objects come from
+ * pg_event_trigger_ddl_commands(), only readable now), and remember it in
+ * memory with its place among the transaction's version writes.  The row
+ * commits with the transaction: when a named writer's transaction commits
+ * without a version write after its DDL, the row is the provisional state
+ * the next version write of the same session settles.
  */
 void
 schemamig_alembic_hold(const char *tag, const char *statement, const char *objects)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[8] = {INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	NameData	role;
+	NameData	session_role;
 	MemoryContext oldcxt;
-	SchemamigHeldDdl    *h;
-	char	   *all_objects;
+	SchemamigHeldDdl *h;
+	bool		isnull;
 	int			ret;
+
+	namestrcpy(&role, GetUserNameFromId(GetUserId(), false));
+	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+	values[0] = Int32GetDatum(MyProcPid);
+	values[1] = TimestampTzGetDatum(MyStartTimestamp);
+	values[2] = CStringGetTextDatum(tag);
+	values[3] = statement ? CStringGetTextDatum(statement) : (Datum) 0;
+	nulls[3] = statement ? ' ' : 'n';
+	values[4] = CStringGetTextDatum(objects);
+	values[5] = NameGetDatum(&role);
+	values[6] = NameGetDatum(&session_role);
+	values[7] = CStringGetTextDatum(application_name ? application_name : "");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(objects);
-	ret = schemamig_owner_execute("SELECT (" SCHEMAMIG_DDL_COMMANDS_JSON
-								  " OPERATOR(pg_catalog.||) $1::pg_catalog.jsonb)::text",
-								  1, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the event trigger's objects: %s", SPI_result_code_string(ret));
-	all_objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.alembic_provisional "
+								  "(backend_pid, backend_start, command_tag, statement, objects, "
+								  "role, session_role, application_name, client_addr) "
+								  "VALUES ($1, $2, $3, $4, " SCHEMAMIG_DDL_COMMANDS_JSON
+								  " OPERATOR(pg_catalog.||) $5::pg_catalog.jsonb, $6, $7, $8, "
+								  "pg_catalog.inet_client_addr()) RETURNING id",
+								  8, types, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert into schemamig.alembic_provisional: %s",
+			 SPI_result_code_string(ret));
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	h = palloc0(sizeof(SchemamigHeldDdl));
+	h->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	h->subxid = GetCurrentSubTransactionId();
 	h->before_write = next_write_seq;
 	h->tag = pstrdup(tag);
 	h->statement = statement ? pstrdup(statement) : NULL;
-	h->objects = pstrdup(all_objects);
-	h->executed_at = GetCurrentTimestamp();
-	namestrcpy(&h->role, GetUserNameFromId(GetUserId(), false));
-	namestrcpy(&h->session_role, GetUserNameFromId(GetSessionUserId(), false));
+	h->role = role;
 	h->application_name = pstrdup(application_name ? application_name : "");
+	h->carry = OidIsValid(schemamig_alembic_setting()->writer);
 	h->settled_in = InvalidSubTransactionId;
 	schemamig_alembic_held = lappend(schemamig_alembic_held, h);
 	MemoryContextSwitchTo(oldcxt);
@@ -367,6 +432,24 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 	if (schemamig_restoring ||
 		RelationGetRelid(trigdata->tg_relation) != version_table_oid())
 		return PointerGetDatum(NULL);
+	if (!schemamig_alembic_is_writer(GetUserId()))
+	{
+		/* trust is decided: only the writer's version writes count */
+		const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
+		char	   *writer = setting->writer_missing ? NULL :
+			GetUserNameFromId(setting->writer, true);
+
+		ereport(schemamig_guard_mode == GUARD_ENFORCE ? ERROR : WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the Alembic writer role may write the version table %s",
+						quote_qualified_identifier(setting->schema, setting->table)),
+				 errdetail("schemamig.alembic_enable() named role \"%s\" as the writer; role \"%s\" is not a member of it.",
+						   writer ? writer : "(dropped)",
+						   GetUserNameFromId(GetUserId(), false)),
+				 schemamig_guard_mode == GUARD_ENFORCE ? 0 :
+				 errhint("The write is not attributed to any revision.")));
+		return PointerGetDatum(NULL);
+	}
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	attno = SPI_fnumber(desc, "version_num");
@@ -464,7 +547,9 @@ alembic_xact_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 	int			unlogged = 0;
-	SchemamigHeldDdl    *first = NULL;
+	int			carried = 0;
+	SchemamigHeldDdl *first = NULL;
+	const SchemamigAlembicSetting *setting;
 
 	switch (event)
 	{
@@ -472,17 +557,34 @@ alembic_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			foreach(lc, schemamig_alembic_held)
 			{
-				SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
+				SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
-				if (h->settled_in == InvalidSubTransactionId)
+				if (h->settled_in != InvalidSubTransactionId)
+					continue;
+				/* a prepared transaction leaves the session: nothing carries */
+				if (h->carry && event == XACT_EVENT_PRE_COMMIT)
 				{
-					if (first == NULL)
-						first = h;
-					unlogged++;
+					carried++;
+					continue;
 				}
+				if (first == NULL)
+					first = h;
+				unlogged++;
 			}
-			if (first == NULL)
+			if (first == NULL && carried == 0)
 				break;
+			/* read when the DDL was held, so no query runs here */
+			setting = schemamig_alembic_setting();
+			if (first == NULL)
+			{
+				ereport(NOTICE,
+						(errmsg_plural("%d schema change stays provisional until the next write to %s in this session",
+									   "%d schema changes stay provisional until the next write to %s in this session",
+									   carried, carried,
+									   quote_qualified_identifier(setting->schema, setting->table)),
+						 errdetail("schemamig.status() shows it; if the session ends without a version write, it is logged as unversioned.")));
+				break;
+			}
 			ereport(LOG_SERVER_ONLY,
 					(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
 							first->tag, NameStr(first->role), first->application_name,
@@ -490,9 +592,15 @@ alembic_xact_callback(XactEvent event, void *arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 					 errmsg("unversioned schema change blocked: %s", first->tag),
+					 event == XACT_EVENT_PRE_PREPARE ?
+					 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave it provisional, so it is rolled back.",
+									  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave them provisional, so it is rolled back.",
+									  unlogged, unlogged,
+									  quote_qualified_identifier(setting->schema, setting->table)) :
 					 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
 									  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
-									  unlogged, unlogged, schemamig_alembic_version_table),
+									  unlogged, unlogged,
+									  quote_qualified_identifier(setting->schema, setting->table)),
 					 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
 			break;
 		case XACT_EVENT_COMMIT:
@@ -505,6 +613,8 @@ alembic_xact_callback(XactEvent event, void *arg)
 			schemamig_alembic_writes = NIL;
 			settlement_queued_in = InvalidSubTransactionId;
 			schemamig_alembic_attaching = false;
+			schemamig_alembic_setting_reset();
+			schemamig_alembic_allowed_reset();
 			break;
 		default:
 			break;
@@ -527,7 +637,7 @@ alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		return;
 	foreach(lc, schemamig_alembic_held)
 	{
-		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->subxid >= mySubid)
 			continue;
@@ -578,12 +688,14 @@ schemamig_alembic_attach(PG_FUNCTION_ARGS)
 	if (version_table_rangevar() == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("schemamig.alembic_version_table is not set"),
-				 errhint("ALTER DATABASE ... SET schemamig.alembic_version_table = 'public.alembic_version', then reconnect.")));
+				 errmsg("Alembic mode is off"),
+				 errhint("The extension's owner turns it on with SELECT schemamig.alembic_enable('public.alembic_version', '<deploy role>').")));
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("version table \"%s\" does not exist", schemamig_alembic_version_table),
+				 errmsg("version table %s does not exist",
+						quote_qualified_identifier(version_table_rangevar()->schemaname,
+												   version_table_rangevar()->relname)),
 				 errhint("Alembic creates it on its first run; schemamig attaches itself then.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (!triggers_attached(relid))

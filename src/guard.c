@@ -83,6 +83,7 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_ENFORCE)
 	{
 		char	   *statement = schemamig_client_statement_text(trigdata->parsetree);
+		char	   *alembic_hint = schemamig_alembic_hint(trigdata->parsetree);
 
 		ereport(LOG_SERVER_ONLY,
 				(errmsg("schemamig blocked unversioned %s by role \"%s\" in database \"%s\", application \"%s\": %s",
@@ -94,6 +95,7 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 				 errmsg("unversioned schema change blocked: %s", tag),
 				 errdetail("schemamig.guard is \"enforce\": every schema change in this database must be part of a revision."),
+				 alembic_hint ? errhint("%s", alembic_hint) :
 				 schemamig_statement_needs_top_level(trigdata->parsetree) ?
 				 errhint("Register it with schemamig.register() and run it with SELECT * FROM schemamig.steps() \\gexec in psql: it cannot run inside a transaction block.") :
 				 errhint("Register it with schemamig.register() and apply it with schemamig.upgrade(), or run it inside BEGIN; SELECT schemamig.begin_revision('<id>'); ... COMMIT;.")));
