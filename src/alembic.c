@@ -615,6 +615,7 @@ alembic_xact_callback(XactEvent event, void *arg)
 			schemamig_alembic_attaching = false;
 			schemamig_alembic_setting_reset();
 			schemamig_alembic_allowed_reset();
+			schemamig_alembic_settle_reset();
 			break;
 		default:
 			break;

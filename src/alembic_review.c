@@ -266,7 +266,9 @@ lint_statements(const char *revision, List *statements)
 		if (lf == NULL)
 			findings = lappend(findings, &p->finding);
 	}
-	return schemamig_lint_filter_allowed(findings, allowed);
+	/* Alembic runs such a statement in an autocommit_block of its own */
+	return schemamig_lint_filter_allowed(schemamig_lint_filter_allowed(findings, allowed),
+										 list_make1("non-transactional-revision"));
 }
 
 /* Raw parse trees of one statement; NULL if it does not parse */

@@ -64,8 +64,9 @@ static List *simulated = NIL;
 static List *carried_ids = NIL;
 static List *carried_statements = NIL;
 
-/* revisions whose ancestry schemamig does not know (adopted) */
+/* revisions whose ancestry schemamig does not know (adopted), while settling */
 static List *unknown_ancestry = NIL;
+static bool settling = false;
 
 typedef enum StepKind
 {
@@ -132,6 +133,7 @@ schemamig_alembic_settle_writes(void)
 	}
 	carried_ids = session_rows(false, &carried_statements);
 	unknown_ancestry = NIL;
+	settling = true;
 	{
 		int			ret = schemamig_owner_execute("SELECT revision FROM schemamig.alembic_revision WHERE adopted",
 												  0, NULL, NULL, NULL, true, 0);
@@ -174,6 +176,17 @@ schemamig_alembic_settle_writes(void)
 	foreach(lc, pending)
 		((SchemamigVersionWrite *) lfirst(lc))->settled_in = GetCurrentSubTransactionId();
 	schemamig_drift_record();
+	schemamig_alembic_settle_reset();
+}
+
+/* Forget the settlement's lists (they live in its memory context) */
+void
+schemamig_alembic_settle_reset(void)
+{
+	settling = false;
+	unknown_ancestry = NIL;
+	simulated = NIL;
+	carried_ids = carried_statements = NIL;
 }
 
 /*
@@ -361,7 +374,8 @@ schemamig_alembic_adopt(const char *revision)
 	schemamig_check_valid_id(revision);
 	schemamig_register_external_parents(graph, revision, EXTERNAL_MESSAGE, NIL);
 	mark_alembic(revision, true);
-	unknown_ancestry = lappend(unknown_ancestry, pstrdup(revision));
+	if (settling)
+		unknown_ancestry = lappend(unknown_ancestry, pstrdup(revision));
 	schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
 	schemamig_journal_insert(revision, "stamp", revision, GetCurrentTimestamp());
 	return schemamig_graph_find(schemamig_graph_load(), revision);

@@ -334,6 +334,7 @@ extern void schemamig_alembic_status(Datum *values, bool *nulls);
 /* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
 
 extern void schemamig_alembic_settle_writes(void);
+extern void schemamig_alembic_settle_reset(void);
 extern int	schemamig_alembic_adopt(const char *revision);
 
 /* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
