@@ -4,30 +4,37 @@
  *		Flask-Migrate / Alembic compatibility: Alembic's version table
  *		stands in for a migration context.
  *
- * With schemamig.alembic_version_table set (superuser-only), a deploy that
- * runs "flask db upgrade" keeps working unchanged while ad-hoc DDL stays
- * blocked:
+ * With Alembic mode on (alembic_enable(), or the superuser GUC
+ * schemamig.alembic_version_table; alembic_config.c decides which table and
+ * which writer role), a deploy that runs "flask db upgrade" keeps working
+ * unchanged while ad-hoc DDL stays blocked:
  *
  * - Alembic's creation of its version table (one varchar column
  *   version_num, at most a primary key on it) and the drop of that table
- *   that its offline downgrade to base ends with are allowed and logged
- *   with direction 'unversioned': they are bookkeeping, not a revision.
- * - Under schemamig.guard = enforce, DDL with no migration context is
- *   admitted provisionally when the role running it may write the version
- *   table.  Its log row is not written: it is held in memory, because
- *   schemamig.ddl_log is append-only and a row cannot be re-attributed
- *   later.  A role that may not write the version table, or DDL that can
- *   only run outside a transaction block (CREATE INDEX CONCURRENTLY: it
- *   can never share a transaction with a version write), is refused at
- *   once, exactly as without the GUC.
+ *   that its offline downgrade to base ends with are allowed for the writer
+ *   and logged with direction 'unversioned': they are bookkeeping, not a
+ *   revision.
+ * - Under schemamig.guard = enforce, DDL of the writer with no migration
+ *   context is admitted provisionally.  Its log row is not written yet
+ *   (schemamig.ddl_log is append-only and a row cannot be re-attributed):
+ *   it goes to schemamig.alembic_provisional, and the transaction keeps a
+ *   note of its place among the version writes.  Anybody else's DDL is
+ *   refused at once, exactly as without Alembic mode.
  * - A row trigger on the version table records every write (INSERT,
- *   UPDATE, DELETE of a version_num) in order.  At commit the writes are
- *   "settled": grouped into Alembic steps, the held DDL that ran before a
- *   step is written to the log under that step's revision, the revision is
- *   registered as kind 'external' if unknown and the applied set follows
- *   the version table.
- * - A transaction that still holds DDL no version write came after fails
- *   at commit with SM001; it is rolled back, so nothing of it persists.
+ *   UPDATE, DELETE of a version_num) in order; writes by a role that is not
+ *   the writer are refused.  At commit the writes are "settled"
+ *   (alembic_settle.c): grouped into Alembic steps, the DDL held before a
+ *   step is reviewed (alembic_review.c) and moved to the log under that
+ *   step's revision, the revision is registered as kind 'external' if
+ *   unknown, and the applied set follows the version table.
+ * - Held DDL no version write came after: with a named writer it stays
+ *   provisional past commit, bound to the session, for the next version
+ *   write of that session to settle (Alembic's autocommit_block() commits
+ *   before CREATE INDEX CONCURRENTLY, which is admitted the same way); a
+ *   session that ends without one leaves it "abandoned", and the next
+ *   settlement logs it as unversioned.  Without a named writer (GUC only),
+ *   and always at PREPARE TRANSACTION, the transaction fails at commit with
+ *   SM001 and nothing of it persists.
  *
  * Commit time does two jobs, in two mechanisms:
  *
@@ -41,7 +48,8 @@
  *   events"), and Alembic's offline downgrade to base drops the version
  *   table right after deleting its last row.
  * - The refusal is an XACT_EVENT_PRE_COMMIT / PRE_PREPARE transaction
- *   callback that only checks backend memory and raises an ERROR, the way
+ *   callback that only checks backend memory and raises an ERROR (or, for
+ *   DDL that may stay provisional, a NOTICE), the way
  *   postgres_fdw refuses commits.  A deferred trigger could not do this
  *   job: a transaction that never writes the version table queues none,
  *   and a client can fire deferred triggers early with SET CONSTRAINTS ALL
@@ -59,10 +67,10 @@
  * Interpreting the writes (which Alembic step, which parents) is
  * alembic_settle.c's job.
  *
- * Trust: whoever can write the version table can change the schema.  The
- * trigger is attached by the role that creates the table (Alembic, in the
- * same statement's ddl_command_end), lazily by the first role that runs
- * DDL while it is missing and may attach it, or by alembic_attach().
+ * Trust: only the writer role may write the version table and have DDL
+ * held.  The trigger is attached by the writer when it creates the table
+ * (Alembic, in the same statement's ddl_command_end), lazily by the first
+ * DDL of the writer while it is missing, or by alembic_attach().
  *
  * IDENTIFICATION
  *		src/alembic.c

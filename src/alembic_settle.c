@@ -6,10 +6,14 @@
  *		to, and how the applied set follows.
  *
  * Runs at commit, from the deferred constraint trigger of alembic.c, over
- * the writes and held DDL alembic.c recorded (oldest first).  Each step
- * registers its revision if unknown (kind 'external'), writes the DDL held
- * before it to schemamig.ddl_log with its revision, direction and position,
- * moves the applied set and writes one journal row; at the end the schema
+ * the writes and held DDL alembic.c recorded (oldest first).  First, the
+ * provisional DDL of sessions that are gone is logged as unversioned with a
+ * WARNING, and this session's provisional DDL of earlier transactions is
+ * taken up: it belongs to the first step.  Each step registers its
+ * revision if unknown (kind 'external'), has its statements reviewed
+ * (alembic_review.c), moves its DDL from schemamig.alembic_provisional to
+ * schemamig.ddl_log with its revision, direction and position, moves the
+ * applied set and writes one journal row; at the end the schema
  * fingerprint is stored, as after upgrade().
  *
  * How writes become steps.  Alembic writes per step: UPDATE old -> new
@@ -22,7 +26,9 @@
  * downgrading one the INSERTs before it.  DDL is attributed to the first
  * step after it: upgrade to the new version_num, downgrade of the
  * version_num removed, statement_no numbering the step's statements.  A
- * step that ran no DDL (stamp, an empty merge) is journaled as 'stamp'.
+ * step that ran no DDL is journaled as 'upgrade' or 'downgrade' when it
+ * moves along one edge of the graph (a pass migration, an empty merge), as
+ * 'stamp' otherwise (flask db stamp).
  *
  * What the database cannot know: Alembic's down_revision is not in the
  * database.  A revision first seen as an UPDATE gets the replaced
@@ -30,8 +36,12 @@
  * seen as an INSERT becomes a root, so a branch started from an interior
  * revision shows no branch point in history().  A version_num schemamig
  * has never seen (history before schemamig was installed) is adopted as
- * an applied root.  The applied set stays right in every case: it is the
- * closure of what the version table holds.
+ * an applied root, marked adopted in schemamig.alembic_revision.  From an
+ * adopted revision to an id never seen, the step may be an upgrade or a
+ * downgrade below the adoption point: it is a "move", journaled so, its DDL
+ * logged with direction 'client', the new id registered without parents.
+ * The applied set stays right in every case: it is the closure of what
+ * the version table holds.
  *
  * The applied set is computed from a simulation of the version table,
  * starting from current() (what the version table held when schemamig last
