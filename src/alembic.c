@@ -47,10 +47,11 @@
  *   DROP of that table in the same transaction ("it has pending trigger
  *   events"), and Alembic's offline downgrade to base drops the version
  *   table right after deleting its last row.
- * - The refusal is an XACT_EVENT_PRE_COMMIT / PRE_PREPARE transaction
- *   callback that only checks backend memory and raises an ERROR (or, for
- *   DDL that may stay provisional, a NOTICE), the way
- *   postgres_fdw refuses commits.  A deferred trigger could not do this
+ * - The refusal runs at XACT_EVENT_PRE_COMMIT / PRE_PREPARE (hooks.c's
+ *   transaction callback calls schemamig_alembic_pre_commit()): it only
+ *   checks backend memory and raises an ERROR (or, for DDL that may stay
+ *   provisional, a NOTICE), the way postgres_fdw
+ *   refuses commits.  A deferred trigger could not do this
  *   job: a transaction that never writes the version table queues none,
  *   and a client can fire deferred triggers early with SET CONSTRAINTS ALL
  *   IMMEDIATE and run more DDL afterwards.  The callback runs after every
@@ -105,8 +106,6 @@ PG_FUNCTION_INFO_V1(schemamig_alembic_attach);
 
 #define VERSION_TRIGGER "schemamig_alembic_version"
 
-bool		schemamig_alembic_attaching = false;
-
 /* this transaction's held DDL and version writes, in order */
 List	   *schemamig_alembic_held = NIL;
 List	   *schemamig_alembic_writes = NIL;
@@ -120,9 +119,6 @@ static bool is_version_table_bookkeeping(Node *parsetree);
 static bool triggers_attached(Oid relid);
 static void attach_triggers(Oid relid);
 static void queue_settlement(void);
-static void alembic_xact_callback(XactEvent event, void *arg);
-static void alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									 SubTransactionId parentSubid, void *arg);
 
 /* ---- the version table ---- */
 
@@ -246,7 +242,7 @@ attach_triggers(Oid relid)
 					 table, table);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schemamig_alembic_attaching = true;
+	schemamig_guard_plumbing = true;
 	PG_TRY();
 	{
 		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
@@ -254,7 +250,7 @@ attach_triggers(Oid relid)
 	}
 	PG_FINALLY();
 	{
-		schemamig_alembic_attaching = false;
+		schemamig_guard_plumbing = false;
 	}
 	PG_END_TRY();
 	SPI_finish();
@@ -543,15 +539,13 @@ schemamig_alembic_settle(PG_FUNCTION_ARGS)
 
 /* ---- the commit-time check and the transaction's memory ---- */
 
+/*
+ * XACT_EVENT_PRE_COMMIT and PRE_PREPARE (hooks.c): refuse to commit DDL
+ * that no version write attributed, unless it may stay provisional (a named
+ * writer's, at a commit: a prepared transaction leaves the session).
+ */
 void
-schemamig_alembic_register_callbacks(void)
-{
-	RegisterXactCallback(alembic_xact_callback, NULL);
-	RegisterSubXactCallback(alembic_subxact_callback, NULL);
-}
-
-static void
-alembic_xact_callback(XactEvent event, void *arg)
+schemamig_alembic_pre_commit(bool prepare)
 {
 	ListCell   *lc;
 	int			unlogged = 0;
@@ -559,75 +553,64 @@ alembic_xact_callback(XactEvent event, void *arg)
 	SchemamigHeldDdl *first = NULL;
 	const SchemamigAlembicSetting *setting;
 
-	switch (event)
+	foreach(lc, schemamig_alembic_held)
 	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			foreach(lc, schemamig_alembic_held)
-			{
-				SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
-				if (h->settled_in != InvalidSubTransactionId)
-					continue;
-				/* a prepared transaction leaves the session: nothing carries */
-				if (h->carry && event == XACT_EVENT_PRE_COMMIT)
-				{
-					carried++;
-					continue;
-				}
-				if (first == NULL)
-					first = h;
-				unlogged++;
-			}
-			if (first == NULL && carried == 0)
-				break;
-			/* read when the DDL was held, so no query runs here */
-			setting = schemamig_alembic_setting();
-			if (first == NULL)
-			{
-				ereport(NOTICE,
-						(errmsg_plural("%d schema change stays provisional until the next write to %s in this session",
-									   "%d schema changes stay provisional until the next write to %s in this session",
-									   carried, carried,
-									   quote_qualified_identifier(setting->schema, setting->table)),
-						 errdetail("schemamig.status() shows it; if the session ends without a version write, it is logged as unversioned.")));
-				break;
-			}
-			ereport(LOG_SERVER_ONLY,
-					(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
-							first->tag, NameStr(first->role), first->application_name,
-							first->statement ? first->statement : "")));
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
-					 errmsg("unversioned schema change blocked: %s", first->tag),
-					 event == XACT_EVENT_PRE_PREPARE ?
-					 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave it provisional, so it is rolled back.",
-									  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave them provisional, so it is rolled back.",
-									  unlogged, unlogged,
-									  quote_qualified_identifier(setting->schema, setting->table)) :
-					 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
-									  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
-									  unlogged, unlogged,
-									  quote_qualified_identifier(setting->schema, setting->table)),
-					 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* the lists live in TopTransactionContext, which goes now */
-			schemamig_alembic_held = NIL;
-			schemamig_alembic_writes = NIL;
-			settlement_queued_in = InvalidSubTransactionId;
-			schemamig_alembic_attaching = false;
-			schemamig_alembic_setting_reset();
-			schemamig_alembic_allowed_reset();
-			schemamig_alembic_settle_reset();
-			break;
-		default:
-			break;
+		if (h->settled_in != InvalidSubTransactionId)
+			continue;
+		if (h->carry && !prepare)
+		{
+			carried++;
+			continue;
+		}
+		if (first == NULL)
+			first = h;
+		unlogged++;
 	}
+	if (first == NULL && carried == 0)
+		return;
+	/* read when the DDL was held, so no query runs here */
+	setting = schemamig_alembic_setting();
+	if (first == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg_plural("%d schema change stays provisional until the next write to %s in this session",
+							   "%d schema changes stay provisional until the next write to %s in this session",
+							   carried, carried,
+							   quote_qualified_identifier(setting->schema, setting->table)),
+				 errdetail("schemamig.status() shows it; if the session ends without a version write, it is logged as unversioned.")));
+		return;
+	}
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
+					first->tag, NameStr(first->role), first->application_name,
+					first->statement ? first->statement : "")));
+	ereport(ERROR,
+			(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+			 errmsg("unversioned schema change blocked: %s", first->tag),
+			 prepare ?
+			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave it provisional, so it is rolled back.",
+							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave them provisional, so it is rolled back.",
+							  unlogged, unlogged,
+							  quote_qualified_identifier(setting->schema, setting->table)) :
+			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
+							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
+							  unlogged, unlogged,
+							  quote_qualified_identifier(setting->schema, setting->table)),
+			 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
+}
+
+/* The transaction ended: its lists lived in TopTransactionContext */
+void
+schemamig_alembic_xact_end(void)
+{
+	schemamig_alembic_held = NIL;
+	schemamig_alembic_writes = NIL;
+	settlement_queued_in = InvalidSubTransactionId;
+	schemamig_alembic_setting_reset();
+	schemamig_alembic_allowed_reset();
+	schemamig_alembic_settle_reset();
 }
 
 /*
@@ -635,15 +618,12 @@ alembic_xact_callback(XactEvent event, void *arg)
  * and writes vanish, and what it settled is unsettled again (its log rows,
  * registrations and applied rows were rolled back with it).
  */
-static void
-alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
+void
+schemamig_alembic_subxact_abort(SubTransactionId mySubid)
 {
 	List	   *kept = NIL;
 	ListCell   *lc;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
 	foreach(lc, schemamig_alembic_held)
 	{
 		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
