@@ -389,6 +389,12 @@ COMMIT;
 \set VERBOSITY terse
 SELECT * FROM alembic_version;
 SELECT to_regclass('account_y_idx') IS NULL AS index_absent;
+-- a pass downgrade (one edge, no DDL) is a downgrade, not a stamp; a jump
+-- over two edges without DDL is flask db stamp
+UPDATE alembic_version SET version_num='b2' WHERE alembic_version.version_num = 'c3';
+UPDATE alembic_version SET version_num='c3' WHERE alembic_version.version_num = 'b2';
+UPDATE alembic_version SET version_num='a1' WHERE alembic_version.version_num = 'c3';
+UPDATE alembic_version SET version_num='c3' WHERE alembic_version.version_num = 'a1';
 
 -- The applied set follows the version table: upgrade() and friends refuse
 \c regress_alembic2 regress_alembic_owner
