@@ -99,6 +99,20 @@ schemamig_progress_load(void)
 			p->interrupted = p->running > 0 && !p->in_progress &&
 				!schemamig_step_running_revision(p->revision);
 		}
+
+		/*
+		 * A revision with nothing done and nothing left behind (its first
+		 * statement was refused or failed cleanly) is pending, not partial.
+		 */
+		foreach(lc, result)
+		{
+			SchemamigProgress *p = lfirst(lc);
+
+			if (p->done == 0 && !p->in_progress &&
+				!schemamig_step_running_revision(p->revision) &&
+				schemamig_progress_leftover(p) == NULL)
+				result = foreach_delete_current(result, lc);
+		}
 	}
 	return result;
 }

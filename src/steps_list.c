@@ -31,8 +31,15 @@
 PG_FUNCTION_INFO_V1(schemamig_steps);
 PG_FUNCTION_INFO_V1(schemamig_downgrade_steps);
 
-/* Transactional revisions per upgrade() row of steps() */
-#define STEPS_CHUNK			50
+/*
+ * Transactional revisions per upgrade() row of steps(): one, so every
+ * revision commits on its own.  Splitting a change into revisions for lock
+ * safety (ADD CONSTRAINT ... NOT VALID, then VALIDATE) only works when the
+ * first revision's ACCESS EXCLUSIVE lock is released before the second
+ * runs; batching them held it across VALIDATE (docs/deploy.md has the
+ * figures).
+ */
+#define STEPS_CHUNK			1
 
 static Datum steps_srf(FunctionCallInfo fcinfo, bool up);
 static void emit(ReturnSetInfo *rsinfo, const char *row);
@@ -80,6 +87,12 @@ emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
 	{
 		SchemamigStatement *st = list_nth(statements, n - 1);
 
+		/* schemamig runs what can run in a transaction, recorded with it */
+		if (!st->needs_top_level)
+		{
+			emit(rsinfo, psprintf("SELECT schemamig.run_step(%s, %d%s)", id, n, dirarg));
+			continue;
+		}
 		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, n, dirarg));
 		emit(rsinfo, st->text);
 	}
