@@ -137,7 +137,8 @@ static void
 progress_revision_done(const char *revision, double ms)
 {
 	deploy_done++;
-	snprintf(deploy_current, sizeof(deploy_current), "%s", revision);
+	if (revision != deploy_current)
+		snprintf(deploy_current, sizeof(deploy_current), "%s", revision);
 	if (quiet)
 		return;
 	if (show_bar)
@@ -179,6 +180,9 @@ notice_receiver(void *arg, const PGresult *res)
 			return;
 	}
 	if (severity && strcmp(severity, "NOTICE") == 0 && verbose == 0)
+		return;
+	/* upgrade_each() stopping before a step revision is how deploy works */
+	if (msg && strncmp(msg, "stopped before revision", 23) == 0 && verbose == 0)
 		return;
 	if (severity && (strcmp(severity, "INFO") == 0 || strcmp(severity, "LOG") == 0) && verbose == 0)
 		return;

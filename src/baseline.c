@@ -21,8 +21,11 @@
  * script): pg_dump's \restrict / \unrestrict lines are psql meta-commands
  * and are blanked (same length, so positions in the script stay right);
  * CREATE EXTENSION schemamig and COMMENT ON EXTENSION schemamig are
- * skipped (the database has it already); everything else (OWNER TO,
- * set_config, SET) is kept and runs.
+ * skipped (the database has it already), and so are the CREATE SCHEMA
+ * schemamig and ALTER SCHEMA schemamig OWNER TO that pg_dump writes before
+ * it; everything else (OWNER TO, set_config, SET) is kept and runs.  A
+ * script's settings (pg_dump sets search_path to '') last until the end of
+ * its revision only (migrate.c).
  *
  * Which objects a script creates is read from its parse trees: tables,
  * views, materialized views, sequences, indexes, schemas, types and
@@ -45,6 +48,7 @@
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "schemamig.h"
 
@@ -91,10 +95,28 @@ schemamig_dump_blank_meta(const char *script)
 	return copy ? copy : script;
 }
 
-/* CREATE EXTENSION schemamig and COMMENT ON EXTENSION schemamig */
+/*
+ * CREATE EXTENSION schemamig, COMMENT ON EXTENSION schemamig, and the
+ * extension's schema as pg_dump writes it before the extension (CREATE
+ * SCHEMA schemamig, ALTER SCHEMA schemamig OWNER TO).
+ */
 bool
 schemamig_dump_skip_statement(Node *parsetree)
 {
+	if (IsA(parsetree, CreateSchemaStmt))
+	{
+		CreateSchemaStmt *stmt = (CreateSchemaStmt *) parsetree;
+
+		return stmt->schemaname && strcmp(stmt->schemaname, "schemamig") == 0 &&
+			stmt->schemaElts == NIL;
+	}
+	if (IsA(parsetree, AlterOwnerStmt))
+	{
+		AlterOwnerStmt *stmt = (AlterOwnerStmt *) parsetree;
+
+		return stmt->objectType == OBJECT_SCHEMA && IsA(stmt->object, String) &&
+			strcmp(strVal(stmt->object), "schemamig") == 0;
+	}
 	if (IsA(parsetree, CreateExtensionStmt))
 		return strcmp(((CreateExtensionStmt *) parsetree)->extname, "schemamig") == 0;
 	if (IsA(parsetree, CommentStmt))
@@ -124,9 +146,12 @@ static void
 check_type(List **missing, const char *what, List *names)
 {
 	TypeName   *tn = makeTypeNameFromNameList(names);
+	Type		type = LookupTypeName(NULL, tn, NULL, true);
 
-	if (LookupTypeName(NULL, tn, NULL, true) == NULL)
+	if (type == NULL)
 		*missing = lappend(*missing, psprintf("%s %s", what, NameListToString(names)));
+	else
+		ReleaseSysCache(type);
 }
 
 /*

@@ -286,7 +286,8 @@ schemamig_run_step(PG_FUNCTION_ARGS)
 				 errmsg("statement could not be executed: %s", SPI_result_code_string(ret))));
 	schemamig_context_close();
 	error_context_stack = errcallback.previous;
-	AtEOXact_GUC(true, save_nestlevel);
+	/* the statement's settings end with it, as in upgrade() */
+	AtEOXact_GUC(false, save_nestlevel);
 
 	values[0] = CStringGetTextDatum(revision);
 	values[1] = CStringGetTextDatum(dirname);

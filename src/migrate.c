@@ -322,9 +322,12 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 	List	   *statements;
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
+	int			guc_nestlevel;
 
 	statements = schemamig_script_parse(script, revision,
 										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
+	/* a script's SET and set_config() last until its end (pg_dump output) */
+	guc_nestlevel = NewGUCNestLevel();
 	schemamig_context_open(direction, revision);
 	errcallback.callback = statement_error_callback;
 	errcallback.arg = &schemamig_context;
@@ -356,6 +359,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 	error_context_stack = errcallback.previous;
 	schemamig_context_close();
+	AtEOXact_GUC(false, guc_nestlevel);
 	return list_length(statements);
 }
 
