@@ -297,6 +297,8 @@ text_array(char **items, int n)
 	return out;
 }
 
+static void deploy_lock(PGconn *conn);
+
 /* ---- load ---- */
 
 static int
@@ -356,7 +358,6 @@ cmd_load(PGconn *conn, const char *dir)
 
 			snprintf(what, sizeof(what), "%s: could not load revision \"%s\"", rev->path, rev->id);
 			print_error(what, conn, r);
-			PQfinish(conn);
 			return EXIT_ERROR;
 		}
 		PQclear(r);
@@ -440,9 +441,6 @@ cmd_deploy(PGconn *conn, const char *target)
 	char	   *last_first = NULL;
 	PGresult   *res;
 
-	if (target[0] == '+' || target[0] == '-')
-		usage_error("deploy takes a revision id, \"head\" or \"heads\" as its target, not \"%s\"", target);
-	deploy_lock(conn);
 	deploy_total = count_pending(conn, target);
 	deploy_done = 0;
 	if (deploy_total == 0 && !quiet)
@@ -526,7 +524,14 @@ cmd_deploy(PGconn *conn, const char *target)
 			PQclear(res);
 			if (finished)
 			{
-				progress_revision_done(finished, now_ms() - started);
+				const char *v[1] = {finished};
+
+				/* skipped steps (another session runs them) finish nothing */
+				res = must(conn, "SELECT pg_catalog.count(*) FROM schemamig.applied "
+						   "WHERE revision = $1", 1, v, NULL);
+				if (strcmp(PQgetvalue(res, 0, 0), "1") == 0)
+					progress_revision_done(finished, now_ms() - started);
+				PQclear(res);
 				break;
 			}
 		}
@@ -807,11 +812,18 @@ main(int argc, char **argv)
 	else
 		usage_error("unknown command \"%s\"", cmd);
 
+	if (strcmp(cmd, "deploy") == 0 && nargs > 1 && (args[1][0] == '+' || args[1][0] == '-'))
+		usage_error("deploy takes a revision id, \"head\" or \"heads\" as its target, not \"%s\"", args[1]);
+
 	conn = connect_db(host, port, user, dbname);
 	if (strcmp(cmd, "load") == 0)
+	{
+		deploy_lock(conn);
 		rc = cmd_load(conn, args[0]);
+	}
 	else if (strcmp(cmd, "deploy") == 0)
 	{
+		deploy_lock(conn);
 		rc = cmd_load(conn, args[0]);
 		if (rc == EXIT_REACHED)
 			rc = cmd_deploy(conn, nargs > 1 ? args[1] : "heads");
