@@ -474,7 +474,8 @@ cmd_deploy(PGconn *conn, const char *target)
 		free(last_first);
 		last_first = xstrdup(rows[0]);
 
-		if (row_revision(rows[0], "upgrade"))
+		if (strncmp(rows[0], "CALL schemamig.upgrade_each(", 28) == 0 ||
+			row_revision(rows[0], "upgrade"))
 		{
 			/* a run of transactional revisions: one transaction each */
 			deploy_current[0] = '\0';
@@ -502,7 +503,8 @@ cmd_deploy(PGconn *conn, const char *target)
 			char	   *begun = row_revision(rows[k], "begin_step");
 			double		started = now_ms();
 
-			if (row_revision(rows[k], "upgrade"))
+			if (strncmp(rows[k], "CALL schemamig.upgrade_each(", 28) == 0 ||
+				row_revision(rows[k], "upgrade"))
 				break;
 			if (begun)
 			{
