@@ -111,8 +111,7 @@ schemamig_progress_load(void)
 		{
 			SchemamigProgress *p = lfirst(lc);
 
-			if (p->done == 0 && !p->in_progress &&
-				!schemamig_step_running_revision(p->revision) &&
+			if (p->done == 0 && !p->in_progress && p->interrupted == (p->running > 0) &&
 				schemamig_progress_leftover(p) == NULL)
 				result = foreach_delete_current(result, lc);
 		}
