@@ -139,8 +139,8 @@ schemamig_assert_at(PG_FUNCTION_ARGS)
 								  schemamig_deploy_names(graph, todo, 0),
 								  p ? psprintf(" Revision \"%s\" is partially applied (%d of %d statements).",
 											   p->revision, p->done, p->statements) : ""),
-				 errhint("Apply them with the schemamig client (schemamig deploy), CALL schemamig.upgrade_each('%s') and the rows of SELECT * FROM schemamig.steps('%s') \\gexec.",
-						 target, target)));
+				 errhint("Run \"schemamig deploy\", or SELECT * FROM schemamig.steps('%s') \\gexec in psql.",
+						 target)));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
