@@ -104,7 +104,34 @@ SELECT schemamig.register('r0', 'CREATE TABLE legacy (id int PRIMARY KEY); CREAT
 SELECT schemamig.baseline('r0');
 SELECT count(*) AS applied FROM schemamig.applied;
 
+-- repair: an applied revision whose new text has the same statements
+SELECT schemamig.unregister('r0');
+SELECT schemamig.stamp('p3');
+SELECT checksum AS old_checksum FROM schemamig.revision WHERE revision = 'p1' \gset
+SELECT schemamig.register('p1', E'-- reindented\ncreate   TABLE p1 (\n    id int\n);', E'DROP TABLE p1 -- schemamig:allow drop-table', '{b0}');
+SELECT r.checksum <> :'old_checksum' AS new_text, r.checksum = a.checksum AS applied_follows
+  FROM schemamig.revision r JOIN schemamig.applied a USING (revision) WHERE revision = 'p1';
+SELECT action, revision FROM schemamig.journal ORDER BY id DESC LIMIT 1;
+-- anything else is SM002 naming the first statement that differs
+\set VERBOSITY default
+SELECT schemamig.register('p1', 'CREATE TABLE p1 (id bigint)', 'DROP TABLE p1 -- schemamig:allow drop-table', '{b0}');
+SELECT schemamig.register('p1', 'CREATE TABLE p1 (id int)', NULL, '{b0}');
+\set VERBOSITY terse
+
+-- client-driven revisions show in heads() but never count for parent
+-- inference or upgrade('head')
+BEGIN;
+SELECT schemamig.begin_revision('hotfix_1');
+CREATE INDEX p3_id_idx ON p3 (id);
+COMMIT;
+SELECT * FROM schemamig.heads();
+SELECT revision, kind, is_head FROM schemamig.history() WHERE is_head;
+SELECT schemamig.register('p5', 'CREATE TABLE p5 (id int)', 'DROP TABLE p5 -- schemamig:allow drop-table');
+SELECT parents FROM schemamig.revision WHERE revision = 'p5';
+SELECT revision FROM schemamig.upgrade('head');
+SELECT * FROM schemamig.heads();
+
 -- clean up
 SET schemamig.guard = off;
-DROP TABLE legacy, p1, p3 CASCADE;
+DROP TABLE legacy, p1, p3, p4, p5 CASCADE;
 DROP EXTENSION schemamig;
