@@ -63,14 +63,14 @@ CREATE INDEX ON users (team_id);
 VACUUM ANALYZE users;
 CREATE EXTENSION schemamig;
 SQL
-	"$BIN" -q -d $1 load "$WORK/migrations"
+	"$BIN" -q -d $1 load "$WORK/migrations" 2>/dev/null
 }
 
 run_with_writer() {	# db label cmd...
 	local db=$1 label=$2
 	shift 2
 	rm -f "$WORK/stop"
-	python3 "$WORK/writer.py" $db "$WORK/stop" >"$WORK/worst" &
+	/usr/bin/python3 "$WORK/writer.py" $db "$WORK/stop" >"$WORK/worst" &
 	local w=$!
 	sleep 1
 	local start=$(now_ns)
