@@ -625,3 +625,106 @@ GRANT EXECUTE ON FUNCTION schemamig.alembic_enable(text, regrole),
 
 /* ==== citus (#16) ==== */
 
+/*
+ * Citus (docs/citus.md): the key that signs the coordinator's revision
+ * tokens (src/citus.c), the same on every node and readable by superusers
+ * and the extension owner only; housekeeping rows in ddl_log; the cluster
+ * seen from the coordinator.
+ */
+ALTER TABLE schemamig.ddl_log DROP CONSTRAINT ddl_log_direction_check;
+ALTER TABLE schemamig.ddl_log ADD CONSTRAINT ddl_log_direction_check
+	CHECK (direction IN ('upgrade', 'downgrade', 'client', 'unversioned', 'maintenance'));
+
+CREATE TABLE schemamig.citus_key (
+	key bytea NOT NULL CHECK (pg_catalog.length(key) OPERATOR(pg_catalog.>=) 16),
+	single boolean PRIMARY KEY DEFAULT true CHECK (single)
+);
+COMMENT ON TABLE schemamig.citus_key IS 'HMAC key of the Citus revision tokens; no grants';
+REVOKE ALL ON schemamig.citus_key FROM PUBLIC;
+
+CREATE FUNCTION schemamig.citus_set_key(key bytea)
+RETURNS void
+LANGUAGE sql
+AS $$
+	DELETE FROM schemamig.citus_key;
+	INSERT INTO schemamig.citus_key (key) VALUES ($1);
+$$;
+REVOKE EXECUTE ON FUNCTION schemamig.citus_set_key(bytea) FROM PUBLIC;
+
+CREATE FUNCTION schemamig.citus_sync_key()
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	k bytea;
+	n integer := 0;
+	r record;
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+		RAISE EXCEPTION 'permission denied: only a superuser may distribute the Citus key'
+			USING ERRCODE = '42501';
+	END IF;
+	SELECT c.key INTO k FROM schemamig.citus_key c;
+	IF k IS NULL THEN
+		k := pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text
+			OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
+		PERFORM schemamig.citus_set_key(k);
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RETURN 0;
+	END IF;
+	FOR r IN EXECUTE pg_catalog.format(
+		'SELECT nodename, nodeport, success, result FROM pg_catalog.run_command_on_workers(%L)',
+		pg_catalog.format('SELECT schemamig.citus_set_key(%L::bytea)', k))
+	LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'could not copy the Citus key to %:%: %', r.nodename, r.nodeport, r.result;
+		END IF;
+		n := n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION schemamig.citus_sync_key() FROM PUBLIC;
+
+CREATE FUNCTION schemamig.cluster_status()
+RETURNS TABLE (node text, guard text, coverage text, drift boolean, ledger_ok boolean)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+	parts text[];
+BEGIN
+	SELECT 'coordinator', s.guard, pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'coverage', s.drift,
+		(pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'ledger_ok')::boolean
+		INTO node, guard, coverage, drift, ledger_ok
+		FROM schemamig.status() s;
+	RETURN NEXT;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RETURN;
+	END IF;
+	FOR r IN EXECUTE $q$SELECT nodename || ':' || nodeport AS n, success, result
+		FROM pg_catalog.run_command_on_workers($w$SELECT pg_catalog.concat_ws('|', s.guard,
+			coalesce(pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'coverage', ''), coalesce(s.drift::text, ''),
+			coalesce(pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'ledger_ok', ''))
+			FROM schemamig.status() s$w$) ORDER BY nodename, nodeport$q$
+	LOOP
+		node := r.n;
+		IF r.success THEN
+			parts := pg_catalog.string_to_array(r.result, '|');
+			guard := parts[1];
+			coverage := NULLIF(parts[2], '');
+			drift := NULLIF(parts[3], '')::boolean;
+			ledger_ok := NULLIF(parts[4], '')::boolean;
+		ELSE
+			guard := 'error: ' OPERATOR(pg_catalog.||) r.result;
+			coverage := NULL;
+			drift := NULL;
+			ledger_ok := NULL;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+

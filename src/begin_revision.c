@@ -95,6 +95,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 									  list_make1(revision));
 		SPI_finish();
 		schemamig_context_open(DIRECTION_CLIENT, revision);
+		schemamig_citus_statement();
 		PG_RETURN_VOID();
 	}
 
@@ -119,6 +120,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	schemamig_context_open(DIRECTION_CLIENT, revision);
+	schemamig_citus_statement();
 	PG_RETURN_VOID();
 }
 
@@ -131,5 +133,6 @@ schemamig_end_revision(PG_FUNCTION_ARGS)
 				 errmsg("no revision is open"),
 				 errhint("begin_revision() opens one.")));
 	schemamig_context_close();
+	schemamig_citus_statement();
 	PG_RETURN_VOID();
 }

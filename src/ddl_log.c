@@ -448,6 +448,7 @@ write_row(SchemamigDdlStatement *frame, const char *tag)
 	SET_COLUMN(LOG_DIRECTION,
 			   CStringGetTextDatum(versioned ?
 								   schemamig_direction_name(schemamig_context.direction) :
+								   frame->verdict == VERDICT_MAINTENANCE ? "maintenance" :
 								   "unversioned"));
 	if (versioned && schemamig_context.statement_no > 0)
 		SET_COLUMN(LOG_STATEMENT_NO, Int32GetDatum(schemamig_context.statement_no));

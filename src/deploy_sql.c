@@ -279,12 +279,14 @@ schemamig_run_step(PG_FUNCTION_ARGS)
 	schemamig_context_open(direction, revision);
 	schemamig_context.statement_no = n;
 	schemamig_context.statement = st->text;
+	schemamig_citus_statement();
 	ret = SPI_execute(st->text, false, 0);
 	if (ret < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("statement could not be executed: %s", SPI_result_code_string(ret))));
 	schemamig_context_close();
+	schemamig_citus_statement();
 	error_context_stack = errcallback.previous;
 	/* the statement's settings end with it, as in upgrade() */
 	AtEOXact_GUC(false, save_nestlevel);

@@ -77,10 +77,15 @@ schemamig_guard_classify(Node *parsetree, const char *tag)
 {
 	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
 		return VERDICT_SKIP;
+	/* a Citus worker: a valid token of the coordinator's revision (citus.c) */
+	if (schemamig_citus_admit())
+		return VERDICT_VERSIONED;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;
 	if (tag_is_exempt(tag) || only_temporary(parsetree))
 		return VERDICT_SKIP;
+	if (schemamig_citus_maintenance())
+		return VERDICT_MAINTENANCE;
 	if (schemamig_guard_classify_rest)
 		return schemamig_guard_classify_rest(parsetree);
 	return VERDICT_UNVERSIONED;

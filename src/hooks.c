@@ -232,6 +232,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 	schemamig_alembic_xact_end();
 	schemamig_guard_plumbing = false;
 	schemamig_context_xact_end(committed);
+	schemamig_citus_xact_end();
 	schemamig_ddl_statement_reset();
 }
 

@@ -316,6 +316,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 		schemamig_context.statement_no = st->statement_no;
 		schemamig_context.statement = st->text;
+		schemamig_citus_statement();
 		if (st->needs_top_level && equivalents)
 		{
 			run_transactional_equivalent(st);
@@ -333,6 +334,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 	error_context_stack = errcallback.previous;
 	schemamig_context_close();
+	schemamig_citus_statement();
 	AtEOXact_GUC(false, guc_nestlevel);
 	return list_length(statements);
 }

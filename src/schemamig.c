@@ -133,6 +133,7 @@ _PG_init(void)
 							   0,
 							   check_version_table, NULL, NULL);
 
+	schemamig_citus_define_gucs();
 	MarkGUCPrefixReserved("schemamig");
 
 	schemamig_hooks_install();

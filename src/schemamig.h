@@ -280,13 +280,24 @@ typedef enum SchemamigVerdict
 	VERDICT_VERSIONED,			/* inside a migration context */
 	VERDICT_UNVERSIONED,		/* no revision: blocked, warned or logged */
 	VERDICT_PROVISIONAL,		/* Alembic mode: held until a version write */
-	VERDICT_ALEMBIC_TABLE		/* Alembic creating or dropping its table */
+	VERDICT_ALEMBIC_TABLE,		/* Alembic creating or dropping its table */
+	VERDICT_MAINTENANCE			/* Citus housekeeping (citus.c) */
 } SchemamigVerdict;
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
 extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
+
+/* ---- citus.c ---- */
+
+extern char *schemamig_citus_token;
+extern int	schemamig_citus_token_ttl;
+extern void schemamig_citus_define_gucs(void);
+extern void schemamig_citus_statement(void);
+extern bool schemamig_citus_admit(void);
+extern bool schemamig_citus_maintenance(void);
+extern void schemamig_citus_xact_end(void);
 
 /* ---- ddl_log.c ---- */
 

@@ -101,8 +101,14 @@ schemamig_client_statement_text(Node *parsetree)
 	{
 		CapturedStatement *top = &captured[ncaptured - 1];
 
-		if (top->query &&
-			(top->utility == parsetree || equal(top->utility, parsetree)))
+		/*
+		 * A hook below ours (Citus) may run a rewritten copy of the tree
+		 * (an unqualified CREATE INDEX gets its schema and name filled
+		 * in): same statement, same node type, not equal().
+		 */
+		if (top->query && top->utility &&
+			(top->utility == parsetree || equal(top->utility, parsetree) ||
+			 nodeTag(top->utility) == nodeTag(parsetree)))
 			return schemamig_statement_slice(top->query, top->location, top->length);
 	}
 	if (ActivePortal && ActivePortal->sourceText)

@@ -1,0 +1,74 @@
+# Sourced by test/citus/run.sh with a started cluster: TAP output.
+set +e
+T=0 FAILED=0
+ok() { T=$((T + 1)); if [ "$2" = "$3" ]; then echo "ok $T - $1"; else echo "not ok $T - $1"; echo "#   expected: $2"; echo "#   got:      $3"; FAILED=$((FAILED + 1)); fi; }
+# fails LABEL NODE USER SQLSTATE SQL: SQL must fail with SQLSTATE
+fails() {
+	local out rc
+	out=$(CQ_USER=$3 cq "$2" "$5" -v VERBOSITY=verbose 2>&1); rc=$?
+	T=$((T + 1))
+	if [ $rc -ne 0 ] && grep -q "ERROR:  $4:" <<<"$out"; then echo "ok $T - $1"; else echo "not ok $T - $1"; echo "$out" | sed 's/^/#   /'; FAILED=$((FAILED + 1)); fi
+}
+
+# ---- setup: w1 only, then the extension, then w2 joins (Citus copies schemamig to it)
+citus_add_worker w1
+cq coord "CREATE ROLE app LOGIN" >/dev/null
+cq coord "CREATE EXTENSION schemamig" >/dev/null
+ok "schemamig propagated to w1" "0.2.0" "$(cq w1 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
+citus_add_worker w2
+ok "citus_add_node after CREATE EXTENSION schemamig" "0.2.0" "$(cq w2 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
+fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
+ok "citus_sync_key() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do cq $n "SELECT md5(key) FROM schemamig.citus_key"; done | sort -u | wc -l)"
+fails "an ordinary role cannot read the key on a worker" w1 app 42501 "SELECT key FROM schemamig.citus_key"
+
+# ---- revisions: distributed and reference tables, ALTER, indexes, drop
+cq coord "SELECT schemamig.register('r1', \$\$CREATE TABLE t1 (id bigint PRIMARY KEY, v text); SELECT create_distributed_table('t1', 'id'); CREATE TABLE ref (id int PRIMARY KEY); SELECT create_reference_table('ref');\$\$, 'DROP TABLE t1; DROP TABLE ref;')" >/dev/null
+cq coord "SELECT schemamig.register('r2', 'ALTER TABLE t1 ADD COLUMN w int; CREATE INDEX ON t1 (v);', 'DROP INDEX t1_v_idx; ALTER TABLE t1 DROP COLUMN w;', ARRAY['r1'])" >/dev/null
+ok "upgrade() on the coordinator, every worker under enforce" "r1 r2" "$(cq coord "SELECT string_agg(revision, ' ' ORDER BY revision) FROM schemamig.upgrade()")"
+ok "t1 is distributed, ref is a reference table" "ref:n t1:h" "$(cq coord "SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text) FROM pg_dist_partition")"
+ok "shards of t1 have column w and the index on every worker" "2" "$(for n in w1 w2; do cq $n "SET citus.show_shards_for_app_name_prefixes = '*'; SELECT count(*) > 0 FROM pg_indexes WHERE indexname LIKE 't1_v_idx_%'"; done | grep -c t)"
+for n in w1 w2; do
+	ok "$n: no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
+	ok "$n: shard DDL logged under r1 statements 2 and 4 (create_distributed_table, create_reference_table) and r2 statements 1..2" "r1:2 r1:4 r2:1 r2:2" \
+		"$(cq $n "SELECT string_agg(DISTINCT revision || ':' || statement_no, ' ') FROM schemamig.ddl_log WHERE direction = 'upgrade'")"
+	ok "$n: the logged text is the shard command the worker ran" "t" \
+		"$(cq $n "SELECT count(*) FILTER (WHERE statement ~ '^CREATE +INDEX +t1_v_idx_[0-9]+ ON +public.t1_[0-9]+ ') >= 8 FROM schemamig.ddl_log WHERE revision = 'r2' AND statement_no = 2")"
+	ok "$n: never the worker_apply_shard_ddl_command() call" "0" \
+		"$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE statement LIKE '%worker_apply_shard_ddl_command%'")"
+done
+ok "coordinator: unqualified CREATE INDEX logged with its own text (not the upgrade() call)" "CREATE INDEX ON t1 (v)" \
+	"$(cq coord "SELECT statement FROM schemamig.ddl_log WHERE revision = 'r2' AND command_tag = 'CREATE INDEX'")"
+
+# ---- ad-hoc DDL stays blocked cluster-wide
+fails "coordinator: DDL outside a revision" coord app SM001 "CREATE TABLE x (i int)"
+ok "run_command_on_workers() DDL by an ordinary role is refused on both workers" "false|false" \
+	"$(CQ_USER=app cq coord "SELECT string_agg(success::text, '|') FROM run_command_on_workers('CREATE TABLE y (i int)')")"
+fails "worker: direct DDL by an ordinary role" w1 app SM001 "CREATE TABLE z (i int)"
+fails "worker: an ordinary role faking every Citus marker" w1 app SM001 \
+	"SET application_name = 'citus_internal gpid=10000000001'; BEGIN; SELECT assign_distributed_transaction_id(1, 42, now()); SET LOCAL citus.enable_ddl_propagation = off; SELECT worker_apply_shard_ddl_command(0, 'CREATE TABLE z (i int)'); COMMIT"
+fails "worker: a forged token (no key)" w1 app SM001 \
+	"BEGIN; SELECT assign_distributed_transaction_id(1, 42, '2026-01-01'); SET LOCAL schemamig.citus_token = 'v1:upgrade:1:1:42:1767225600000000:9999999999999999:$(printf '0%.0s' $(seq 64)):r1'; CREATE TABLE z (i int); COMMIT"
+
+# ---- housekeeping: a shard move and the deferred cleanup are never blocked
+shard=$(cq coord "SELECT shardid FROM pg_dist_shard_placement WHERE nodeport = ${CITUS_PORT[w1]} AND shardid IN (SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 't1'::regclass) ORDER BY shardid LIMIT 1")
+ok "citus_move_shard_placement() with both workers under enforce" "" \
+	"$(cq coord "SELECT citus_move_shard_placement($shard, 'localhost', ${CITUS_PORT[w1]}, 'localhost', ${CITUS_PORT[w2]}, shard_transfer_mode => 'block_writes')" 2>&1)"
+cq coord "CALL citus_cleanup_orphaned_resources()" >/dev/null 2>&1
+ok "deferred cleanup done: pg_dist_cleanup is empty" "0" "$(cq coord "SELECT count(*) FROM pg_dist_cleanup")"
+ok "w2: the move's DDL is logged as maintenance" "t" "$(cq w2 "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE direction = 'maintenance' AND command_tag = 'CREATE TABLE'")"
+ok "w1: the cleanup's DROP is logged as maintenance" "t" "$(cq w1 "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE direction = 'maintenance' AND command_tag = 'DROP TABLE'")"
+
+# ---- the cluster from the coordinator
+ok "cluster_status(): three nodes under enforce" "coordinator|enforce localhost:${CITUS_PORT[w1]}|enforce localhost:${CITUS_PORT[w2]}|enforce" \
+	"$(cq coord "SELECT string_agg(node || '|' || guard, ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()")"
+
+# ---- downgrade to base across the cluster
+ok "downgrade('base')" "r2 r1" "$(cq coord "SELECT string_agg(revision, ' ') FROM schemamig.downgrade('base')" 2>/dev/null)"
+for n in w1 w2; do
+	ok "$n: shards dropped under r1's downgrade, statement 1" "t" "$(cq $n "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE revision = 'r1' AND direction = 'downgrade' AND statement_no = 1 AND command_tag = 'DROP TABLE'")"
+	ok "$n: still no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
+done
+
+echo "1..$T"
+[ "$FAILED" = 0 ] || { echo "# $FAILED of $T Citus tests failed"; exit 1; }
