@@ -22,8 +22,8 @@
  *			<initiator>:<transaction_number>:<stamp>:<expiry>:<hmac>:<revision>'
  * where initiator/transaction_number/stamp is the coordinator's Citus
  * distributed transaction id (get_current_transaction_id()), expiry is now
- * + schemamig.citus_token_ttl, and hmac is HMAC-SHA256 over everything
- * before it with the key in schemamig.citus_key.  When the context closes,
+ * + schemamig.citus_token_ttl (microseconds since the Unix epoch), and hmac is HMAC-SHA256 over everything
+ * before it followed by the revision, with the key in schemamig.citus_key.  When the context closes,
  * an empty token is sent the same way.  A worker's guard, seeing DDL with
  * no context of its own, verifies the token: the HMAC with its own copy of
  * the key, the expiry against its clock, and the distributed transaction
@@ -194,6 +194,14 @@ distributed_transaction_id(void)
 	return result;
 }
 
+/* now, in microseconds since the Unix epoch (the token's clock) */
+static int64
+unix_now(void)
+{
+	return (int64) GetCurrentTimestamp() +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
 static char *
 hmac_hex(bytea *key, const char *data)
 {
@@ -281,12 +289,15 @@ schemamig_citus_statement(void)
 	dtxid = distributed_transaction_id();
 	if (dtxid == NULL)
 		elog(ERROR, "schemamig: Citus assigned no distributed transaction id");
-	expiry = GetCurrentTimestamp() + (int64) schemamig_citus_token_ttl * USECS_PER_SEC;
+	expiry = unix_now() + (int64) schemamig_citus_token_ttl * USECS_PER_SEC;
 	initStringInfo(&data);
 	appendStringInfo(&data, "v1:%s:%d:%s:" INT64_FORMAT ":",
 					 schemamig_direction_name(schemamig_context.direction),
-					 schemamig_context.statement_no, dtxid, (int64) expiry);
-	appendStringInfo(&data, "%s:%s", hmac_hex(key, data.data), schemamig_context.revision);
+					 schemamig_context.statement_no, dtxid, expiry);
+	/* the MAC covers every field, the revision included */
+	appendStringInfo(&data, "%s:%s",
+					 hmac_hex(key, psprintf("%s%s", data.data, schemamig_context.revision)),
+					 schemamig_context.revision);
 	send_token(data.data);
 }
 
@@ -364,14 +375,14 @@ schemamig_citus_admit(void)
 	key = read_key();
 	if (key == NULL)
 		return token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
-	/* the signed part: everything before the hmac field */
-	signed_part = pnstrdup(token, field[7] - copy);
+	/* the signed part: everything before the hmac field, then the revision */
+	signed_part = psprintf("%s%s", pnstrdup(token, field[7] - copy), field[8]);
 	expected = hmac_hex(key, signed_part);
 	if (strlen(field[7]) != strlen(expected) ||
 		timingsafe_bcmp(field[7], expected, strlen(expected)) != 0)
 		return token_invalid("bad signature");
 	expiry = strtoi64(field[6], NULL, 10);
-	if (expiry < GetCurrentTimestamp())
+	if (expiry < unix_now())
 		return token_invalid("expired");
 	dtxid = distributed_transaction_id();
 	if (dtxid == NULL)
@@ -408,9 +419,10 @@ schemamig_citus_maintenance(void)
 		return false;
 	if (!citus_present())
 		return false;
-	if (MyBackendType == B_BG_WORKER)
-		return true;
-	return application_name != NULL && strncmp(application_name, "citus", 5) == 0;
+	if (MyBackendType != B_BG_WORKER &&
+		(application_name == NULL || strncmp(application_name, "citus", 5) != 0))
+		return false;
+	return true;
 }
 
 /* The transaction ended: forget the token state */
