@@ -290,44 +290,27 @@ schemamig_alembic_classify(Node *parsetree)
 }
 
 /*
- * ddl_command_end of provisional DDL: keep what its log row needs.  The
- * objects come from pg_event_trigger_ddl_commands(), only readable now.
+ * ddl_command_end of provisional DDL: keep its log row, complete but for
+ * its revision, until a version write attributes it.
  */
 void
-schemamig_alembic_hold(const char *tag, const char *statement, const char *objects)
+schemamig_alembic_hold(const SchemamigLogRow *row)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	MemoryContext oldcxt;
-	SchemamigHeldDdl    *h;
-	char	   *all_objects;
-	int			ret;
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	SchemamigHeldDdl *h = palloc0(sizeof(SchemamigHeldDdl));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(objects);
-	ret = schemamig_owner_execute("SELECT (" SCHEMAMIG_DDL_COMMANDS_JSON
-								  " OPERATOR(pg_catalog.||) $1::pg_catalog.jsonb)::text",
-								  1, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the event trigger's objects: %s", SPI_result_code_string(ret));
-	all_objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	h = palloc0(sizeof(SchemamigHeldDdl));
 	h->subxid = GetCurrentSubTransactionId();
 	h->before_write = next_write_seq;
-	h->tag = pstrdup(tag);
-	h->statement = statement ? pstrdup(statement) : NULL;
-	h->objects = pstrdup(all_objects);
-	h->executed_at = GetCurrentTimestamp();
-	namestrcpy(&h->role, GetUserNameFromId(GetUserId(), false));
-	namestrcpy(&h->session_role, GetUserNameFromId(GetSessionUserId(), false));
-	h->application_name = pstrdup(application_name ? application_name : "");
+	h->row.command_tag = pstrdup(row->command_tag);
+	h->row.statement = row->statement ? pstrdup(row->statement) : NULL;
+	h->row.objects = (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(row->objects));
+	h->row.executed_at = row->executed_at;
+	h->row.role = GetUserNameFromId(GetUserId(), false);
+	h->row.session_role = GetUserNameFromId(GetSessionUserId(), false);
+	h->row.application_name = pstrdup(application_name ? application_name : "");
 	h->settled_in = InvalidSubTransactionId;
 	schemamig_alembic_held = lappend(schemamig_alembic_held, h);
 	MemoryContextSwitchTo(oldcxt);
-	SPI_finish();
 }
 
 /* ddl_command_end of the version table's creation: attach the trigger */
@@ -474,11 +457,12 @@ schemamig_alembic_pre_commit(void)
 		return;
 	ereport(LOG_SERVER_ONLY,
 			(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
-					first->tag, NameStr(first->role), first->application_name,
-					first->statement ? first->statement : "")));
+					first->row.command_tag, first->row.role,
+					first->row.application_name,
+					first->row.statement ? first->row.statement : "")));
 	ereport(ERROR,
 			(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
-			 errmsg("unversioned schema change blocked: %s", first->tag),
+			 errmsg("unversioned schema change blocked: %s", first->row.command_tag),
 			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
 							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
 							  unlogged, unlogged, schemamig_alembic_version_table),

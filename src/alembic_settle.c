@@ -57,7 +57,6 @@
 
 /* the version table as the settlement simulates it, version_num strings */
 static List *simulated = NIL;
-static SPIPlanPtr log_plan = NULL;
 
 static void settle_update(List *group, SchemamigVersionWrite *w);
 static void settle_single(SchemamigVersionWrite *w);
@@ -294,55 +293,19 @@ schemamig_alembic_adopt(const char *revision)
 static int
 log_held(const char *revision, bool up, int64 last_seq)
 {
-	SchemamigOwnerContext octx;
 	ListCell   *lc;
 	int			n = 0;
 
 	foreach(lc, schemamig_alembic_held)
 	{
-		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
-		Datum		values[10];
-		char		nulls[10];
-		int			ret;
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->settled_in != InvalidSubTransactionId || h->before_write > last_seq)
 			continue;
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(revision);
-		values[1] = CStringGetTextDatum(up ? "upgrade" : "downgrade");
-		values[2] = Int32GetDatum(++n);
-		values[3] = CStringGetTextDatum(h->tag);
-		values[4] = h->statement ? CStringGetTextDatum(h->statement) : (Datum) 0;
-		nulls[4] = h->statement ? ' ' : 'n';
-		values[5] = CStringGetTextDatum(h->objects);
-		values[6] = TimestampTzGetDatum(h->executed_at);
-		values[7] = NameGetDatum(&h->role);
-		values[8] = NameGetDatum(&h->session_role);
-		values[9] = CStringGetTextDatum(h->application_name);
-
-		schemamig_owner_enter(&octx);
-		if (log_plan == NULL)
-		{
-			Oid			types[10] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID};
-			SPIPlanPtr	plan;
-
-			plan = SPI_prepare("INSERT INTO schemamig.ddl_log (revision, direction, "
-							   "statement_no, command_tag, statement, objects, executed_at, "
-							   "xid, role, session_role, application_name, client_addr, "
-							   "backend_pid) VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.jsonb, "
-							   "$7, pg_catalog.pg_current_xact_id(), $8, $9, $10, "
-							   "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
-							   10, types);
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the held DDL log insert: %s",
-					 SPI_result_code_string(SPI_result));
-			log_plan = plan;
-		}
-		ret = SPI_execute_plan(log_plan, values, nulls, false, 0);
-		schemamig_owner_leave(&octx);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+		h->row.revision = revision;
+		h->row.direction = up ? "upgrade" : "downgrade";
+		h->row.statement_no = ++n;
+		schemamig_ddl_log_write(&h->row);
 		h->settled_in = GetCurrentSubTransactionId();
 	}
 	return n;

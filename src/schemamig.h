@@ -21,6 +21,7 @@
 #include "tcop/utility.h"
 #include "fmgr.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -292,12 +293,42 @@ extern void schemamig_ddl_log_relcache_callback(Datum arg, Oid relid);
 extern void schemamig_ddl_log_syscache_callback(Datum arg, int cacheid,
 												uint32 hashvalue);
 
+/* An element of a ddl_log row's objects array */
+typedef struct SchemamigLogObject
+{
+	const char *type;
+	const char *identity;
+	const char *schema;
+	const char *action;			/* create, alter, drop or rewrite */
+} SchemamigLogObject;
+
+/*
+ * A row of schemamig.ddl_log, as schemamig_ddl_log_write() takes it.  The
+ * writer adds id, xid, client_addr and backend_pid; NULL role,
+ * session_role and application_name mean the current ones.
+ */
+typedef struct SchemamigLogRow
+{
+	const char *revision;		/* NULL: unversioned */
+	const char *direction;		/* upgrade, downgrade, client, unversioned */
+	int			statement_no;	/* 0: NULL */
+	const char *command_tag;
+	const char *statement;
+	Jsonb	   *objects;		/* NULL: [] */
+	TimestampTz executed_at;
+	const char *role;
+	const char *session_role;
+	const char *application_name;
+} SchemamigLogRow;
+
+extern void schemamig_ddl_log_write(const SchemamigLogRow *row);
+extern Jsonb *schemamig_ddl_log_objects(bool ddl_commands, List *collected);
+
 /* What the log hands to the modules above it; filled by hooks.c */
 typedef struct SchemamigDdlLogCallbacks
 {
 	/* a VERDICT_PROVISIONAL statement ended: keep its row until attributed */
-	void		(*hold) (const char *tag, const char *statement,
-						 const char *objects);
+	void		(*hold) (const SchemamigLogRow *row);
 	/* a VERDICT_ALEMBIC_TABLE statement ended (optional) */
 	void		(*version_table_created) (void);
 	/* table_rewrite fired (optional) */
@@ -319,8 +350,8 @@ typedef struct SchemamigDdlStatement
 	SubTransactionId subxid;	/* where it started */
 	SchemamigVerdict verdict;	/* the guard's */
 	char	   *statement;		/* its text; NULL when VERDICT_SKIP */
-	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
-								 * NULL until sql_drop or table_rewrite add one */
+	List	   *objects;		/* SchemamigLogObjects that sql_drop and
+								 * table_rewrite collected */
 } SchemamigDdlStatement;
 
 extern SchemamigDdlStatement *schemamig_ddl_statement_push(Node *parsetree,
@@ -331,19 +362,6 @@ extern void schemamig_ddl_statement_reset(void);
 extern void schemamig_ddl_statement_abort_sub(SubTransactionId subid);
 extern char *schemamig_client_statement_text(Node *parsetree);
 
-/*
- * The objects of the DDL statement now ending, as a jsonb array; usable only
- * inside a ddl_command_end event trigger.
- */
-#define SCHEMAMIG_DDL_COMMANDS_JSON \
-	"COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
-	"'type', c.object_type, 'identity', c.object_identity, " \
-	"'schema', c.schema_name, 'action', " \
-	"CASE WHEN c.command_tag OPERATOR(pg_catalog.~~) 'CREATE%' THEN 'create' " \
-	"WHEN c.command_tag OPERATOR(pg_catalog.~~) 'DROP%' THEN 'drop' " \
-	"ELSE 'alter' END)) " \
-	"FROM pg_catalog.pg_event_trigger_ddl_commands() c), '[]')"
-
 /* ---- alembic.c: Flask-Migrate / Alembic compatibility ---- */
 
 /* A DDL statement admitted provisionally, waiting for a version write */
@@ -351,13 +369,8 @@ typedef struct SchemamigHeldDdl
 {
 	SubTransactionId subxid;	/* where it ran */
 	int64		before_write;	/* seq the next version write gets */
-	char	   *tag;
-	char	   *statement;
-	char	   *objects;		/* jsonb array as text */
-	TimestampTz executed_at;
-	NameData	role;
-	NameData	session_role;
-	char	   *application_name;
+	SchemamigLogRow row;		/* revision, direction, statement_no set
+								 * when settled */
 	SubTransactionId settled_in;	/* where it was logged, or invalid */
 } SchemamigHeldDdl;
 
@@ -377,8 +390,7 @@ extern void schemamig_alembic_pre_commit(void);
 extern void schemamig_alembic_xact_end(void);
 extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
-extern void schemamig_alembic_hold(const char *tag, const char *statement,
-								   const char *objects);
+extern void schemamig_alembic_hold(const SchemamigLogRow *row);
 extern void schemamig_alembic_table_done(void);
 
 /* ---- alembic_settle.c: version-table writes become Alembic steps ---- */

@@ -25,9 +25,9 @@
  * because PostgreSQL 15 fires no event trigger for REINDEX or VACUUM; for
  * the statements that do fire them, the admission opens the migration
  * context around the statement so the guard admits it and the log records
- * it under the revision and statement number.  Utility
- * statements that are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL
- * is refused with SM001 and closes the step.
+ * it under the revision and statement number.  Utility statements that
+ * are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL is refused with
+ * SM001 and closes the step.
  *
  * Progress.  schemamig.progress has one row per revision whose steps have
  * begun and not finished: statements done, and the statement "running"
@@ -585,29 +585,20 @@ step_record_done(PlannedStmt *pstmt, const char *queryString)
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	}
+	SPI_finish();
 	if (!command_tag_event_trigger_ok(tag))
 	{
-		Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[6];
+		SchemamigLogRow row;
 
-		values[0] = CStringGetTextDatum(step.revision);
-		values[1] = CStringGetTextDatum(schemamig_direction_name(step.direction));
-		values[2] = Int32GetDatum(step.statement_no);
-		values[3] = CStringGetTextDatum(GetCommandTagName(tag));
-		values[4] = CStringGetTextDatum(queryString ?
-										schemamig_statement_slice(queryString, pstmt->stmt_location,
-																  pstmt->stmt_len) :
-										step.text);
-		values[5] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-		ret = schemamig_owner_execute("INSERT INTO schemamig.ddl_log (revision, direction, "
-									  "statement_no, command_tag, statement, objects, xid, role, "
-									  "session_role, application_name, client_addr, backend_pid) "
-									  "VALUES ($1, $2, $3, $4, $5, '[]', pg_catalog.pg_current_xact_id(), "
-									  "$6, SESSION_USER, pg_catalog.current_setting('application_name'), "
-									  "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
-									  6, types, values, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+		memset(&row, 0, sizeof(row));
+		row.revision = step.revision;
+		row.direction = schemamig_direction_name(step.direction);
+		row.statement_no = step.statement_no;
+		row.command_tag = GetCommandTagName(tag);
+		row.statement = queryString ?
+			schemamig_statement_slice(queryString, pstmt->stmt_location, pstmt->stmt_len) :
+			step.text;
+		row.executed_at = GetCurrentTimestamp();
+		schemamig_ddl_log_write(&row);
 	}
-	SPI_finish();
 }
