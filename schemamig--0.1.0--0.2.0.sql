@@ -11,6 +11,10 @@
 
 /* ==== architecture (#19) ==== */
 
+-- a NULL revision id is SM007 everywhere, not a silent NULL result
+ALTER FUNCTION schemamig.unregister(text) CALLED ON NULL INPUT;
+ALTER FUNCTION schemamig.finish_step(text) CALLED ON NULL INPUT;
+
 /* ==== versions and release (#15) ==== */
 
 /* ==== seal the guard (#12) ==== */

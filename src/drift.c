@@ -45,23 +45,13 @@ PG_FUNCTION_INFO_V1(schemamig_drift);
 static char *objects_json(List *objects);
 static List *stored_objects(bool *known);
 static int	object_cmp(const ListCell *a, const ListCell *b);
-static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
-static void put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-					   const char *change);
-
-/* The order of schemamig_fingerprint_objects(): byte-wise (type, identity) */
-static int
-object_order(SchemamigObjectHash *x, SchemamigObjectHash *y)
-{
-	int			r = strcmp(x->type, y->type);
-
-	return r != 0 ? r : strcmp(x->identity, y->identity);
-}
+static void put_change(SchemamigDiffKind kind, SchemamigObjectHash *before,
+					   SchemamigObjectHash *after, void *arg);
 
 static int
 object_cmp(const ListCell *a, const ListCell *b)
 {
-	return object_order(lfirst(a), lfirst(b));
+	return schemamig_fingerprint_order(lfirst(a), lfirst(b));
 }
 
 /* {"type": {"identity": "hash", ...}, ...} from a list sorted by type */
@@ -213,15 +203,18 @@ stored_objects(bool *known)
 }
 
 static void
-put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-		   const char *change)
+put_change(SchemamigDiffKind kind, SchemamigObjectHash *before,
+		   SchemamigObjectHash *after, void *arg)
 {
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	SchemamigObjectHash *object = after ? after : before;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
 	values[0] = CStringGetTextDatum(object->type);
 	values[1] = CStringGetTextDatum(object->identity);
-	values[2] = CStringGetTextDatum(change);
+	values[2] = CStringGetTextDatum(kind == DIFF_REMOVED ? "removed" :
+									kind == DIFF_ADDED ? "added" : "changed");
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -236,8 +229,6 @@ schemamig_drift(PG_FUNCTION_ARGS)
 	List	   *stored;
 	List	   *current;
 	bool		known;
-	int			i = 0;
-	int			j = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	stored = stored_objects(&known);
@@ -251,30 +242,6 @@ schemamig_drift(PG_FUNCTION_ARGS)
 	}
 	current = schemamig_fingerprint_objects();
 
-	/* merge the two sorted lists */
-	while (i < list_length(stored) || j < list_length(current))
-	{
-		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
-		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
-		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
-
-		if (order < 0)
-		{
-			put_change(rsinfo, s, "removed");
-			i++;
-		}
-		else if (order > 0)
-		{
-			put_change(rsinfo, c, "added");
-			j++;
-		}
-		else
-		{
-			if (strcmp(s->hash, c->hash) != 0)
-				put_change(rsinfo, c, "changed");
-			i++;
-			j++;
-		}
-	}
+	schemamig_fingerprint_diff(stored, current, put_change, rsinfo);
 	return (Datum) 0;
 }

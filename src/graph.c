@@ -47,15 +47,14 @@
 
 #include "schemamig.h"
 
-#define REVISION_KEY_SIZE 160
-
 typedef struct GraphIndexEntry
 {
-	char		key[REVISION_KEY_SIZE];
+	char		key[SCHEMAMIG_ID_BUFSIZE];
 	int			node;
 } GraphIndexEntry;
 
 static int	heap_min_compare(Datum a, Datum b, void *arg);
+static bool *graph_walk(SchemamigGraph *graph, int start, bool up);
 static void graph_sort(SchemamigGraph *graph);
 static int	parse_relative(const char *target, char sign);
 static int	compare_applied_desc(const void *a, const void *b, void *arg);
@@ -74,7 +73,7 @@ schemamig_is_valid_id(const char *revision)
 {
 	int			len = strlen(revision);
 
-	if (len < 1 || len > 128)
+	if (len < 1 || len > SCHEMAMIG_ID_MAXLEN)
 		return false;
 	if (!isalnum((unsigned char) revision[0]) || IS_HIGHBIT_SET(revision[0]))
 		return false;
@@ -88,6 +87,36 @@ schemamig_is_valid_id(const char *revision)
 	}
 	return strcmp(revision, "head") != 0 && strcmp(revision, "heads") != 0 &&
 		strcmp(revision, "base") != 0 && strcmp(revision, "current") != 0;
+}
+
+/* An invalid revision id is SM007 */
+void
+schemamig_check_valid_id(const char *revision)
+{
+	if (!schemamig_is_valid_id(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("invalid revision id \"%s\"", revision),
+				 errdetail("A revision id is 1 to %d characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.",
+						   SCHEMAMIG_ID_MAXLEN)));
+}
+
+/*
+ * Argument argno of a SQL-callable function, a revision id: NULL or invalid
+ * is SM007, everywhere.
+ */
+char *
+schemamig_revision_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *revision;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("revision id must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	schemamig_check_valid_id(revision);
+	return revision;
 }
 
 /*
@@ -123,7 +152,7 @@ schemamig_graph_load(void)
 	parent_arrays = palloc0(sizeof(ArrayType *) * Max(n, 1));
 
 	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = REVISION_KEY_SIZE;
+	hctl.keysize = SCHEMAMIG_ID_BUFSIZE;
 	hctl.entrysize = sizeof(GraphIndexEntry);
 	hctl.hcxt = callercxt;
 	graph->index = hash_create("schemamig revision graph", Max(n, 16), &hctl,
@@ -249,7 +278,7 @@ schemamig_graph_find(SchemamigGraph *graph, const char *revision)
 {
 	GraphIndexEntry *entry;
 
-	if (strlen(revision) >= REVISION_KEY_SIZE)
+	if (strlen(revision) >= SCHEMAMIG_ID_BUFSIZE)
 		return -1;
 	entry = hash_search(graph->index, revision, HASH_FIND, NULL);
 	return entry ? entry->node : -1;
@@ -268,9 +297,12 @@ schemamig_graph_require(SchemamigGraph *graph, const char *revision)
 	return node;
 }
 
-/* Ancestors of a node (the node itself not included) as a bool map */
-bool *
-schemamig_graph_ancestors(SchemamigGraph *graph, int start)
+/*
+ * The nodes reachable from start through parents (up) or children (down),
+ * start itself not included unless a cycle leads back to it, as a bool map
+ */
+static bool *
+graph_walk(SchemamigGraph *graph, int start, bool up)
 {
 	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
@@ -280,46 +312,34 @@ schemamig_graph_ancestors(SchemamigGraph *graph, int start)
 	while (top > 0)
 	{
 		SchemamigNode *node = &graph->nodes[stack[--top]];
+		int			n = up ? node->nparents : node->nchildren;
+		int		   *next = up ? node->parents : node->children;
 
-		for (int j = 0; j < node->nparents; j++)
+		for (int j = 0; j < n; j++)
 		{
-			int			p = node->parents[j];
-
-			if (!seen[p])
+			if (!seen[next[j]])
 			{
-				seen[p] = true;
-				stack[top++] = p;
+				seen[next[j]] = true;
+				stack[top++] = next[j];
 			}
 		}
 	}
+	pfree(stack);
 	return seen;
+}
+
+/* Ancestors of a node (the node itself not included) as a bool map */
+bool *
+schemamig_graph_ancestors(SchemamigGraph *graph, int start)
+{
+	return graph_walk(graph, start, true);
 }
 
 /* Descendants of a node (the node itself not included) as a bool map */
 bool *
 schemamig_graph_descendants(SchemamigGraph *graph, int start)
 {
-	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
-	int			top = 0;
-
-	stack[top++] = start;
-	while (top > 0)
-	{
-		SchemamigNode *node = &graph->nodes[stack[--top]];
-
-		for (int j = 0; j < node->nchildren; j++)
-		{
-			int			c = node->children[j];
-
-			if (!seen[c])
-			{
-				seen[c] = true;
-				stack[top++] = c;
-			}
-		}
-	}
-	return seen;
+	return graph_walk(graph, start, false);
 }
 
 /* Registered revisions without children, in registration order */
@@ -491,7 +511,7 @@ schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
 		node = schemamig_graph_require(graph, target);
 		if (!graph->nodes[node].applied)
 			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 					 errmsg("revision \"%s\" is not applied", target),
 					 errdetail("downgrade('%s') unapplies what descends from it, and nothing applied descends from an unapplied revision.", target)));
 		wanted = schemamig_graph_descendants(graph, node);

@@ -26,15 +26,8 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "errcodes.h"
 
-/* SQLSTATEs of the spec */
-#define ERRCODE_SCHEMAMIG_UNVERSIONED_DDL	MAKE_SQLSTATE('S','M','0','0','1')
-#define ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH MAKE_SQLSTATE('S','M','0','0','2')
-#define ERRCODE_SCHEMAMIG_UNKNOWN_REVISION	MAKE_SQLSTATE('S','M','0','0','3')
-#define ERRCODE_SCHEMAMIG_GRAPH_ERROR		MAKE_SQLSTATE('S','M','0','0','4')
-#define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
-#define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
-#define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
 
 /*
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
@@ -45,6 +38,14 @@
 #define SCHEMAMIG_LOCK_CLASS	1935895911	/* 'scmg' */
 #define SCHEMAMIG_LOCK_HISTORY	1
 #define SCHEMAMIG_LOCK_STEP		2
+
+/*
+ * A revision id is 1 to SCHEMAMIG_ID_MAXLEN ASCII characters (the CHECK
+ * constraint on schemamig.revision says the same); SCHEMAMIG_ID_BUFSIZE
+ * holds one with its terminator.
+ */
+#define SCHEMAMIG_ID_MAXLEN		128
+#define SCHEMAMIG_ID_BUFSIZE	(SCHEMAMIG_ID_MAXLEN + 1)
 
 /* ---- schemamig.c: GUCs ---- */
 
@@ -97,6 +98,8 @@ extern List *schemamig_script_parse_ext(const char *script, const char *revision
 										bool allow_transaction_control);
 extern bool schemamig_statement_needs_top_level(Node *parsetree);
 extern char *schemamig_script_checksum(const char *upgrade, const char *downgrade);
+struct pg_cryptohash_ctx;		/* common/cryptohash.h */
+extern char *schemamig_sha256_final_hex(struct pg_cryptohash_ctx *ctx);
 extern char *schemamig_normalize_newlines(const char *text);
 extern bool schemamig_script_is_empty(const char *script);
 extern char *schemamig_statement_slice(const char *query, int location, int length);
@@ -171,6 +174,8 @@ extern List *schemamig_graph_current(SchemamigGraph *graph);
 extern List *schemamig_graph_pending(SchemamigGraph *graph, const char *target);
 extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target);
 extern bool schemamig_is_valid_id(const char *revision);
+extern void schemamig_check_valid_id(const char *revision);
+extern char *schemamig_revision_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes);
 extern void schemamig_graph_summary(List **heads, List **current);
 extern void schemamig_graph_summary_store(List *heads, List *current);
@@ -178,7 +183,10 @@ extern List *schemamig_names_replace(List *names, List *remove, const char *add)
 
 /* ---- register.c ---- */
 
-extern void schemamig_check_valid_id(const char *revision);
+extern bool schemamig_new_revision_begin(const char *revision, List **heads,
+										 List **current);
+extern void schemamig_new_revision_end(const char *revision, List *heads,
+									   List *current, List *parents, bool applied);
 extern void schemamig_register_external(const char *revision,
 										const char *message, List *parents);
 extern bool schemamig_revision_lookup(const char *revision, bool *applied,
@@ -193,7 +201,7 @@ extern void schemamig_register_external_parents(SchemamigGraph *graph,
 typedef struct SchemamigContext
 {
 	SchemamigDirection direction;
-	char		revision[NAMEDATALEN * 3];
+	char		revision[SCHEMAMIG_ID_BUFSIZE];
 	int			statement_no;	/* 0 when not running a script statement */
 	const char *statement;		/* text of the running statement */
 	SubTransactionId opened_in;
@@ -444,6 +452,23 @@ typedef struct SchemamigObjectHash
 extern List *schemamig_fingerprint_objects(void);
 /* sha256 over the sorted (type, identity, hash) list */
 extern char *schemamig_fingerprint_of(List *objects);
+
+/* Two sorted object lists compared */
+typedef enum SchemamigDiffKind
+{
+	DIFF_REMOVED,				/* only before */
+	DIFF_ADDED,					/* only after */
+	DIFF_CHANGED				/* in both, another hash */
+} SchemamigDiffKind;
+
+typedef void (*SchemamigDiffCallback) (SchemamigDiffKind kind,
+									   SchemamigObjectHash *before,
+									   SchemamigObjectHash *after, void *arg);
+
+extern int	schemamig_fingerprint_order(const SchemamigObjectHash *x,
+										const SchemamigObjectHash *y);
+extern void schemamig_fingerprint_diff(List *before, List *after,
+									   SchemamigDiffCallback report, void *arg);
 
 /* The objects being collected, hashed as they are added */
 typedef struct SchemamigFingerprintState

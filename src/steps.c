@@ -107,7 +107,7 @@ typedef struct StepState
 	bool		holds_lock;
 	bool		release_at_xact_end;	/* statement done, its xact not ended */
 	SchemamigDirection direction;
-	char		revision[NAMEDATALEN * 3];
+	char		revision[SCHEMAMIG_ID_BUFSIZE];
 	int			statement_no;
 	char	   *text;			/* the statement expected */
 	Node	   *parsetree;
@@ -267,11 +267,11 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	int			ret;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	revision = schemamig_revision_arg(fcinfo, 0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("begin_step() arguments must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	n = PG_GETARG_INT32(1);
 	dirname = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (strcmp(dirname, "upgrade") == 0)
@@ -421,7 +421,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 Datum
 schemamig_finish_step(PG_FUNCTION_ARGS)
 {
-	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *revision = schemamig_revision_arg(fcinfo, 0);
 	SchemamigGraph *graph;
 	SchemamigNode *node;
 	SchemamigProgress *p;
