@@ -14,7 +14,7 @@ PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test soak valgrind demo bench
+.PHONY: test soak valgrind demo bench indent
 test:
 	bash test/run.sh
 
@@ -31,3 +31,10 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# pgindent layout (tools/pgindent: PostgreSQL 15's pgindent, Debian's
+# pg-bsd-indent 2.1.1) with PostgreSQL's typedefs and ours (src/typedefs.list)
+INDENT_FILES ?= $(wildcard src/*.c src/*.h)
+indent:
+	perl tools/pgindent/pgindent --typedefs=tools/pgindent/typedefs.list \
+		--list-of-typedefs="$$(cat src/typedefs.list)" $(INDENT_FILES)

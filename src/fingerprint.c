@@ -92,7 +92,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
-#include "schemamig.h"
+#include "fingerprint_int.h"
 
 PG_FUNCTION_INFO_V1(schemamig_fingerprint);
 PG_FUNCTION_INFO_V1(schemamig_fingerprint_objects_srf);

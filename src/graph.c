@@ -249,7 +249,6 @@ graph_sort(SchemamigGraph *graph)
 		int			i = DatumGetInt32(binaryheap_remove_first(ready));
 		SchemamigNode *node = &graph->nodes[i];
 
-		node->topo_rank = sorted;
 		graph->topo[sorted++] = i;
 		for (int j = 0; j < node->nchildren; j++)
 		{

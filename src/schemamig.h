@@ -2,7 +2,9 @@
  *
  * schemamig.h
  *		Declarations shared between the files of schemamig, one section per
- *		source file.
+ *		source file, each naming it.  SQLSTATEs are in errcodes.h; what only
+ *		the fingerprint's files share is in fingerprint_int.h.  src/README.md
+ *		draws the layers.
  *
  * IDENTIFICATION
  *		src/schemamig.h
@@ -153,7 +155,6 @@ typedef struct SchemamigNode
 	bool		irreversible;
 	char	   *checksum;
 	char	   *kind;
-	int			topo_rank;		/* position in graph->topo */
 } SchemamigNode;
 
 typedef struct SchemamigGraph
@@ -181,7 +182,7 @@ extern void schemamig_graph_summary(List **heads, List **current);
 extern void schemamig_graph_summary_store(List *heads, List *current);
 extern List *schemamig_names_replace(List *names, List *remove, const char *add);
 
-/* ---- register.c ---- */
+/* ---- register.c: adding revisions ---- */
 
 extern bool schemamig_new_revision_begin(const char *revision, List **heads,
 										 List **current);
@@ -219,7 +220,7 @@ extern void schemamig_context_xact_end(bool committed);
 extern void schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
 										  SubTransactionId parentSubid);
 
-/* ---- migrate.c ---- */
+/* ---- migrate.c: running scripts ---- */
 
 extern void schemamig_check_not_nested(const char *function);
 extern void schemamig_check_can_migrate(const char *function);
@@ -236,20 +237,7 @@ extern int	schemamig_run_script(const char *revision,
 
 extern void schemamig_hooks_install(void);
 
-/* ---- steps.c, progress.c, steps_list.c: the step protocol ---- */
-
-typedef struct SchemamigProgress
-{
-	char	   *revision;
-	SchemamigDirection direction;
-	int			statements;		/* in the script */
-	int			done;			/* statements 1..done have run */
-	int			running;		/* begun, not known to have finished; 0 = none */
-	int			running_pid;
-	bool		in_progress;	/* running now: its session holds the step lock */
-	bool		interrupted;	/* running but nobody holds the step lock */
-	TimestampTz started_at;
-} SchemamigProgress;
+/* ---- steps.c: the step protocol's admission (steps_list.c: steps()) ---- */
 
 /* What the ProcessUtility hook does with a utility statement */
 typedef enum SchemamigStepAdmission
@@ -267,7 +255,21 @@ extern void schemamig_step_statement_done(PlannedStmt *pstmt, const char *queryS
 extern void schemamig_step_statement_failed(void);
 extern void schemamig_steps_xact_end(bool committed);
 
-/* ---- progress.c ---- */
+/* ---- progress.c: schemamig.progress and the step lock ---- */
+
+/* A row of schemamig.progress: a revision part-way through its steps */
+typedef struct SchemamigProgress
+{
+	char	   *revision;
+	SchemamigDirection direction;
+	int			statements;		/* in the script */
+	int			done;			/* statements 1..done have run */
+	int			running;		/* begun, not known to have finished; 0 = none */
+	int			running_pid;
+	bool		in_progress;	/* running now: its session holds the step lock */
+	bool		interrupted;	/* running but nobody holds the step lock */
+	TimestampTz started_at;
+} SchemamigProgress;
 
 extern SchemamigStatement *schemamig_script_statement(const char *revision,
 													  SchemamigDirection direction,
@@ -280,7 +282,7 @@ extern char *schemamig_progress_leftover(SchemamigProgress *p);
 extern char *schemamig_progress_describe(SchemamigProgress *p, char **hint);
 extern int	schemamig_step_lock_holder(void);
 
-/* ---- guard.c ---- */
+/* ---- guard.c: the verdict on a DDL statement ---- */
 
 typedef enum SchemamigVerdict
 {
@@ -295,7 +297,7 @@ extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *ta
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
 
-/* ---- ddl_log.c ---- */
+/* ---- ddl_log.c: the one writer of schemamig.ddl_log ---- */
 
 extern void schemamig_ddl_log_relcache_callback(Datum arg, Oid relid);
 extern void schemamig_ddl_log_syscache_callback(Datum arg, int cacheid,
@@ -406,12 +408,12 @@ extern void schemamig_alembic_table_done(void);
 extern void schemamig_alembic_settle_writes(void);
 extern int	schemamig_alembic_adopt(const char *revision);
 
-/* ---- drift.c ---- */
+/* ---- drift.c: the stored fingerprint ---- */
 
 extern void schemamig_drift_record(void);
 extern bool schemamig_drift_detected(bool *known);
 
-/* ---- lint.c ---- */
+/* ---- lint.c: the rules ---- */
 
 typedef struct SchemamigLintFinding
 {
@@ -439,7 +441,7 @@ extern bool schemamig_plan_active;
 extern List *schemamig_plan_rewrites;
 extern void schemamig_plan_note_rewrite(Oid relid);
 
-/* ---- fingerprint.c ---- */
+/* ---- fingerprint.c: the schema fingerprint (internals: fingerprint_int.h) ---- */
 
 typedef struct SchemamigObjectHash
 {
@@ -469,109 +471,5 @@ extern int	schemamig_fingerprint_order(const SchemamigObjectHash *x,
 										const SchemamigObjectHash *y);
 extern void schemamig_fingerprint_diff(List *before, List *after,
 									   SchemamigDiffCallback report, void *arg);
-
-/* The objects being collected, hashed as they are added */
-typedef struct SchemamigFingerprintState
-{
-	MemoryContext result_cxt;	/* where the objects live */
-	struct pg_cryptohash_ctx *hash_ctx;
-	List	   *objects;
-} SchemamigFingerprintState;
-
-/* Add an object; identity is copied, description hashed */
-extern void schemamig_fingerprint_add(SchemamigFingerprintState *state,
-									  const char *type, const char *identity,
-									  StringInfo description);
-
-/* ---- fingerprint_scan.c: the common classes described in C ---- */
-
-/* A set of OIDs, sorted once filled */
-typedef struct SchemamigOidSet
-{
-	Oid		   *oids;
-	int			n;
-	int			size;
-} SchemamigOidSet;
-
-/* Extension members by catalog */
-typedef struct SchemamigExtensionMembers
-{
-	SchemamigOidSet pg_class;
-	SchemamigOidSet pg_proc;
-	SchemamigOidSet pg_type;
-	SchemamigOidSet pg_namespace;
-	SchemamigOidSet pg_statistic_ext;
-} SchemamigExtensionMembers;
-
-extern void schemamig_extension_members(SchemamigExtensionMembers *members);
-extern bool schemamig_extension_member(const SchemamigOidSet *set, Oid oid);
-extern void schemamig_oid_set_add(SchemamigOidSet *set, Oid oid);
-extern void schemamig_fingerprint_scan(SchemamigFingerprintState *state,
-									   SchemamigExtensionMembers *members,
-									   Snapshot snapshot, SchemamigOidSet *composites);
-
-/* ---- fingerprint_scan.c and fingerprint_index.c: the catalog scans ---- */
-
-/* A relation of a user schema */
-typedef struct SchemamigFpRel
-{
-	Oid			oid;			/* hash key */
-	const char *nspname;
-	char	   *relname;
-	char	   *qualname;		/* "schema.name", quoted */
-	char		relkind;
-	Oid			relowner;
-	bool		member;			/* belongs to an extension */
-	Oid			relam;
-	Oid			reltablespace;
-	char	   *options;		/* reloptions of an index, unsorted */
-	int			natts;
-	HeapTuple  *atts;			/* live columns by attnum, described kinds */
-	char	  **defaults;		/* adbin by attnum, described kinds */
-	HeapTuple	index;			/* pg_index row, for an index */
-} SchemamigFpRel;
-
-/* Cached text of a catalog object: a type with typmod, an opclass, a collation */
-typedef struct SchemamigFpNameKey
-{
-	Oid			catalog;
-	Oid			oid;
-	int32		typmod;
-} SchemamigFpNameKey;
-
-typedef struct SchemamigFpName
-{
-	SchemamigFpNameKey	key;
-	char	   *text;
-	Oid			typcollation;	/* for a type */
-} SchemamigFpName;
-
-/* State of one scan of the catalogs */
-typedef struct SchemamigFpScan
-{
-	Snapshot	snapshot;
-	SchemamigFingerprintState *state;
-	HTAB	   *namespaces;
-	HTAB	   *rels;
-	HTAB	   *names;
-	HTAB	   *exprs;
-	struct SchemamigFpInherit *inherits;	/* sorted by (relid, seqno) */
-	int			ninherits;
-	SchemamigExtensionMembers *members;
-	SchemamigOidSet *composites;	/* relations of kind 'c', for the types */
-	StringInfoData desc;
-	StringInfoData ident;
-} SchemamigFpScan;
-
-extern void schemamig_fp_add_prop(StringInfo desc, const char *label, const char *value);
-extern char *schemamig_fp_qualified(const char *nspname, const char *name);
-extern const char *schemamig_fp_column_name(SchemamigFpScan *s, SchemamigFpRel *rel,
-											Oid relid, int attnum);
-extern char *schemamig_fp_deparse_expr(SchemamigFpScan *s, char *nodestr, Oid relid);
-extern char *schemamig_fp_call_text(PGFunction fn, int nargs, Datum arg0, Datum arg1);
-extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog, Oid oid,
-												int32 typmod, bool *found);
-extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
-extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
 
 #endif							/* SCHEMAMIG_H */
