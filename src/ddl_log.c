@@ -431,9 +431,10 @@ client_addr(bool *isnull)
 /*
  * Write one schemamig.ddl_log row: every row of the log goes through here
  * (the event triggers, the step protocol, the Alembic settlement).  The
- * row's id, xid, client_addr and backend_pid are this session's and
- * transaction's; role, session_role and application_name the current ones
- * unless the row carries them (DDL held for Alembic).  Columns are matched
+ * row's xid, client_addr and backend_pid are this session's and
+ * transaction's unless it carries its origin; role, session_role and
+ * application_name the current ones unless it carries them (DDL held for
+ * Alembic).  Columns are matched
  * by name, so a later version that adds a column (NULL here) keeps working
  * with this code.
  */
@@ -484,7 +485,9 @@ schemamig_ddl_log_write(const SchemamigLogRow *row)
 				   JsonbPGetDatum(row->objects ? row->objects :
 								  schemamig_ddl_log_objects(false, NIL)));
 	SET_COLUMN(LOG_EXECUTED_AT, TimestampTzGetDatum(row->executed_at));
-	SET_COLUMN(LOG_XID, FullTransactionIdGetDatum(GetTopFullTransactionId()));
+	SET_COLUMN(LOG_XID, FullTransactionIdGetDatum(FullTransactionIdIsValid(row->origin_xid) ?
+												  row->origin_xid :
+												  GetTopFullTransactionId()));
 	if (row->role != NULL)
 	{
 		namestrcpy(&role, row->role);
@@ -502,15 +505,24 @@ schemamig_ddl_log_write(const SchemamigLogRow *row)
 	SET_COLUMN(LOG_APPLICATION_NAME,
 			   CStringGetTextDatum(row->application_name ? row->application_name :
 								   application_name ? application_name : ""));
-	if (column[LOG_CLIENT_ADDR] >= 0)
+	if (FullTransactionIdIsValid(row->origin_xid))
 	{
-		bool		isnull;
-		Datum		addr = client_addr(&isnull);
-
-		if (!isnull)
-			SET_COLUMN(LOG_CLIENT_ADDR, addr);
+		if (row->origin_client_addr != (Datum) 0)
+			SET_COLUMN(LOG_CLIENT_ADDR, row->origin_client_addr);
+		SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(row->origin_backend_pid));
 	}
-	SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
+	else
+	{
+		if (column[LOG_CLIENT_ADDR] >= 0)
+		{
+			bool		isnull;
+			Datum		addr = client_addr(&isnull);
+
+			if (!isnull)
+				SET_COLUMN(LOG_CLIENT_ADDR, addr);
+		}
+		SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
+	}
 #undef SET_COLUMN
 
 	tuple = heap_form_tuple(reldesc, values, nulls);

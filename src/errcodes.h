@@ -47,4 +47,7 @@
  */
 #define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
 
+/* SM009: assert_at(): the target is not reached */
+#define ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED MAKE_SQLSTATE('S','M','0','0','9')
+
 #endif							/* SCHEMAMIG_ERRCODES_H */

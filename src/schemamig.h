@@ -25,6 +25,7 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
+#include "access/transam.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -295,6 +296,7 @@ typedef enum SchemamigVerdict
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
+extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
 
 /* ---- ddl_log.c: the one writer of schemamig.ddl_log ---- */
@@ -314,8 +316,10 @@ typedef struct SchemamigLogObject
 
 /*
  * A row of schemamig.ddl_log, as schemamig_ddl_log_write() takes it.  The
- * writer adds id, xid, client_addr and backend_pid; NULL role,
- * session_role and application_name mean the current ones.
+ * writer adds the id; xid, client_addr and backend_pid are this
+ * transaction's and session's unless origin_xid is valid (a row logged on
+ * behalf of DDL another transaction ran: Alembic's provisional rows); NULL
+ * role, session_role and application_name mean the current ones.
  */
 typedef struct SchemamigLogRow
 {
@@ -329,6 +333,9 @@ typedef struct SchemamigLogRow
 	const char *role;
 	const char *session_role;
 	const char *application_name;
+	FullTransactionId origin_xid;	/* invalid: this transaction */
+	Datum		origin_client_addr; /* inet; 0: NULL */
+	int			origin_backend_pid;
 } SchemamigLogRow;
 
 extern void schemamig_ddl_log_write(const SchemamigLogRow *row);
@@ -377,10 +384,14 @@ extern char *schemamig_client_statement_text(Node *parsetree);
 /* A DDL statement admitted provisionally, waiting for a version write */
 typedef struct SchemamigHeldDdl
 {
+	int64		id;				/* its schemamig.alembic_provisional row */
 	SubTransactionId subxid;	/* where it ran */
 	int64		before_write;	/* seq the next version write gets */
-	SchemamigLogRow row;		/* revision, direction, statement_no set
-								 * when settled */
+	char	   *tag;
+	char	   *statement;
+	NameData	role;
+	char	   *application_name;
+	bool		carry;			/* may stay provisional past commit */
 	SubTransactionId settled_in;	/* where it was logged, or invalid */
 } SchemamigHeldDdl;
 
@@ -396,17 +407,48 @@ typedef struct SchemamigVersionWrite
 
 extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
 extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
-extern void schemamig_alembic_pre_commit(void);
+extern void schemamig_alembic_pre_commit(bool prepare);
 extern void schemamig_alembic_xact_end(void);
 extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
+extern char *schemamig_alembic_hint(Node *parsetree);
 extern void schemamig_alembic_hold(const SchemamigLogRow *row);
 extern void schemamig_alembic_table_done(void);
+
+/* ---- alembic_config.c: the setting in effect ---- */
+
+typedef struct SchemamigAlembicSetting
+{
+	bool		on;
+	const char *source;			/* "stored" or "guc" */
+	char	   *name;			/* as configured */
+	char	   *schema;
+	char	   *table;
+	struct RangeVar *rangevar;
+	Oid			writer;			/* InvalidOid: GUC only, no named writer */
+	bool		writer_missing; /* the named writer was dropped */
+} SchemamigAlembicSetting;
+
+extern const SchemamigAlembicSetting *schemamig_alembic_setting(void);
+extern void schemamig_alembic_setting_reset(void);
+extern bool schemamig_alembic_is_writer(Oid roleid);
+extern void schemamig_alembic_status(Datum *values, bool *nulls);
 
 /* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
 
 extern void schemamig_alembic_settle_writes(void);
+extern void schemamig_alembic_settle_reset(void);
 extern int	schemamig_alembic_adopt(const char *revision);
+
+/* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
+
+extern void schemamig_alembic_allowed_reset(void);
+extern List *schemamig_alembic_allowed(void);
+extern void schemamig_alembic_prelint(Node *parsetree);
+extern void schemamig_alembic_review(const char *revision, bool up, List *statements);
+extern List *schemamig_alembic_provisional_describe(void);
+extern void schemamig_alembic_refuse_revisions(SchemamigGraph *graph, List *nodes,
+											   const char *function);
 
 /* ---- drift.c: the stored fingerprint ---- */
 
@@ -471,5 +513,13 @@ extern int	schemamig_fingerprint_order(const SchemamigObjectHash *x,
 										const SchemamigObjectHash *y);
 extern void schemamig_fingerprint_diff(List *before, List *after,
 									   SchemamigDiffCallback report, void *arg);
+
+/* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
+extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
+extern char *schemamig_deploy_list_text(List *items);
+extern const char *schemamig_dump_blank_meta(const char *script);
+extern bool schemamig_dump_skip_statement(Node *parsetree);
+extern List *schemamig_script_missing_objects(const char *script, const char *revision);
+extern void schemamig_stamp_check_objects(const char *revision);
 
 #endif							/* SCHEMAMIG_H */
