@@ -78,9 +78,16 @@ GRANT EXECUTE ON FUNCTION schemamig.baseline(text),
 
 /* ==== alembic on managed clusters (#18) ==== */
 
+/*
+ * 'move': the version table moved between revisions whose ancestry
+ * schemamig does not know (below the point where it adopted an existing
+ * version table), so the journal does not call it an upgrade or a
+ * downgrade.  The whole list again, so the sections agree.
+ */
 ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
 ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
-	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'move'));
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall', 'move'));
 
 DROP FUNCTION schemamig.status();
 CREATE FUNCTION schemamig.status()

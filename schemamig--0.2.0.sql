@@ -52,7 +52,7 @@ COMMENT ON TABLE schemamig.applied IS 'revisions currently applied (closed under
 CREATE TABLE schemamig.journal (
 	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('schemamig.journal_id_seq'),
 	revision text,
-	action text NOT NULL CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'move')),
+	action text NOT NULL CHECK (action IN ('upgrade', 'downgrade', 'stamp')),
 	target text,
 	at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	by name NOT NULL DEFAULT CURRENT_USER,
@@ -501,6 +501,17 @@ GRANT EXECUTE ON FUNCTION schemamig.baseline(text),
 	TO @extowner@ WITH GRANT OPTION;
 
 /* ==== alembic on managed clusters (#18) ==== */
+
+/*
+ * 'move': the version table moved between revisions whose ancestry
+ * schemamig does not know (below the point where it adopted an existing
+ * version table), so the journal does not call it an upgrade or a
+ * downgrade.  The whole list again, so the sections agree.
+ */
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall', 'move'));
 
 /*
  * Alembic mode without superuser (src/alembic_config.c): the version table
