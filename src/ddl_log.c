@@ -265,7 +265,7 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 		bool		original = DatumGetBool(slot_getattr(slot, 4, &isnull));
 		bool		normal = DatumGetBool(slot_getattr(slot, 5, &isnull));
 
-		/* 4 original, 5 normal, 7 object_type, 8 schema_name, 10 object_identity */
+		/* 4 original, 5 normal, 7 type, 8 schema, 10 identity */
 		if (!original && !normal)
 			continue;
 		collect_object(frame, tuple_text(slot, 7), tuple_text(slot, 10),
@@ -384,6 +384,7 @@ call_srf(Oid funcid, TupleDesc *desc)
 {
 	FmgrInfo	flinfo;
 	ReturnSetInfo rsinfo;
+
 	LOCAL_FCINFO(fcinfo, 0);
 
 	fmgr_info(funcid, &flinfo);

@@ -88,7 +88,7 @@ typedef struct SchemamigFpNameKey
 
 typedef struct SchemamigFpName
 {
-	SchemamigFpNameKey	key;
+	SchemamigFpNameKey key;
 	char	   *text;
 	Oid			typcollation;	/* for a type */
 } SchemamigFpName;

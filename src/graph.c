@@ -582,9 +582,13 @@ schemamig_graph_summary(List **heads, List **current)
 	*heads = NIL;
 	*current = NIL;
 	foreach(lc, schemamig_graph_heads(graph))
+	{
 		*heads = lappend(*heads, graph->nodes[lfirst_int(lc)].revision);
+	}
 	foreach(lc, schemamig_graph_current(graph))
+	{
 		*current = lappend(*current, graph->nodes[lfirst_int(lc)].revision);
+	}
 }
 
 /*
@@ -627,8 +631,10 @@ schemamig_names_replace(List *names, List *remove, const char *add)
 		ListCell   *lc2;
 
 		foreach(lc2, remove)
+		{
 			if (strcmp(name, (char *) lfirst(lc2)) == 0)
 				removed = true;
+		}
 		if (!removed)
 			result = lappend(result, name);
 	}
