@@ -35,6 +35,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
 #include "schemamig.h"
@@ -113,12 +114,14 @@ context_xact_callback(XactEvent event, void *arg)
 			}
 			schemamig_context_close();
 			schemamig_ddl_log_reset();
+			schemamig_seal_reset();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			schemamig_context_close();
 			schemamig_ddl_log_reset();
+			schemamig_seal_reset();
 			break;
 		default:
 			break;
@@ -131,12 +134,31 @@ context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		schemamig_ddl_log_abort_sub(mySubid);
+	schemamig_seal_subxact(event, mySubid, parentSubid);
 	if (!schemamig_context_active() || schemamig_context.opened_in != mySubid)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		schemamig_context_close();
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 		schemamig_context.opened_in = parentSubid;
+}
+
+/* A registered revision whose upgrade script has statements */
+static bool
+has_upgrade_statements(const char *revision)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute("SELECT upgrade_statements FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) > 0;
 }
 
 /*
@@ -163,6 +185,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
 				 errmsg("revision id must not be null")));
 	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	schemamig_check_message(message);
 	if (!IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
@@ -178,7 +201,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	if (!schemamig_is_valid_id(revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", revision),
+				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
 				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -205,6 +228,12 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	graph = schemamig_graph_load();
 	node = schemamig_graph_require(graph, revision);
 	n = &graph->nodes[node];
+	if (has_upgrade_statements(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" has an upgrade script", revision),
+				 errdetail("begin_revision() would mark it applied without running its script."),
+				 errhint("Apply it with schemamig.upgrade('%s'), or open a new revision id.", revision)));
 	if (n->applied)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),

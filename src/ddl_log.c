@@ -88,6 +88,7 @@ typedef struct DdlFrame
 	char	   *statement;
 	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
 								 * NULL until sql_drop or table_rewrite add one */
+	bool		direct;			/* no event trigger: objects are all there is */
 } DdlFrame;
 
 /* The columns write_row() fills, by name; any other column gets NULL */
@@ -203,7 +204,33 @@ schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict)
 	frame->statement = verdict == VERDICT_SKIP ? NULL :
 		schemamig_client_statement_text(parsetree);
 	frame->objects = NULL;
+	frame->direct = false;
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The log row of a statement that fires no event trigger (seal.c: EXPLAIN
+ * ANALYZE CREATE TABLE AS, CLUSTER ... USING, REASSIGN OWNED), with the
+ * objects it touched as comma-separated jsonb array elements.
+ */
+void
+schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
+						const char *statement, const char *objects)
+{
+	DdlFrame	frame;
+
+	if (verdict == VERDICT_SKIP)
+		return;
+	memset(&frame, 0, sizeof(frame));
+	frame.verdict = verdict;
+	frame.statement = statement ? pstrdup(statement) : NULL;
+	frame.direct = true;
+	frame.objects = makeStringInfo();
+	appendStringInfoString(frame.objects, objects);
+	if (verdict == VERDICT_PROVISIONAL)
+		schemamig_alembic_hold(tag, frame.statement, psprintf("[%s]", objects));
+	else
+		write_row(&frame, tag);
 }
 
 Datum
@@ -234,6 +261,7 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 		frame.verdict = schemamig_guard_classify(trigdata->parsetree, tag);
 		frame.statement = schemamig_client_statement_text(trigdata->parsetree);
 		frame.objects = NULL;
+		frame.direct = false;
 	}
 	if (frame.verdict == VERDICT_PROVISIONAL)
 	{
@@ -507,22 +535,26 @@ write_row(DdlFrame *frame, const char *tag)
 
 		/* this command's objects, then those sql_drop/table_rewrite added */
 		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
-		store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
-		slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-		while (tuplestore_gettupleslot(store, true, false, slot))
+		store = frame->direct ? NULL : call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
+		slot = store ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
+		while (store && tuplestore_gettupleslot(store, true, false, slot))
 		{
 			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
 			char	   *command_tag = tuple_text(slot, 4);
+			char	   *schema = tuple_text(slot, 6);
+			char	   *identity = tuple_text(slot, 7);
 			const char *action = "alter";
 
 			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
 				action = "create";
 			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
 				action = "drop";
-			push_object(&state, tuple_text(slot, 5), tuple_text(slot, 7),
-						tuple_text(slot, 6), action);
+			/* COMMENT and SECURITY LABEL reach no object access hook */
+			schemamig_seal_check_logged(schema, identity);
+			push_object(&state, tuple_text(slot, 5), identity, schema, action);
 		}
-		ExecDropSingleTupleTableSlot(slot);
+		if (slot)
+			ExecDropSingleTupleTableSlot(slot);
 		if (frame->objects && frame->objects->len > 0)
 		{
 			char	   *json = psprintf("[%s]", frame->objects->data);

@@ -123,6 +123,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	int			done = 0;
 	int			save_nestlevel;
 
+	schemamig_check_target(target);
 	schemamig_check_can_migrate(fname);
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -321,9 +322,12 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 	List	   *statements;
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
+	int			nestlevel;
 
 	statements = schemamig_script_parse(script, revision,
 										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
+	/* a SET or SET ROLE of the script ends with it (rolled back, as index builds do) */
+	nestlevel = NewGUCNestLevel();
 	schemamig_context_open(direction, revision);
 	errcallback.callback = statement_error_callback;
 	errcallback.arg = &schemamig_context;
@@ -355,6 +359,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 	error_context_stack = errcallback.previous;
 	schemamig_context_close();
+	AtEOXact_GUC(false, nestlevel);
 	return list_length(statements);
 }
 
@@ -393,6 +398,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 	const char *resolved = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 
+	schemamig_check_target(target);
 	schemamig_check_writable("stamp()");
 	schemamig_check_not_nested("stamp()");
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -486,6 +492,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 				 errmsg("upgrade_each() must be called with CALL outside a transaction block"),
 				 errdetail("It commits after every revision."),
 				 errhint("Run CALL schemamig.upgrade_each(); in autocommit mode, or upgrade() to apply everything in one transaction.")));
+	schemamig_check_target(target);
 	schemamig_check_can_migrate("upgrade_each()");
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)

@@ -142,6 +142,7 @@ _PG_init(void)
 	schemamig_ddl_log_install();
 	/* after the capture hook, so the step's admission runs first */
 	schemamig_steps_install();
+	schemamig_seal_install();
 }
 
 /* A table name, optionally schema-qualified, in SQL identifier syntax */

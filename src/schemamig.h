@@ -14,6 +14,7 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
@@ -250,6 +251,44 @@ typedef enum SchemamigVerdict
 } SchemamigVerdict;
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
+extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
+
+/* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
+
+/* Longest message (and prepare_uninstall reason) accepted, in bytes */
+#define SCHEMAMIG_MAX_MESSAGE	65536
+/* Most parents a revision may have */
+#define SCHEMAMIG_MAX_PARENTS	1000
+/* Longest target accepted: an id has at most 128 characters */
+#define SCHEMAMIG_MAX_TARGET	128
+/* Characters of user input an error message quotes */
+#define SCHEMAMIG_QUOTE_CHARS	64
+
+/* A utility statement seal.c judged before it ran, logged after */
+typedef struct SchemamigSealNote
+{
+	SchemamigVerdict verdict;
+	const char *tag;
+	RangeVar   *created;		/* the relation an EXPLAIN ANALYZE creates */
+	StringInfo	objects;		/* log objects known before it ran */
+} SchemamigSealNote;
+
+struct PlannedStmt;
+extern void schemamig_seal_install(void);
+extern const char *schemamig_seal_coverage(void);
+extern void schemamig_seal_reset(void);
+extern void schemamig_seal_subxact(SubXactEvent event, SubTransactionId mySubid,
+								   SubTransactionId parentSubid);
+extern bool schemamig_seal_check_ddl(Node *parsetree);
+extern bool schemamig_seal_utility_start(struct PlannedStmt *pstmt,
+										 SchemamigSealNote *note);
+extern void schemamig_seal_utility_end(struct PlannedStmt *pstmt,
+									   SchemamigSealNote *note);
+extern const char *schemamig_seal_ledger_head(void);
+extern void schemamig_seal_check_logged(const char *schema, const char *identity);
+extern char *schemamig_clip(const char *input);
+extern void schemamig_check_message(const char *message);
+extern void schemamig_check_target(const char *target);
 
 /* ---- ddl_log.c ---- */
 
@@ -257,11 +296,14 @@ extern void schemamig_ddl_log_reset(void);
 extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
 extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
 extern void schemamig_ddl_log_install(void);
+extern void schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
+									const char *statement, const char *objects);
 
 /* ---- statement_text.c ---- */
 
 extern void schemamig_statement_capture_install(void);
 extern char *schemamig_client_statement_text(Node *parsetree);
+extern Node *schemamig_current_utility(void);
 
 /*
  * The objects of the DDL statement now ending, as a jsonb array; usable only

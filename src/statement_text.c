@@ -79,18 +79,30 @@ capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	PG_TRY();
 	{
+		SchemamigSealNote note;
+		bool		log = schemamig_seal_utility_start(pstmt, &note);
+
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		if (log)
+			schemamig_seal_utility_end(pstmt, &note);
 	}
 	PG_FINALLY();
 	{
 		ncaptured = depth;
 	}
 	PG_END_TRY();
+}
+
+/* The utility statement now running, innermost first; NULL if none */
+Node *
+schemamig_current_utility(void)
+{
+	return ncaptured > 0 ? captured[ncaptured - 1].utility : NULL;
 }
 
 /*
