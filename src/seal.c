@@ -12,7 +12,7 @@
  * TABLE ... CLUSTER ON the guard blocks).  All of them pass through
  * ProcessUtility, so schemamig_seal_utility_start() judges them there as
  * the guard judges DDL (SM001 outside a revision under enforce), and
- * schemamig_seal_utility_end() writes their log row.  A hook only helps
+ * schemamig_seal_utility_end() writes their log row; hooks.c calls both.  A hook only helps
  * once the library is loaded: "full coverage" is a session whose library
  * was loaded before its first statement (shared_preload_libraries,
  * session_preload_libraries, or the PostgreSQL 17+ login event trigger).
@@ -29,14 +29,17 @@
  * EXTENSION ADD/DROP, DROP OWNED, REASSIGN OWNED, COMMENT ON EXTENSION) are
  * judged from their parse tree by schemamig_seal_check_ddl(), which the
  * guard's event trigger calls, so they are refused with event-trigger
- * coverage too.  An object_access_hook is the backstop for what no
- * statement names (a DROP SCHEMA ... CASCADE, an ALTER on a member): it
- * refuses creating, altering or dropping an object of schemamig's schema,
- * the schema, the extension or its event triggers.  It ignores is_internal
- * events, which PostgreSQL posts for its own bookkeeping (CLUSTER posts an
- * internal alter on every index of the table).  The hook is installed when
- * the library loads, and the guard's event trigger loads it before any DDL
- * runs, so the backstop holds with event-trigger coverage as well.
+ * coverage too.  The object_access_hook (hooks.c) is the backstop for
+ * what no statement names (a DROP SCHEMA ... CASCADE, an ALTER on a
+ * member): schemamig_seal_object_access() refuses creating, altering or
+ * dropping an object of schemamig's schema, the schema, the extension or
+ * its event triggers.  hooks.c drops is_internal events first, which
+ * PostgreSQL posts for its own bookkeeping (CLUSTER posts an internal alter
+ * on every index of the table).  The hook is installed when the library
+ * loads, and the guard's event trigger loads it before any DDL runs, so
+ * the backstop holds with event-trigger coverage as well.  COMMENT and
+ * SECURITY LABEL reach no object access hook; the DDL log checks the
+ * objects it records for them (schemamig_seal_check_logged()).
  *
  * A new object's catalog row is not yet visible to the syscache when the
  * post-create hook runs (it was inserted by the current command), so the
@@ -93,19 +96,12 @@ PG_FUNCTION_INFO_V1(schemamig_coverage_probe);
 /* The library was loaded before the session's first statement */
 static bool full_coverage = false;
 
-static object_access_hook_type prev_object_access_hook = NULL;
-
 /* prepare_uninstall() was called in this (sub)transaction */
 static SubTransactionId uninstall_prepared_in = InvalidSubTransactionId;
 
 /* DROP EXTENSION schemamig after prepare_uninstall() is running */
 static bool uninstalling = false;
 
-/* The DDL statement the guard saw last, for a session without the hook */
-static Node *guarded_statement = NULL;
-
-static void seal_object_access(ObjectAccessType access, Oid classId,
-							   Oid objectId, int subId, void *arg);
 static bool owner_rules_waived(void);
 static bool is_schemamig_object(Oid classId, Oid objectId);
 static Oid	fresh_attribute_oid(Oid catalogId, Oid indexId, AttrNumber oidAttnum,
@@ -118,7 +114,7 @@ static void append_object(StringInfo buf, const ObjectAddress *address,
 						  const char *action);
 
 void
-schemamig_seal_install(void)
+schemamig_seal_loaded(void)
 {
 	/*
 	 * Nothing ran in this backend yet: the postmaster preloading
@@ -128,8 +124,6 @@ schemamig_seal_install(void)
 	 */
 	full_coverage = process_shared_preload_libraries_in_progress ||
 		debug_query_string == NULL;
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = seal_object_access;
 }
 
 /* status().coverage */
@@ -141,25 +135,23 @@ schemamig_seal_coverage(void)
 
 /* Transaction end: nothing of the uninstall outlives its transaction */
 void
-schemamig_seal_reset(void)
+schemamig_seal_xact_end(void)
 {
 	uninstall_prepared_in = InvalidSubTransactionId;
 	uninstalling = false;
-	guarded_statement = NULL;
 }
 
 void
-schemamig_seal_subxact(SubXactEvent event, SubTransactionId mySubid,
-					   SubTransactionId parentSubid)
+schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
+						   SubTransactionId parentSubid)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (!committed)
 	{
 		uninstalling = false;
-		guarded_statement = NULL;
 		if (uninstall_prepared_in == mySubid)
 			uninstall_prepared_in = InvalidSubTransactionId;
 	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB && uninstall_prepared_in == mySubid)
+	else if (uninstall_prepared_in == mySubid)
 		uninstall_prepared_in = parentSubid;
 }
 
@@ -182,7 +174,6 @@ owner_rules_waived(void)
 bool
 schemamig_seal_check_ddl(Node *parsetree)
 {
-	guarded_statement = parsetree;
 	if (owner_rules_waived() || creating_extension)
 		return false;
 	switch (nodeTag(parsetree))
@@ -392,7 +383,6 @@ schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
 		default:
 			return false;
 	}
-	guarded_statement = parsetree;
 	note->verdict = schemamig_guard_classify(judged, note->tag);
 	if (note->verdict == VERDICT_UNVERSIONED)
 		schemamig_guard_refuse(parsetree, note->tag);
@@ -444,20 +434,18 @@ append_object(StringInfo buf, const ObjectAddress *address, const char *action)
 }
 
 /*
- * The backstop: creating, altering or dropping one of schemamig's objects
- * by any statement, unless the extension's own script does it (CREATE or
- * ALTER EXTENSION ... UPDATE), it is the deliberate uninstall, or the
- * statement is a GRANT/REVOKE or ALTER EXTENSION UPDATE.
+ * The backstop, called by hooks.c for what a user did (internal events are
+ * filtered there): creating, altering or dropping one of schemamig's
+ * objects by any statement, unless the extension's own script does it
+ * (CREATE or ALTER EXTENSION ... UPDATE), it is the deliberate uninstall,
+ * or the statement is a GRANT/REVOKE or ALTER EXTENSION UPDATE.
  */
-static void
-seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-				   int subId, void *arg)
+void
+schemamig_seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+							 int subId)
 {
-	bool		is_internal;
 	Node	   *statement;
-
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
+	SchemamigDdlStatement *ddl;
 
 	switch (access)
 	{
@@ -465,18 +453,14 @@ seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			/* creating the extension (and its schema) is no change to it */
 			if (classId == ExtensionRelationId)
 				return;
-			is_internal = ((ObjectAccessPostCreate *) arg)->is_internal;
 			break;
 		case OAT_POST_ALTER:
-			is_internal = ((ObjectAccessPostAlter *) arg)->is_internal;
-			break;
 		case OAT_DROP:
-			is_internal = (((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL) != 0;
 			break;
 		default:
 			return;
 	}
-	if (is_internal || !IsTransactionState())
+	if (!IsTransactionState())
 		return;
 	if (creating_extension && CurrentExtensionObject == get_extension_oid("schemamig", true))
 		return;
@@ -487,12 +471,14 @@ seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	{
 		/* the extension itself goes last: the uninstall is over */
 		if (classId == ExtensionRelationId)
-			schemamig_seal_reset();
+			schemamig_seal_xact_end();
 		return;
 	}
+	/* the statement: the hook's, or for the one that loaded us, the guard's */
 	statement = schemamig_current_utility();
-	if (statement == NULL)
-		statement = guarded_statement;
+	ddl = schemamig_ddl_statement_current();
+	if (statement == NULL && ddl != NULL)
+		statement = ddl->parsetree;
 	if (access == OAT_POST_ALTER && statement != NULL &&
 		(IsA(statement, GrantStmt) ||
 		 (IsA(statement, AlterExtensionStmt) && classId == ExtensionRelationId)))
