@@ -600,7 +600,9 @@ fresh_attribute_oid(Oid catalogId, Oid indexId, AttrNumber oidAttnum,
  *
  * The deliberate uninstall: lets DROP EXTENSION schemamig run later in
  * this transaction, and writes what is about to be erased to the server
- * log first, so the record survives the drop at least there.
+ * log first, so the record survives the drop at least there.  A journal
+ * row (action 'uninstall', the reason as its target) records the intent;
+ * it goes with the extension when the drop follows.
  */
 Datum
 schemamig_prepare_uninstall(PG_FUNCTION_ARGS)
@@ -631,6 +633,9 @@ schemamig_prepare_uninstall(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	schemamig_check_writable("prepare_uninstall()");
+	/* the journal says who meant to uninstall, should the drop not follow */
+	schemamig_journal_insert(NULL, "uninstall", reason, GetCurrentTimestamp());
 	ret = schemamig_owner_execute("SELECT pg_catalog.format('%s revisions, %s applied, %s journal rows (last id %s), %s DDL log rows (last id %s)', "
 								  "(SELECT pg_catalog.count(*) FROM schemamig.revision), "
 								  "(SELECT pg_catalog.count(*) FROM schemamig.applied), "

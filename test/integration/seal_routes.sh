@@ -193,7 +193,7 @@ AS $owner -c "BEGIN" -c "SELECT schemamig.begin_revision('explained')" \
 # CLUSTER on the index already marked is maintenance: allowed, not logged
 allowed $plain "CLUSTER app.p"
 allowed $owner "CLUSTER t USING t_v"
-SU -c "GRANT $plain TO $deploy; GRANT $heir TO $deploy"
+SU -c "SET client_min_messages = warning; GRANT $plain TO $deploy; GRANT $heir TO $deploy"
 AS $deploy -c "BEGIN" -c "SELECT schemamig.begin_revision('reassigned')" -c "REASSIGN OWNED BY $plain TO $heir" -c "COMMIT" >/dev/null
 got=$(SU -c "SELECT string_agg(revision || '|' || command_tag || '|' || statement || '|' || (SELECT string_agg(o->>'identity' || ':' || (o->>'action'), ',' ORDER BY o->>'identity') FROM jsonb_array_elements(objects) o), E'\n' ORDER BY id) FROM schemamig.ddl_log WHERE revision IN ('explained', 'reassigned')")
 want="explained|CREATE TABLE AS|EXPLAIN (ANALYZE, COSTS off, TIMING off, SUMMARY off) CREATE TABLE public.explained AS SELECT 1 AS a|public.explained:create
@@ -207,6 +207,10 @@ echo "ok: inside a revision EXPLAIN ANALYZE CREATE TABLE AS, CLUSTER USING and R
 SU -c "ALTER DATABASE $db RESET session_preload_libraries"
 AS $owner -c "BEGIN" -c "SET client_min_messages = warning" -c "SELECT schemamig.prepare_uninstall('seal test')" -c "DROP EXTENSION schemamig" -c "ROLLBACK" >/dev/null
 [ "$(SU -c "SELECT count(*) FROM pg_extension WHERE extname = 'schemamig'")" = 1 ]
+# prepared and committed without the drop: the journal keeps the intent, the permission ends
+AS $owner -c "BEGIN" -c "SET client_min_messages = warning" -c "SELECT schemamig.prepare_uninstall('changed my mind')" -c "COMMIT" >/dev/null
+[ "$(SU -c "SELECT action || ' ' || target || ' ' || by FROM schemamig.journal ORDER BY id DESC LIMIT 1")" = "uninstall changed my mind $owner" ]
+refused $owner 42501 "DROP EXTENSION schemamig"
 AS $owner -c "BEGIN" -c "SET client_min_messages = warning" -c "SELECT schemamig.prepare_uninstall('seal test')" -c "DROP EXTENSION schemamig" -c "COMMIT" >/dev/null
 [ "$(SU -c "SELECT count(*) FROM pg_extension WHERE extname = 'schemamig'")" = 0 ]
 echo "ok: the owner uninstalls with prepare_uninstall() and DROP EXTENSION in one transaction"
