@@ -485,18 +485,21 @@ write_row(SchemamigDdlStatement *frame, const char *tag)
 		slot = store ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
 		while (store && tuplestore_gettupleslot(store, true, false, slot))
 		{
-			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
+			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity,
+			 * 8 in_extension */
 			char	   *command_tag = tuple_text(slot, 4);
 			char	   *schema = tuple_text(slot, 6);
 			char	   *identity = tuple_text(slot, 7);
 			const char *action = "alter";
+			bool		isnull;
 
 			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
 				action = "create";
 			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
 				action = "drop";
 			/* COMMENT and SECURITY LABEL reach no object access hook */
-			schemamig_seal_check_logged(schema, identity);
+			if (!DatumGetBool(slot_getattr(slot, 8, &isnull)))
+				schemamig_seal_check_logged(schema, identity);
 			push_object(&state, tuple_text(slot, 5), identity, schema, action);
 		}
 		if (slot)
