@@ -10,6 +10,9 @@ REGRESS_OPTS = --inputdir=. --outputdir=.
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
+# the library knows its version: the objects of a database must match it
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))schemamig.control)
+PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

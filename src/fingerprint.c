@@ -226,7 +226,9 @@ static const char *const fingerprint_queries[] = {
 	"THEN t.typcollation::regcollation::text END, "
 	"'constraints ' || (SELECT string_agg(quote_ident(con.conname) || ' ' || "
 	"pg_get_constraintdef(con.oid), ', ' ORDER BY con.conname COLLATE \"C\") "
-	"FROM pg_constraint con WHERE con.contypid = t.oid), "
+	"FROM pg_constraint con WHERE con.contypid = t.oid "
+	/* 17+: a domain's NOT NULL is also a constraint (compat.h) */
+	"AND NOT (con.contype = 'n' AND con.convalidated)), "
 	"'labels ' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) "
 	"FROM pg_enum e WHERE e.enumtypid = t.oid), "
 	"'attributes ' || (SELECT string_agg(quote_ident(ca.attname) || ' ' || "

@@ -216,9 +216,27 @@ join_texts(char **texts, int n)
 	return buf.data;
 }
 
+/*
+ * An ACL item of a relation as PostgreSQL 15 would hold it: without the
+ * MAINTAIN that 17+ add to ALL PRIVILEGES (compat.h)
+ */
+static void
+normalize_relation_aclitem(AclItem *item)
+{
+	AclMode		privs = ACLITEM_GET_PRIVS(*item);
+	AclMode		goptions = ACLITEM_GET_GOPTIONS(*item);
+	AclMode		all = SCHEMAMIG_ACL_ALL_RIGHTS_RELATION_15;
+
+	if ((privs & all) == all)
+		privs &= ~SCHEMAMIG_ACL_MAINTAIN;
+	if ((goptions & all) == all)
+		goptions &= ~SCHEMAMIG_ACL_MAINTAIN;
+	ACLITEM_SET_PRIVS_GOPTIONS(*item, privs, goptions);
+}
+
 /* The items of an ACL as text, sorted byte-wise, joined by commas */
 static char *
-sorted_acl_text(Acl *acl)
+sorted_acl_text(Acl *acl, ObjectType objtype)
 {
 	AclItem    *items = ACL_DAT(acl);
 	int			n = ACL_NUM(acl);
@@ -228,8 +246,14 @@ sorted_acl_text(Acl *acl)
 		return NULL;
 	texts = palloc(n * sizeof(char *));
 	for (int i = 0; i < n; i++)
+	{
+		AclItem		item = items[i];
+
+		if (objtype == OBJECT_TABLE)
+			normalize_relation_aclitem(&item);
 		texts[i] = DatumGetCString(DirectFunctionCall1(aclitemout,
-													   PointerGetDatum(&items[i])));
+													   PointerGetDatum(&item)));
+	}
 	qsort(texts, n, sizeof(char *), cstring_cmp);
 	return join_texts(texts, n);
 }
@@ -241,12 +265,12 @@ sorted_acl_text(Acl *acl)
 static char *
 acl_text(Datum datum, ObjectType objtype, Oid owner)
 {
-	char	   *text = sorted_acl_text(DatumGetAclP(datum));
+	char	   *text = sorted_acl_text(DatumGetAclP(datum), objtype);
 	char	   *deftext;
 
 	if (text == NULL)
 		return NULL;
-	deftext = sorted_acl_text(acldefault(objtype, owner));
+	deftext = sorted_acl_text(acldefault(objtype, owner), objtype);
 	if (deftext != NULL && strcmp(deftext, text) == 0)
 		return NULL;
 	return text;
