@@ -18,6 +18,7 @@
 
 #include "commands/event_trigger.h"
 #include "executor/executor.h"
+#include "nodes/makefuncs.h"
 
 #if PG_VERSION_NUM < 150000
 #error "schemamig needs PostgreSQL 15 or later"
@@ -73,6 +74,24 @@
 #define SCHEMAMIG_ACL_ALL_RIGHTS_RELATION_15 \
 	(ACL_INSERT | ACL_SELECT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE | \
 	 ACL_REFERENCES | ACL_TRIGGER)
+
+/*
+ * PostgreSQL 16 dropped the OLD and NEW entries from the range table of a
+ * view's query; with one entry left the deparser stops qualifying column
+ * names ("SELECT id FROM t" where 15 printed "SELECT t.id FROM t").  A
+ * placeholder entry, referenced nowhere, makes it qualify them as 15 does.
+ */
+static inline void
+schemamig_view_query_as_15(Query *query)
+{
+#if PG_VERSION_NUM >= 160000
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RESULT;
+	rte->eref = makeAlias("*RESULT*", NIL);
+	query->rtable = lappend(query->rtable, rte);
+#endif
+}
 
 /*
  * The commands schemamig treats as schema changes seen by event triggers:

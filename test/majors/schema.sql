@@ -96,3 +96,7 @@ GRANT USAGE ON SEQUENCE app.counter TO regress_fpm_reader;
 REVOKE EXECUTE ON FUNCTION app.add(integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app.add(integer, integer) TO regress_fpm_reader;
 COMMENT ON TABLE app.users IS 'people';
+CREATE VIEW app.user_orders AS
+	SELECT u.email, o.amount, (SELECT count(*) FROM app.orders x WHERE x.user_id = u.id) AS n
+	FROM app.users u JOIN app.orders o ON o.user_id = u.id
+	WHERE o.amount > 0;
