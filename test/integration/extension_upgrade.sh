@@ -77,7 +77,7 @@ if [ -n "$ref" ]; then
 		{ cat "$build/build.log"; echo "the $RELEASE tree does not build"; exit 1; }
 	make -C "$build" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 	psql -qX -v ON_ERROR_STOP=1 -d $old >/dev/null <<SQL
-SET client_min_messages = warning;
+SET client_min_messages = error;
 CREATE EXTENSION schemamig;
 SELECT schemamig.register('u1', 'CREATE TABLE u1 (id int PRIMARY KEY)', 'DROP TABLE u1');
 SELECT schemamig.register('u2', 'ALTER TABLE u1 ADD COLUMN v text', 'ALTER TABLE u1 DROP COLUMN v');

@@ -12,7 +12,8 @@
 # cached under /var/cache/schemamig-ci; the first run on a machine builds it.
 #
 # Environment: SRC (tree to test, default this checkout, copied, never
-# modified), INTEGRATION, KEEP_LOG (directory for the chroot's test output,
+# modified), INTEGRATION, FIXTURE_DUMP (a dump written on another major by
+# test/integration/restore_across_majors.sh, restored here), KEEP_LOG (directory for the chroot's test output,
 # default /tmp/schemamig-major-MAJOR).  Prints the times of its steps.
 # Exit status: that of the tests (non-zero when the build or a test fails).
 set -uo pipefail
@@ -34,9 +35,17 @@ chroot_enter "$image" || { echo "== chroot: FAILED"; exit 1; }
 chroot_copy_tree "$SRC" /root/schemamig
 echo "== unpacked into $CHROOT in $((SECONDS - t0)) s; $(chroot_exec /usr/lib/postgresql/$MAJOR/bin/pg_config --version)"
 
+# a dump written on another major (the host's 15) for restore_across_majors.sh
+fixture=""
+if [ -n "${FIXTURE_DUMP:-}" ] && [ -f "$FIXTURE_DUMP" ]; then
+	cp "$FIXTURE_DUMP" "$CHROOT/root/fixture.dump"
+	cp "$FIXTURE_DUMP.major" "$CHROOT/root/fixture.dump.major" 2>/dev/null
+	fixture="FIXTURE_DUMP=/root/fixture.dump"
+fi
+
 t0=$SECONDS
 mkdir -p "$LOG"
-CHROOT_ENV="PG_CONFIG=/usr/lib/postgresql/$MAJOR/bin/pg_config INTEGRATION=$INTEGRATION" \
+CHROOT_ENV="PG_CONFIG=/usr/lib/postgresql/$MAJOR/bin/pg_config INTEGRATION=$INTEGRATION $fixture" \
 	chroot_exec bash /root/schemamig/test/run.sh >"$LOG/run.log" 2>&1
 rc=$?
 grep -E "^(== |-- |FAILED|not ok|ok [0-9]|test |All |[0-9]+ of )|warning:|error:" "$LOG/run.log"
