@@ -210,33 +210,6 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	return (Datum) 0;
 }
 
-char *
-schemamig_fetch_script(const char *revision, SchemamigDirection direction)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	int			ret;
-	char	   *script;
-
-	/*
-	 * Not read-only: a read-only SPI query would see the snapshot of the
-	 * caller's statement, taken before schemamig_lock_history() waited for a
-	 * concurrent migration, and miss a revision the graph (read with a fresh
-	 * snapshot) already has, or return the old text of a replaced one.
-	 */
-	values[0] = CStringGetTextDatum(revision);
-	ret = schemamig_owner_execute(direction == DIRECTION_UPGRADE ?
-								  "SELECT upgrade_sql FROM schemamig.revision "
-								  "WHERE revision OPERATOR(pg_catalog.=) $1" :
-								  "SELECT downgrade_sql FROM schemamig.revision "
-								  "WHERE revision OPERATOR(pg_catalog.=) $1",
-								  1, types, values, NULL, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the scripts of revision \"%s\"", revision);
-	script = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return script ? script : pstrdup("");
-}
-
 /*
  * The transactional equivalent of a statement that must run at top level:
  * the same parse tree with CONCURRENTLY off, run directly (text cannot say
