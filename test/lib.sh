@@ -8,9 +8,12 @@
 # distribution's default major (what `apt-get install postgresql` would give).
 pg_major_default() {
 	local v
-	if [ -n "${PG_CONFIG:-}" ]; then
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
 		"$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'
-	elif [ -n "${PG_BIN:-}" ]; then
+	elif [[ ${PG_CONFIG:-} =~ /postgresql/([0-9]+)/bin/pg_config$ ]]; then
+		# not installed yet: Debian's path says which major to install
+		echo "${BASH_REMATCH[1]}"
+	elif [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/postgres" ]; then
 		"$PG_BIN/postgres" --version | sed -nE 's/^postgres \(PostgreSQL\) ([0-9]+).*/\1/p'
 	elif v=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed -E 's#.*/postgresql/([0-9]+)/.*#\1#' | sort -n | tail -1) && [ -n "$v" ]; then
 		echo "$v"
@@ -22,7 +25,13 @@ pg_major_default() {
 }
 PG_MAJOR=${PG_MAJOR:-$(pg_major_default)}
 if [ -z "${PG_BIN:-}" ]; then
-	if [ -n "${PG_CONFIG:-}" ]; then PG_BIN=$("$PG_CONFIG" --bindir); else PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin; fi
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		PG_BIN=$("$PG_CONFIG" --bindir)
+	elif [ -n "${PG_CONFIG:-}" ]; then
+		PG_BIN=$(dirname "$PG_CONFIG")
+	else
+		PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+	fi
 fi
 export PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
 # Everything the tests call that a minimal Debian (debootstrap minbase)
