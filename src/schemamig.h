@@ -54,6 +54,7 @@
 #define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
 #define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
 #define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
+#define ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED MAKE_SQLSTATE('S','M','0','0','9')
 
 /*
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
@@ -558,5 +559,13 @@ extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog,
 												int32 typmod, bool *found);
 extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
 extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
+
+/* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
+extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
+extern char *schemamig_deploy_list_text(List *items);
+extern const char *schemamig_dump_blank_meta(const char *script);
+extern bool schemamig_dump_skip_statement(Node *parsetree);
+extern List *schemamig_script_missing_objects(const char *script, const char *revision);
+extern void schemamig_stamp_check_objects(const char *revision);
 
 #endif							/* SCHEMAMIG_H */
