@@ -19,7 +19,7 @@ MAJOR=15
 . "$here/test/majors/chroot.sh"
 
 SECONDS=0
-image=$(chroot_image bookworm build-essential debhelper postgresql-server-dev-all \
+image=$(chroot_image bookworm build-essential debhelper libpq-dev postgresql-server-dev-all \
 	postgresql-$MAJOR procps) || { echo "== package build image: FAILED"; exit 1; }
 chroot_enter "$image" || exit 1
 chroot_copy_tree "$SRC" /root/build/schemamig
