@@ -35,14 +35,15 @@ if [ -z "${PG_BIN:-}" ]; then
 fi
 export PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
 # Everything the tests call that a minimal Debian (debootstrap minbase)
-# lacks: the server and headers, libpq's headers (the client program),
-# pgTAP and pg_prove, make and a compiler,
-# procps (kill, pgrep), git (the 0.1.0 -> 0.2.0 update test builds the
-# 0.1.0 tag), IPC::Run (TAP tests), python3 with psycopg2 (reliability
-# tests) and Flask-Migrate (test/integration/flask_migrate.sh).
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libpq-dev postgresql-$PG_MAJOR-pgtap
-	libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc procps git
-	python3-flask-migrate python3-psycopg2"
+# lacks: the server, its headers and client programs (pg_isolation_regress,
+# isolationtester), libpq's headers (the client program), pgTAP and
+# pg_prove, make and a compiler, procps (ps, kill, pgrep), git (the
+# 0.1.0 -> 0.2.0 update test builds the 0.1.0 tag), perl and IPC::Run (TAP
+# tests), python3 with psycopg2 (reliability tests) and Flask-Migrate
+# (test/integration/flask_migrate.sh).
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR
+	libpq-dev postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl perl
+	libipc-run-perl make gcc procps git python3-flask-migrate python3-psycopg2"
 
 ensure_packages() {
 	local missing=""
