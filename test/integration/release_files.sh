@@ -30,7 +30,10 @@ for f in schemamig--*.sql; do
 	case "$v" in *--*) continue ;; "$version") continue ;; esac
 	[ -f "schemamig--$v--$version.sql" ] || fail "no update script from $v to $version"
 done
-if [ -x /usr/bin/pg_buildext ] && [ -f /usr/share/postgresql-common/supported-versions ]; then
+# debian/control is committed for Debian 12's majors; where pg_buildext
+# supports the same ones, it must be what control.in makes of them
+if [ -x /usr/bin/pg_buildext ] && [ -f /usr/share/postgresql-common/supported-versions ] &&
+	[ "$(pg_buildext supported-versions | tr '\n' ' ')" = "$(sed -n 's/^Package: postgresql-\([0-9]*\)-schemamig$/\1/p' debian/control | tr '\n' ' ')" ]; then
 	pg_buildext checkcontrol >/dev/null || fail "debian/control is not what pg_buildext makes of debian/control.in (pg_buildext updatecontrol)"
 fi
 echo "ok: version $version in schemamig.control, META.json, debian/changelog and CHANGELOG.md; scripts, DATA and update paths agree"
