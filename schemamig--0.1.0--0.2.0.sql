@@ -43,6 +43,18 @@ CREATE CONSTRAINT TRIGGER revision_referenced
 
 /* ==== versions and release (#15) ==== */
 
+/*
+ * The format of the stored fingerprint (SCHEMAMIG_FINGERPRINT_FORMAT in
+ * src/schemamig.h); NULL is format 1, written by 0.1.0
+ */
+ALTER TABLE schemamig.state ADD COLUMN fingerprint_format integer;
+-- the journal's actions of 0.2 (SPEC "Names"); 'baseline' is also written
+-- when an update stores the fingerprint again in a new format
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall'));
+
 /* ==== seal the guard (#12) ==== */
 
 /*
@@ -277,3 +289,16 @@ INSERT INTO schemamig.alembic_revision (revision, first_seen)
 
 /* ==== citus (#16) ==== */
 
+/* ==== last: the fingerprint in this release's format (#15) ==== */
+
+/*
+ * A stored fingerprint of an older format is stored again in this one, with
+ * a journal row, so the format change never shows as drift
+ * (src/drift.c).  Kept at the end: it describes the schema with every
+ * object of this release in place.
+ */
+CREATE FUNCTION schemamig.fingerprint_rebaseline() RETURNS boolean
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'schemamig_fingerprint_rebaseline';
+SELECT schemamig.fingerprint_rebaseline();
+DROP FUNCTION schemamig.fingerprint_rebaseline();

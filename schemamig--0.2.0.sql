@@ -468,6 +468,18 @@ CREATE CONSTRAINT TRIGGER revision_referenced
 
 /* ==== versions and release (#15) ==== */
 
+/*
+ * The format of the stored fingerprint (SCHEMAMIG_FINGERPRINT_FORMAT in
+ * src/schemamig.h); NULL is format 1, written by 0.1.0
+ */
+ALTER TABLE schemamig.state ADD COLUMN fingerprint_format integer;
+-- the journal's actions of 0.2 (SPEC "Names"); 'baseline' is also written
+-- when an update stores the fingerprint again in a new format
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall'));
+
 /* ==== seal the guard (#12) ==== */
 
 /*

@@ -653,7 +653,7 @@ insert_with_executor(Relation rel, HeapTuple tuple)
 	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
 	simple_table_tuple_insert(rel, slot);
-	(void) ExecInsertIndexTuples(resultRelInfo, slot, estate, false, false, NULL, NIL);
+	(void) schemamig_insert_index_tuples(resultRelInfo, slot, estate);
 	ExecCloseIndices(resultRelInfo);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);

@@ -16,7 +16,11 @@
  * DDL is allowed without a revision when a migration context is open, when
  * it runs inside an extension script (CREATE EXTENSION's own statements),
  * while schemamig.restoring is on, when its command tag is listed in
- * schemamig.guard_exempt, or when it only touches temporary objects.  The
+ * schemamig.guard_exempt, or when it only touches temporary objects.
+ * REINDEX is always allowed and never logged here: it changes no schema,
+ * and only PostgreSQL 17+ fire event triggers for it.  ALTER EXTENSION
+ * schemamig UPDATE is allowed without a revision while the objects are
+ * older than the library (catalog.c).  The
  * last is decided from the parse tree: CREATE TEMP ..., and for commands
  * naming existing relations (ALTER, DROP, CREATE INDEX, RENAME) a lookup of
  * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
@@ -76,6 +80,18 @@ SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
 	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
+		return VERDICT_SKIP;
+	/*
+	 * The library was updated and this database's objects not yet: the one
+	 * thing to let through is their update (catalog.c), which would fail
+	 * to log itself into the old tables
+	 */
+	if (IsA(parsetree, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) parsetree)->extname, "schemamig") == 0 &&
+		schemamig_objects_outdated())
+		return VERDICT_SKIP;
+	/* PostgreSQL 17+ fire event triggers for REINDEX: see compat.h */
+	if (IsA(parsetree, ReindexStmt))
 		return VERDICT_SKIP;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;

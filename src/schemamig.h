@@ -28,6 +28,26 @@
 #include "compat.h"
 
 /* SQLSTATEs of the spec */
+/*
+ * The version of this library (schemamig.control's default_version, set by
+ * the Makefile); the objects in a database must be the same version
+ */
+#ifndef SCHEMAMIG_VERSION
+#error "SCHEMAMIG_VERSION must be defined (see the Makefile)"
+#endif
+
+/*
+ * The format of the stored fingerprint (schemamig.state): the text and the
+ * hashes fingerprint.c produces.  Bumped whenever a description changes;
+ * ALTER EXTENSION UPDATE then stores the fingerprint again in the new
+ * format (a journal row of action 'baseline'), and until then a stored
+ * fingerprint of another format is never compared.
+ *   1: 0.1.0
+ *   2: 0.2.0: the same text on every PostgreSQL major (compat.h); on 15
+ *      the same hashes as format 1
+ */
+#define SCHEMAMIG_FINGERPRINT_FORMAT 2
+
 #define ERRCODE_SCHEMAMIG_UNVERSIONED_DDL	MAKE_SQLSTATE('S','M','0','0','1')
 #define ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH MAKE_SQLSTATE('S','M','0','0','2')
 #define ERRCODE_SCHEMAMIG_UNKNOWN_REVISION	MAKE_SQLSTATE('S','M','0','0','3')
@@ -123,6 +143,8 @@ extern int	schemamig_owner_execute_kept(struct _SPI_plan **plan, const char *sql
 										 const char *nulls, bool read_only,
 										 long count);
 extern Oid	schemamig_schema_oid(void);
+extern bool schemamig_objects_outdated(void);
+extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
 extern void schemamig_lock_history(void);
 extern void schemamig_bump_generation(void);
