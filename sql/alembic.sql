@@ -418,6 +418,13 @@ SELECT schemamig.stamp('d4');
 \echo :LAST_ERROR_SQLSTATE
 SELECT revision, applied FROM schemamig.history();
 SELECT revision, action, target FROM schemamig.journal ORDER BY id;
+-- allow() lasts for the transaction, for register() too
+SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT schemamig.allow('drop-column');
+SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+ROLLBACK;
 
 -- Only the writer's version writes count: a superuser's is refused too
 \c regress_alembic2 :superuser

@@ -162,6 +162,66 @@ static void push_string(JsonbParseState **state, JsonbIteratorToken token,
 						const char *str);
 static Name role_name(int slot, Oid roleid);
 
+/*
+ * Log one DDL statement under the guard's verdict: a row under the open
+ * migration context (VERDICT_VERSIONED), an unversioned row, or, for
+ * VERDICT_PROVISIONAL, a row handed to Alembic mode to hold.  With
+ * ddl_commands (only inside ddl_command_end) the objects start with
+ * pg_event_trigger_ddl_commands(); collected (SchemamigLogObjects) follow.
+ * seal.c calls this for the statements that fire no event trigger.
+ */
+void
+schemamig_ddl_log_statement(SchemamigVerdict verdict, const char *tag,
+							const char *statement, List *collected,
+							bool ddl_commands)
+{
+	SchemamigLogRow row;
+
+	if (verdict == VERDICT_SKIP)
+		return;
+	memset(&row, 0, sizeof(row));
+	row.command_tag = tag;
+	row.statement = statement;
+	row.objects = schemamig_ddl_log_objects(ddl_commands, collected);
+	row.executed_at = GetCurrentTimestamp();
+	if (verdict == VERDICT_VERSIONED)
+	{
+		row.revision = schemamig_context.revision;
+		row.direction = schemamig_direction_name(schemamig_context.direction);
+		row.statement_no = schemamig_context.statement_no;
+		if (row.statement == NULL)
+			row.statement = schemamig_context.statement;
+	}
+	else
+		row.direction = "unversioned";
+	if (verdict == VERDICT_PROVISIONAL)
+		schemamig_ddl_log_callbacks.hold(&row);
+	else
+		schemamig_ddl_log_write(&row);
+}
+
+/*
+ * An object as the log describes it, for a statement that fires no event
+ * trigger (seal.c): its type and identity, its schema for a relation.  In
+ * the current memory context.
+ */
+SchemamigLogObject *
+schemamig_ddl_log_object(const ObjectAddress *address, const char *action)
+{
+	SchemamigLogObject *obj = palloc(sizeof(SchemamigLogObject));
+	char	   *type = getObjectTypeDescription(address, true);
+	char	   *identity = getObjectIdentity(address, true);
+	Oid			nsp = InvalidOid;
+
+	if (address->classId == RelationRelationId)
+		nsp = get_rel_namespace(address->objectId);
+	obj->type = type ? type : "";
+	obj->identity = identity ? identity : "";
+	obj->schema = OidIsValid(nsp) ? get_namespace_name(nsp) : NULL;
+	obj->action = action;
+	return obj;
+}
+
 /* ---- the event triggers ---- */
 
 Datum
@@ -169,7 +229,6 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
 	SchemamigDdlStatement frame;
-	SchemamigLogRow row;
 	bool		found;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -186,28 +245,8 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 		frame.statement = schemamig_client_statement_text(trigdata->parsetree);
 		frame.objects = NIL;
 	}
-	if (frame.verdict != VERDICT_SKIP)
-	{
-		memset(&row, 0, sizeof(row));
-		row.command_tag = GetCommandTagName(trigdata->tag);
-		row.statement = frame.statement;
-		row.objects = schemamig_ddl_log_objects(true, frame.objects);
-		row.executed_at = GetCurrentTimestamp();
-		if (frame.verdict == VERDICT_VERSIONED)
-		{
-			row.revision = schemamig_context.revision;
-			row.direction = schemamig_direction_name(schemamig_context.direction);
-			row.statement_no = schemamig_context.statement_no;
-			if (row.statement == NULL)
-				row.statement = schemamig_context.statement;
-		}
-		else
-			row.direction = "unversioned";
-		if (frame.verdict == VERDICT_PROVISIONAL)
-			schemamig_ddl_log_callbacks.hold(&row);
-		else
-			schemamig_ddl_log_write(&row);
-	}
+	schemamig_ddl_log_statement(frame.verdict, GetCommandTagName(trigdata->tag),
+								frame.statement, frame.objects, true);
 	if (frame.verdict == VERDICT_ALEMBIC_TABLE &&
 		schemamig_ddl_log_callbacks.version_table_created)
 		schemamig_ddl_log_callbacks.version_table_created();
@@ -360,16 +399,24 @@ schemamig_ddl_log_objects(bool ddl_commands, List *collected)
 		slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 		while (tuplestore_gettupleslot(store, true, false, slot))
 		{
-			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
+			/*
+			 * 4 command_tag, 5 object_type, 6 schema_name, 7
+			 * object_identity, 8 in_extension
+			 */
 			char	   *command_tag = tuple_text(slot, 4);
+			char	   *schema = tuple_text(slot, 6);
+			char	   *identity = tuple_text(slot, 7);
 			const char *action = "alter";
+			bool		isnull;
 
 			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
 				action = "create";
 			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
 				action = "drop";
-			push_object(&state, tuple_text(slot, 5), tuple_text(slot, 7),
-						tuple_text(slot, 6), action);
+			if (schemamig_ddl_log_callbacks.command_object &&
+				!DatumGetBool(slot_getattr(slot, 8, &isnull)))
+				schemamig_ddl_log_callbacks.command_object(schema, identity);
+			push_object(&state, tuple_text(slot, 5), identity, schema, action);
 		}
 		ExecDropSingleTupleTableSlot(slot);
 	}
@@ -642,7 +689,7 @@ insert_with_executor(Relation rel, HeapTuple tuple)
 	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
 	simple_table_tuple_insert(rel, slot);
-	(void) ExecInsertIndexTuples(resultRelInfo, slot, estate, false, false, NULL, NIL);
+	(void) schemamig_insert_index_tuples(resultRelInfo, slot, estate);
 	ExecCloseIndices(resultRelInfo);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);

@@ -96,7 +96,7 @@ schemamig_check_valid_id(const char *revision)
 	if (!schemamig_is_valid_id(revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", revision),
+				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
 				 errdetail("A revision id is 1 to %d characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.",
 						   SCHEMAMIG_ID_MAXLEN)));
 }

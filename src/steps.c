@@ -519,7 +519,7 @@ static bool
 statement_is_ddl(Node *parsetree)
 {
 	return GetCommandLogLevel(parsetree) == LOGSTMT_DDL ||
-		command_tag_event_trigger_ok(CreateCommandTag(parsetree)) ||
+		schemamig_tag_fires_event_triggers(CreateCommandTag(parsetree)) ||
 		schemamig_statement_needs_top_level(parsetree);
 }
 
@@ -622,7 +622,7 @@ step_record_done(PlannedStmt *pstmt, const char *queryString)
 			elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	}
 	SPI_finish();
-	if (!command_tag_event_trigger_ok(tag))
+	if (!schemamig_tag_fires_event_triggers(tag))
 	{
 		SchemamigLogRow row;
 
