@@ -43,7 +43,7 @@ citus_cluster_stop() {
 	for n in coord w1 w2; do
 		as_postgres "$PG_BIN/pg_ctl" -D "$CITUS_DIR/$n" -m immediate stop >/dev/null 2>&1 || true
 	done
-	[ -n "${CITUS_KEEP:-}" ] || rm -rf "$CITUS_DIR"
+	[ -n "${CITUS_KEEP:-}" ] && echo "kept $CITUS_DIR" >&2 || rm -rf "$CITUS_DIR"
 }
 
 # cq NODE SQL [psql args]: run SQL as postgres (CQ_USER to change), unaligned
