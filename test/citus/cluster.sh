@@ -18,7 +18,7 @@ citus_cluster_start() {
 port = ${CITUS_PORT[$n]}
 listen_addresses = 'localhost'
 unix_socket_directories = '$CITUS_DIR'
-shared_preload_libraries = 'citus,schemamig'
+shared_preload_libraries = '${CITUS_PRELOAD:-citus,schemamig}'
 max_prepared_transactions = 100
 shared_buffers = 32MB
 fsync = off
