@@ -52,6 +52,7 @@ typedef enum SchemamigLintMode
 extern int	schemamig_guard_mode;
 extern char *schemamig_guard_exempt;
 extern int	schemamig_lock_timeout;
+extern int	schemamig_review_lock_timeout;
 extern int	schemamig_lint_mode;
 extern bool schemamig_restoring;
 extern char *schemamig_alembic_version_table;
@@ -251,6 +252,19 @@ typedef enum SchemamigVerdict
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 
+/* ---- review.c, plan_predict.c: plan() ---- */
+#define SCHEMAMIG_PLAN_COLUMNS 9
+/* A relation lock of a plan: level is the LOCKMODE */
+typedef struct SchemamigLock
+{
+	char	   *relation;
+	int			level;
+	Oid			relid;			/* InvalidOid: made by an earlier statement */
+} SchemamigLock;
+extern List *schemamig_plan_predict(SchemamigGraph *graph, List *pending);
+extern List *schemamig_held_lock_strings(List *held);
+extern List *schemamig_plan_uncovered(List *locks, List *held);
+extern List *schemamig_plan_predict_locks(Node *parsetree);
 /* ---- ddl_log.c ---- */
 
 extern void schemamig_ddl_log_reset(void);

@@ -64,7 +64,7 @@ for call in "SELECT schemamig.register('p5', 'CREATE TABLE p5 (id int)', 'DROP T
 	"SELECT * FROM schemamig.downgrade()" \
 	"SELECT schemamig.stamp('base')" \
 	"BEGIN; SELECT schemamig.begin_revision('p5'); COMMIT" \
-	"SELECT * FROM schemamig.plan()" \
+	"SELECT * FROM schemamig.plan(execute => true)" \
 	"SELECT * FROM schemamig.verify()"; do
 	out=$(psql -X -p $standby_port -d postgres -v VERBOSITY=verbose -c "$call" 2>&1 || true)
 	if ! grep -q "ERROR:  25006: cannot execute .* during recovery" <<<"$out" || ! grep -q "HINT:  Run .* on the primary server" <<<"$out"; then
@@ -72,7 +72,10 @@ for call in "SELECT schemamig.register('p5', 'CREATE TABLE p5 (id int)', 'DROP T
 	fi
 done
 S -v VERBOSITY=terse -c "SELECT * FROM schemamig.upgrade()" 2>&1 | head -1 || true
-echo "ok: register, unregister, upgrade, downgrade, stamp, begin_revision, plan and verify refused on the standby with a hint"
+echo "ok: register, unregister, upgrade, downgrade, stamp, begin_revision, plan(execute => true) and verify refused on the standby with a hint"
+# the predicted plan runs nothing: it works on the standby
+[ "$(S -c "SELECT statement_no || ':' || strongest_lock FROM schemamig.plan('p3')")" = "1:" ] || { echo "predicted plan on the standby"; exit 1; }
+echo "ok: the predicted plan() answers on the standby"
 
 # failover
 as_postgres "$PG_BIN/pg_ctl" -D "$sdata" -w promote >/dev/null
