@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "schemamig.h"
 
@@ -418,7 +419,24 @@ write_revision(bool replace, const char *revision, Datum parents,
 	/* the author by OID: executed review runs the scripts as this role */
 	values[12] = ObjectIdGetDatum(GetUserId());
 
-	if (replace)
+	/* 0.1.0's objects (library updated, extension not yet): no author OID */
+	if (get_attnum(get_relname_relid("revision", schemamig_schema_oid()),
+				   "registered_role") == InvalidAttrNumber)
+		ret = schemamig_owner_execute(replace ?
+									  "UPDATE schemamig.revision SET parents = $2, "
+									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
+									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
+									  "downgrade_transactional = $9, upgrade_statements = $10, "
+									  "downgrade_statements = $11, registered_by = $12, "
+									  "registered_at = pg_catalog.now() "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1" :
+									  "INSERT INTO schemamig.revision (revision, parents, "
+									  "message, upgrade_sql, downgrade_sql, checksum, kind, "
+									  "upgrade_transactional, downgrade_transactional, "
+									  "upgrade_statements, downgrade_statements, registered_by) "
+									  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+									  12, types, values, nulls, false, 0);
+	else if (replace)
 		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
 									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
 									  "checksum = $6, kind = $7, upgrade_transactional = $8, "

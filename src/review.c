@@ -75,6 +75,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -244,7 +245,7 @@ set_review_lock_timeout(void)
  * predicted to take without waiting; for one that is not free, note the
  * other sessions holding a conflicting lock on it.  The note is taken while
  * they still hold it, before lock_timeout cancels the statement, so the
- * error can name them.  A lock taken here is one the statement takes anyway.
+ * error can name them.  A lock that is free is released again at once.
  */
 static void
 review_precheck(SchemamigStatement *st)
@@ -263,8 +264,14 @@ review_precheck(SchemamigStatement *st)
 		Datum		values[1];
 		int			ret;
 
-		if (!OidIsValid(l->relid) || ConditionalLockRelationOid(l->relid, l->level))
+		if (!OidIsValid(l->relid))
 			continue;
+		/* a probe only: the statement takes its locks itself */
+		if (ConditionalLockRelationOid(l->relid, l->level))
+		{
+			UnlockRelationOid(l->relid, l->level);
+			continue;
+		}
 		values[0] = ObjectIdGetDatum(l->relid);
 		ret = SPI_execute_with_args("SELECT pid, mode FROM pg_catalog.pg_locks "
 									"WHERE relation OPERATOR(pg_catalog.=) $1 AND granted "
@@ -326,6 +333,12 @@ review_author(const char *revision)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = CStringGetTextDatum(revision);
+	if (get_attnum(get_relname_relid("revision", schemamig_schema_oid()),
+				   "registered_role") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("executed review needs schemamig 0.2.0's objects"),
+				 errhint("Run ALTER EXTENSION schemamig UPDATE.")));
 	ret = schemamig_owner_execute("SELECT registered_role, registered_by::text "
 								  "FROM schemamig.revision WHERE revision OPERATOR(pg_catalog.=) $1",
 								  1, types, values, NULL, false, 1);

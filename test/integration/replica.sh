@@ -74,7 +74,7 @@ done
 S -v VERBOSITY=terse -c "SELECT * FROM schemamig.upgrade()" 2>&1 | head -1 || true
 echo "ok: register, unregister, upgrade, downgrade, stamp, begin_revision, plan(execute => true) and verify refused on the standby with a hint"
 # the predicted plan runs nothing: it works on the standby
-[ "$(S -c "SELECT statement_no || ':' || strongest_lock FROM schemamig.plan('p3')")" = "1:" ] || { echo "predicted plan on the standby"; exit 1; }
+[ "$(S -c "SELECT statement_no || ':' || coalesce(strongest_lock, '-') FROM schemamig.plan('p3')")" = "1:-" ] || { echo "predicted plan on the standby"; exit 1; }
 echo "ok: the predicted plan() answers on the standby"
 
 # failover
