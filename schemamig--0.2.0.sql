@@ -467,6 +467,18 @@ ALTER TABLE schemamig.revision ADD COLUMN registered_role oid;
 UPDATE schemamig.revision r SET registered_role = a.oid
 FROM pg_catalog.pg_authid a WHERE a.rolname OPERATOR(pg_catalog.=) r.registered_by;
 
+/*
+ * lint(sql, parents): the pending parents' scripts are the schema context
+ * (an index a parent creates counts for foreign-key-without-index); the
+ * scripts are only read, never shown.
+ */
+DROP FUNCTION schemamig.lint(text);
+CREATE FUNCTION schemamig.lint(sql text, parents text[] DEFAULT NULL)
+RETURNS TABLE (rule text, severity text, statement_no integer,
+			   statement text, message text, hint text)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_lint';
+
 /* ==== deploy and client program (#17) ==== */
 
 /*

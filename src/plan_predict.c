@@ -143,8 +143,6 @@ static void lock_inheritors(PredictState *ps, Prediction *p, Oid relid, int leve
 static void lock_owned_sequences(PredictState *ps, Prediction *p, Oid relid, int level);
 static void lock_fk_referenced(PredictState *ps, Prediction *p, Oid relid, AttrNumber attnum,
 							   int level);
-static bool type_change_rewrites(Oid oldtype, int32 oldtypmod, TypeName *newtn,
-								 Node *using, const char *colname);
 static bool expr_is_volatile(Node *raw, const char **unknown);
 static bool coldef_rewrites(ColumnDef *def, const char **unknown);
 static void predict_fk(PredictState *ps, Prediction *p, Constraint *con);
@@ -508,9 +506,9 @@ lock_fk_referenced(PredictState *ps, Prediction *p, Oid relid, AttrNumber attnum
  * Var.  A USING expression other than the column itself (or its cast to the
  * new type) is taken to rewrite, as it does unless it reduces to the column.
  */
-static bool
-type_change_rewrites(Oid oldtype, int32 oldtypmod, TypeName *newtn, Node *using,
-					 const char *colname)
+bool
+schemamig_type_change_rewrites(Oid oldtype, int32 oldtypmod, TypeName *newtn,
+							   Node *using, const char *colname)
 {
 	Oid			newtype;
 	int32		newtypmod;
@@ -759,7 +757,7 @@ predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt)
 						p->unknown = "the column's current type is not known";
 						break;
 					}
-					if (type_change_rewrites(oldtype, oldtypmod, def->typeName,
+					if (schemamig_type_change_rewrites(oldtype, oldtypmod, def->typeName,
 											 def->raw_default, cmd->name))
 						add_rewrite(p, rel.display);
 					if (attnum > 0)

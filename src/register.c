@@ -132,7 +132,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 			parent_names = check_new_parents(revision, parents_arg);
 
 		schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-								down_statements);
+								down_statements, schemamig_text_array(parent_names));
 		write_revision(false, revision, schemamig_text_array(parent_names), message,
 					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 					   up_count, downgrade ? down_count : -1);
@@ -170,7 +170,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 	/* lint last: it is the only check that may only warn */
 	schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-							down_statements);
+							down_statements, schemamig_graph_revision_array(graph, parents));
 
 	write_revision(existing >= 0, revision, schemamig_graph_revision_array(graph, parents), message,
 				   upgrade, downgrade, checksum, "sql", up_tx, down_tx,

@@ -63,6 +63,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -94,6 +97,9 @@ PG_FUNCTION_INFO_V1(schemamig_verify);
 bool		schemamig_plan_active = false;
 List	   *schemamig_plan_rewrites = NIL;
 static MemoryContext plan_rewrite_cxt = NULL;
+
+/* SQLSTATE of the last error run_in_subxact() caught */
+static int	last_caught_sqlerrcode = 0;
 
 /* Who holds the locks the statement about to run would wait for */
 static char *review_blockers = NULL;
@@ -148,6 +154,7 @@ static bool run_in_subxact(void (*fn) (void *arg), void *arg, bool keep,
 						   bool catch_error, char **message);
 static void check_can_review(const char *fname);
 static int	lock_level(const char *mode);
+static void check_as_written(SchemamigStatement *st);
 static Datum plan_predicted(FunctionCallInfo fcinfo);
 static void plan_body(void *arg);
 static void plan_refresh_names(PlanRun *state);
@@ -204,6 +211,7 @@ run_in_subxact(void (*fn) (void *arg), void *arg, bool keep,
 		edata->hint = pstrdup("Executed review waits at most schemamig.review_lock_timeout; "
 							  "run it when those sessions are done, or use plan() without execute.");
 	}
+	last_caught_sqlerrcode = edata->sqlerrcode;
 	if (!catch_error)
 		ReThrowError(edata);
 	if (message)
@@ -241,6 +249,69 @@ set_review_lock_timeout(void)
 }
 
 /*
+ * Statements that must run at top level are reviewed through their
+ * transactional equivalent (migrate.c), which accepts some forms PostgreSQL
+ * refuses as written.  Refuse those here with PostgreSQL's own message, so
+ * a script that cannot run is not reported as working.
+ */
+static void
+check_as_written(SchemamigStatement *st)
+{
+	Node	   *tree = st->parsetree;
+
+	if (!st->needs_top_level)
+		return;
+	if (IsA(tree, DropStmt) && ((DropStmt *) tree)->concurrent)
+	{
+		DropStmt   *drop = (DropStmt *) tree;
+
+		if (list_length(drop->objects) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("DROP INDEX CONCURRENTLY does not support dropping multiple objects")));
+		if (drop->behavior == DROP_CASCADE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("DROP INDEX CONCURRENTLY does not support CASCADE")));
+	}
+	else if (IsA(tree, IndexStmt) && ((IndexStmt *) tree)->concurrent)
+	{
+		Oid			relid = RangeVarGetRelid(((IndexStmt *) tree)->relation, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot create index on partitioned table \"%s\" concurrently",
+							get_rel_name(relid))));
+	}
+	else if (IsA(tree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) tree;
+		ListCell   *lc;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+			Oid			relid;
+
+			if (cmd->subtype != AT_DetachPartition ||
+				!((PartitionCmd *) cmd->def)->concurrent)
+				continue;
+			if (list_length(stmt->cmds) > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("ALTER TABLE ... DETACH CONCURRENTLY cannot be combined with other subcommands")));
+			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+			if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
+				OidIsValid(get_default_partition_oid(relid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot detach partitions concurrently when a default partition exists")));
+		}
+	}
+}
+
+/*
  * Before a statement of executed review runs: try each lock it is
  * predicted to take without waiting; for one that is not free, note the
  * other sessions holding a conflicting lock on it.  The note is taken while
@@ -256,6 +327,7 @@ review_precheck(SchemamigStatement *st)
 	review_blockers = NULL;
 	if (st == NULL)
 		return;
+	check_as_written(st);
 	initStringInfo(&buf);
 	foreach(lc, schemamig_plan_predict_locks(st->parsetree))
 	{
@@ -867,22 +939,42 @@ verify_one(void *arg)
 
 	step.direction = DIRECTION_UPGRADE;
 	ok = run_in_subxact(verify_step, &step, true, true, &message);
-	values[1] = BoolGetDatum(ok);
-	nulls[1] = false;
-	if (!ok)
+	if (!ok && last_caught_sqlerrcode == ERRCODE_UNSAFE_NEW_ENUM_VALUE_USAGE)
+		detail = psprintf("inconclusive: upgrade uses an enum value added in the same transaction (%s); "
+						  "PostgreSQL allows that only after the value is committed, which verify() "
+						  "cannot do (upgrade_each() applies one revision per transaction)", message);
+	else if (!ok)
+	{
+		values[1] = BoolGetDatum(false);
+		nulls[1] = false;
 		detail = message;
+	}
 	else if (node->irreversible)
+	{
+		values[1] = BoolGetDatum(true);
+		nulls[1] = false;
 		detail = "irreversible";
+	}
 	else
 	{
+		values[1] = BoolGetDatum(true);
+		nulls[1] = false;
 		step.direction = DIRECTION_DOWNGRADE;
 		ok = run_in_subxact(verify_step, &step, true, true, &message);
-		values[2] = BoolGetDatum(ok);
-		nulls[2] = false;
-		if (!ok)
+		if (!ok && last_caught_sqlerrcode == ERRCODE_UNSAFE_NEW_ENUM_VALUE_USAGE)
+			detail = psprintf("inconclusive: downgrade uses an enum value added in the same "
+							  "transaction (%s); PostgreSQL allows that only after the value "
+							  "is committed", message);
+		else if (!ok)
+		{
+			values[2] = BoolGetDatum(false);
+			nulls[2] = false;
 			detail = psprintf("downgrade failed: %s", message);
+		}
 		else
 		{
+			values[2] = BoolGetDatum(true);
+			nulls[2] = false;
 			after = schemamig_fingerprint_objects();
 			detail = schema_differences(before, after);
 			values[3] = BoolGetDatum(detail == NULL);
@@ -890,11 +982,21 @@ verify_one(void *arg)
 
 			step.direction = DIRECTION_UPGRADE;
 			ok = run_in_subxact(verify_step, &step, true, true, &message);
-			values[4] = BoolGetDatum(ok);
-			nulls[4] = false;
-			if (!ok)
-				detail = psprintf("%s%supgrade after downgrade failed: %s",
+			if (!ok && last_caught_sqlerrcode == ERRCODE_UNSAFE_NEW_ENUM_VALUE_USAGE)
+			{
+				/* the check is sound, the reapply is what cannot be judged */
+				detail = psprintf("%s%sinconclusive: upgrade after downgrade uses an enum value "
+								  "added in the same transaction (%s)",
 								  detail ? detail : "", detail ? "; " : "", message);
+			}
+			else
+			{
+				values[4] = BoolGetDatum(ok);
+				nulls[4] = false;
+				if (!ok)
+					detail = psprintf("%s%supgrade after downgrade failed: %s",
+									  detail ? detail : "", detail ? "; " : "", message);
+			}
 		}
 	}
 	if (detail != NULL)
@@ -914,6 +1016,7 @@ verify_body(void *arg)
 	VerifyState *state = (VerifyState *) arg;
 	SchemamigGraph *graph = state->graph;
 	bool	   *blocked = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	bool	   *inconclusive = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 	ListCell   *lc;
 
 	foreach(lc, state->pending)
@@ -936,7 +1039,8 @@ verify_body(void *arg)
 
 		for (int p = 0; p < node->nparents && skip == NULL; p++)
 			if (blocked[node->parents[p]])
-				skip = psprintf("not verified: parent revision \"%s\" could not be applied",
+				skip = psprintf("%s: parent revision \"%s\" could not be applied",
+								inconclusive[node->parents[p]] ? "inconclusive" : "not verified",
 								graph->nodes[node->parents[p]].revision);
 
 		/* the row: Datum[VERIFY_COLUMNS] then bool[VERIFY_COLUMNS] */
@@ -956,6 +1060,7 @@ verify_body(void *arg)
 		if (skip != NULL)
 		{
 			blocked[i] = true;
+			inconclusive[i] = strncmp(skip, "inconclusive", 12) == 0;
 			continue;
 		}
 
@@ -970,7 +1075,10 @@ verify_body(void *arg)
 		step.direction = DIRECTION_UPGRADE;
 		if (nulls[1] || !DatumGetBool(values[1]) ||
 			!run_in_subxact(verify_step, &step, true, true, NULL))
+		{
 			blocked[i] = true;
+			inconclusive[i] = nulls[1] && !nulls[5];
+		}
 	}
 }
 

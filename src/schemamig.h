@@ -301,6 +301,9 @@ extern List *schemamig_plan_predict(SchemamigGraph *graph, List *pending);
 extern List *schemamig_held_lock_strings(List *held);
 extern List *schemamig_plan_uncovered(List *locks, List *held);
 extern List *schemamig_plan_predict_locks(Node *parsetree);
+extern bool schemamig_type_change_rewrites(Oid oldtype, int32 oldtypmod,
+										   TypeName *newtn, Node *using,
+										   const char *colname);
 /* ---- ddl_log.c ---- */
 
 extern void schemamig_ddl_log_relcache_callback(Datum arg, Oid relid);
@@ -419,6 +422,12 @@ typedef struct SchemamigLintFinding
 } SchemamigLintFinding;
 
 extern List *schemamig_lint_script(const char *script, List *statements);
+extern List *schemamig_lint_script_context(const char *script, List *statements,
+										   List *context);
+
+/* ---- lint_squawk.c ---- */
+extern List *schemamig_lint_filter_squawk(const char *script, List *statements,
+										  List *findings);
 
 /* ---- lint_report.c ---- */
 
@@ -426,7 +435,7 @@ extern List *schemamig_lint_allowed_rules(const char *script);
 extern List *schemamig_lint_filter_allowed(List *findings, List *allowed);
 extern void schemamig_lint_register(const char *revision, const char *upgrade,
 									List *up_statements, const char *downgrade,
-									List *down_statements);
+									List *down_statements, Datum parents);
 
 /* ---- review.c: plan() and verify() ---- */
 
