@@ -92,8 +92,19 @@ $$);
 -- register() honours them
 SELECT schemamig.register('lr3', '-- squawk-ignore ban-drop-column
 ALTER TABLE public.lu DROP COLUMN at', 'ALTER TABLE public.lu ADD COLUMN at timestamp', '{}');
-SELECT schemamig.register('lr4', '-- squawk-ignore ban-drop-table
-ALTER TABLE public.lu DROP COLUMN at', 'ALTER TABLE public.lu ADD COLUMN at timestamp', '{}');
+-- an error rule allowed by its squawk name, and not by another one
+SELECT schemamig.register('lr4', '-- squawk-ignore adding-required-field
+ALTER TABLE public.lu ADD COLUMN k int NOT NULL', 'ALTER TABLE public.lu DROP COLUMN k', '{}');
+SELECT schemamig.register('lr5', '-- squawk-ignore ban-drop-table
+ALTER TABLE public.lu ADD COLUMN k2 int NOT NULL', 'ALTER TABLE public.lu DROP COLUMN k2', '{}');
+-- drop-column and drop-table are warnings since 0.2 (docs/review.md)
+SELECT schemamig.register('lr6', 'ALTER TABLE public.lu DROP COLUMN name', 'SELECT 1', '{}');
+-- a column read into its replacement first is no rename
+SELECT rule, statement_no FROM schemamig.lint($$
+ALTER TABLE public.lu ADD COLUMN status text;
+UPDATE public.lu SET status = CASE WHEN note IS NULL THEN 'a' ELSE 'b' END;
+ALTER TABLE public.lu DROP COLUMN note;
+$$) ORDER BY statement_no, rule;
 
 -- clean up
 SET schemamig.guard = off;

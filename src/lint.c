@@ -94,6 +94,7 @@ typedef struct LintState
 	List	   *not_null_checks;	/* ColumnSet *: validated CHECK (c IS NOT NULL) */
 	List	   *unvalidated;	/* ColumnSet *: the same, NOT VALID; name in type */
 	SchemamigStatement *first_dml;
+	List	   *dml;			/* SchemamigStatement * of data statements */
 	bool		has_ddl;
 } LintState;
 
@@ -125,6 +126,7 @@ static void record_not_null_check(LintState *state, RangeVar *rel, Constraint *c
 static void validate_not_null_check(LintState *state, RangeVar *rel, const char *name);
 static bool has_not_null_check(LintState *state, RangeVar *rel, const char *column);
 static void lint_drop_add(LintState *state);
+static bool column_read_before(LintState *state, ColumnSet *drop);
 static void lint_foreign_keys(LintState *state);
 static bool index_in_script(LintState *state, ColumnSet *fk);
 static bool index_in_database(ColumnSet *fk);
@@ -213,6 +215,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 		case T_MergeStmt:
 			if (state->first_dml == NULL)
 				state->first_dml = st;
+			state->dml = lappend(state->dml, st);
 			return;
 		/* not DDL to event triggers, but locking maintenance */
 		case T_ReindexStmt:
@@ -302,7 +305,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 					RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
 
 					if (is_existing(state, rv))
-						add_finding(state, "drop-table", "error", st,
+						add_finding(state, "drop-table", "warning", st,
 									psprintf("existing table \"%s\" is dropped", table_name(rv)),
 									pstrdup("Dropping a table loses its data: stop using it in the application first, keep a backup, and drop it in a later revision of its own."));
 				}
@@ -405,7 +408,7 @@ lint_alter_table(LintState *state, SchemamigStatement *st, AlterTableStmt *stmt)
 				{
 					record_columns(&state->dropped, rel,
 								   list_make1(makeString(cmd->name)), st);
-					add_finding(state, "drop-column", "error", st,
+					add_finding(state, "drop-column", "warning", st,
 								psprintf("column \"%s\" is dropped from existing table \"%s\"",
 										 cmd->name, table_name(rel)),
 								pstrdup("Dropping a column loses its data: stop reading and writing it in the application first, then drop it in a later revision."));
@@ -600,6 +603,55 @@ has_volatile_call(Node *node, void *context)
 	return raw_expression_tree_walker(node, has_volatile_call, context);
 }
 
+typedef struct ReadContext
+{
+	const char *table;			/* table_key() */
+	const char *column;
+	bool		table_seen;
+	bool		column_seen;
+} ReadContext;
+
+static bool
+read_walker(Node *node, ReadContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeVar) && strcmp(table_key((RangeVar *) node), ctx->table) == 0)
+		ctx->table_seen = true;
+	else if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+
+		if (IsA(last, String) && strcmp(strVal(last), ctx->column) == 0)
+			ctx->column_seen = true;
+	}
+	return raw_expression_tree_walker(node, read_walker, (void *) ctx);
+}
+
+/*
+ * Does a data statement before the drop read the dropped column of that
+ * table (UPDATE t SET status = CASE WHEN is_active ..., INSERT ... SELECT)?
+ * Then its values were carried over, and the drop is no accidental rename.
+ */
+static bool
+column_read_before(LintState *state, ColumnSet *drop)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->dml)
+	{
+		SchemamigStatement *st = (SchemamigStatement *) lfirst(lc);
+		ReadContext ctx = {drop->table, strVal(linitial(drop->columns)), false, false};
+
+		if (st->statement_no >= drop->st->statement_no)
+			continue;
+		(void) read_walker(st->parsetree, &ctx);
+		if (ctx.table_seen && ctx.column_seen)
+			return true;
+	}
+	return false;
+}
+
 /*
  * A column dropped and another added to the same existing table is how a
  * rename looks after an ORM autogenerates it.  When the table is in the
@@ -628,6 +680,10 @@ lint_drop_add(LintState *state)
 				continue;
 			drop_type = get_atttype(relid, attnum);
 		}
+
+		/* its values were copied first (UPDATE ... SET new = f(old)): no rename */
+		if (column_read_before(state, drop))
+			continue;
 
 		foreach(la, state->added)
 		{
