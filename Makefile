@@ -8,6 +8,10 @@ PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the dat
 REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views review_author review_verify lint_rules
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
+# races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision
+TAP_TESTS = 1
+
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
 
