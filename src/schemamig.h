@@ -599,5 +599,9 @@ extern const char *schemamig_dump_blank_meta(const char *script);
 extern bool schemamig_dump_skip_statement(Node *parsetree);
 extern List *schemamig_script_missing_objects(const char *script, const char *revision);
 extern void schemamig_stamp_check_objects(const char *revision);
+extern bool schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
+							 const char *downgrade, List *down_statements,
+							 const char *checksum, char **difference);
+extern List *schemamig_graph_versioned_heads(SchemamigGraph *graph);
 
 #endif							/* SCHEMAMIG_H */

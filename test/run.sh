@@ -4,6 +4,7 @@
 # pgTAP (test/pgtap/) and the integration scripts (test/integration/).
 # Ends with one line "N passed, N failed" (CI reads it); non-zero on failure.
 #   env: SUITES="regress isolation tap pgtap integration" picks suites,
+#        PROVE_TESTS="t/001_crash_recovery.pl ..." some TAP tests,
 #        PG_CONFIG / PG_BIN another installation.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,32 +43,53 @@ for suite in $SUITES; do
 	regress)
 		echo "== pg_regress"
 		make -s installcheck ISOLATION= TAP_TESTS= 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
 		[ -f regression.diffs ] && grep -q FAILED "$out" && head -200 regression.diffs
 		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' pg_regress
+		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed pg_regress
 		;;
 	isolation)
 		echo "== isolation"
 		make -s installcheck REGRESS= TAP_TESTS= 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
 		[ -f output_iso/regression.diffs ] && grep -q FAILED "$out" && head -200 output_iso/regression.diffs
 		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' isolation
+		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed isolation
 		;;
 	tap)
 		echo "== TAP"
 		ls t/*.pl >/dev/null 2>&1 || continue
-		# PostgreSQL::Test::Cluster runs initdb/pg_ctl/postgres found on
-		# PATH; PGXS's prove_installcheck puts $(bindir) first.  TAP
-		# clusters are owned by the invoking user: as root, run them as
-		# postgres in a copy of the tree it can write.
+		# PostgreSQL::Test::Cluster runs initdb, pg_ctl and postgres from
+		# PATH and pg_regress from PG_REGRESS; PGXS's prove_installcheck
+		# sets both from PG_CONFIG's installation ($(bindir) first on
+		# PATH).  initdb refuses to run as root: as root, the tests run as
+		# postgres in a copy of the tree it may write (tmp_check/).
+		tapsrc=.
 		if [ "$(id -u)" = 0 ]; then
 			tapdir=$(mktemp -d /tmp/schemamig-tap.XXXXXX)
-			cp -r . "$tapdir/src" && chown -R postgres: "$tapdir"
-			(cd "$tapdir/src" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="${PG_CONFIG:-pg_config}" \
+			tapsrc=$tapdir/src
+			cp -r . "$tapsrc" && chown -R postgres: "$tapdir"
+			(cd "$tapsrc" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="${PG_CONFIG:-pg_config}" \
 				make -s installcheck REGRESS= ISOLATION= PROVE_FLAGS="${PROVE_FLAGS:-}") 2>&1 | tee "$out"
-			rm -rf "$tapdir"
 		else
 			make -s installcheck REGRESS= ISOLATION= 2>&1 | tee "$out"
 		fi
-		count "$out" '^t/.*\.pl \.+ ok' '^t/.*\.pl \.+ ([^o]|o[^k])|^t/.*\.pl \.+ $' tap
+		rc=${PIPESTATUS[0]}
+		# prove lists each failed file in its summary as "t/x.pl (Wstat: ...)"
+		total=$(ls ${PROVE_TESTS:-t/*.pl} | wc -l)
+		bad=$(grep -cE '^t/[^ ]+\.pl +\(Wstat' "$out")
+		if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
+			bad=$total
+		fi
+		passed=$((passed + total - bad))
+		failed=$((failed + bad))
+		if [ "$bad" != 0 ]; then
+			failures="$failures tap:$(grep -oE '^t/[^ ]+\.pl +\(Wstat' "$out" | cut -d' ' -f1 | tr '\n' ' ')"
+			logs=$(mktemp -d /tmp/schemamig-tap-logs.XXXXXX)
+			cp -r "$tapsrc/tmp_check/log" "$logs/" 2>/dev/null
+			echo "TAP logs kept in $logs/log"
+		fi
+		[ "$tapsrc" = . ] || rm -rf "$tapdir"
 		;;
 	pgtap)
 		echo "== pgTAP"
