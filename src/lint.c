@@ -95,6 +95,7 @@ typedef struct LintState
 	List	   *unvalidated;	/* ColumnSet *: the same, NOT VALID; name in type */
 	SchemamigStatement *first_dml;
 	List	   *dml;			/* SchemamigStatement * of data statements */
+	List	   *created_indexes;	/* String table_key() of indexes built */
 	bool		has_ddl;
 } LintState;
 
@@ -288,7 +289,8 @@ lint_statement(LintState *state, SchemamigStatement *st)
 					{
 						RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
 
-						if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+						/* an index the script built itself is no one else's yet */
+						if (!list_member(state->created_indexes, makeString(table_key(rv))))
 						{
 							add_finding(state, "drop-index-locks", "warning", st,
 										psprintf("index \"%s\" is dropped without CONCURRENTLY, which takes an ACCESS EXCLUSIVE lock on its table",
@@ -316,6 +318,11 @@ lint_statement(LintState *state, SchemamigStatement *st)
 				IndexStmt  *stmt = (IndexStmt *) tree;
 
 				record_index(state, st, stmt);
+				if (stmt->idxname != NULL)
+					state->created_indexes =
+						lappend(state->created_indexes,
+								makeString(table_key(makeRangeVar(stmt->relation->schemaname,
+																  stmt->idxname, -1))));
 				if (!stmt->concurrent && is_existing(state, stmt->relation))
 					add_finding(state, "create-index-locks-writes", "warning", st,
 								psprintf("index on existing table \"%s\" is created without CONCURRENTLY, which blocks writes while it builds",

@@ -6,7 +6,10 @@ authors); manifest.tsv names each one (repository, path, and the id under
 which the file was read) so anyone can fetch them again.  Put the files in a
 directory as <id>.sql and run:
 
-    PGHOST=... PGPORT=... python3 test/lint_corpus/evaluate.py DIR
+    PGHOST=... PGPORT=... python3 test/lint_corpus/evaluate.py [--as-0.1] DIR
+
+--as-0.1 counts drop-column and drop-table findings as errors, as 0.1 did
+(the other 0.2 changes stay), to show what the severity change did.
 
 (psql on PATH; the database lint_corpus is created and dropped.)
 
@@ -76,7 +79,9 @@ def lint(script):
 
 
 def main():
-    corpus = sys.argv[1]
+    args = sys.argv[1:]
+    as_01 = "--as-0.1" in args
+    corpus = [a for a in args if a != "--as-0.1"][0]
     manifest = read_tsv("manifest.tsv")
     labels = {}
     for row in read_tsv("labels.tsv"):
@@ -107,6 +112,9 @@ def main():
         per_sample[sample][0] += 1
         findings = [tuple(l.split("\t")) for l in out.splitlines() if l]
         findings = [(f[0], f[1], int(f[2] or 0), f[3]) for f in findings]
+        if as_01:
+            findings = [(f[0], "error" if f[0] in ("drop-column", "drop-table") else f[1],
+                         f[2], f[3]) for f in findings]
         file_errors = [f for f in findings if f[1] == "error"]
         for f in findings:
             by_rule[(f[0], f[1])] += 1
