@@ -222,6 +222,15 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	if (frame == NULL && schemamig_context.spans_commits)
 		frame = schemamig_ddl_statement_push(((EventTriggerData *) fcinfo->context)->parsetree,
 											 VERDICT_VERSIONED);
+	else if (frame == NULL)
+	{
+		/* the same for the Alembic writer's, held for a version write */
+		EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+
+		if (schemamig_guard_classify(trigdata->parsetree,
+									 GetCommandTagName(trigdata->tag)) == VERDICT_PROVISIONAL)
+			frame = schemamig_ddl_statement_push(trigdata->parsetree, VERDICT_PROVISIONAL);
+	}
 	if (frame == NULL || frame->verdict == VERDICT_SKIP)
 		PG_RETURN_NULL();
 

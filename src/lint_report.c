@@ -172,8 +172,9 @@ schemamig_lint_register(const char *revision, const char *upgrade,
 	if (schemamig_lint_mode == LINT_OFF)
 		return;
 
-	findings = schemamig_lint_script_context(upgrade, up_statements,
-											 context_statements(parents));
+	findings = schemamig_lint_filter_allowed(schemamig_lint_script_context(upgrade, up_statements,
+																		   context_statements(parents)),
+											 schemamig_allow_rules());
 
 	/*
 	 * The downgrade is only checked for being there; the allow comment may

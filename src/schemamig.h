@@ -428,7 +428,7 @@ extern int	schemamig_alembic_adopt(const char *revision);
 /* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
 
 extern void schemamig_alembic_allowed_reset(void);
-extern List *schemamig_alembic_allowed(void);
+extern List *schemamig_allow_rules(void);
 extern void schemamig_alembic_prelint(Node *parsetree);
 extern void schemamig_alembic_review(const char *revision, bool up, List *statements);
 extern List *schemamig_alembic_provisional_describe(void);
