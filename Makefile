@@ -17,7 +17,7 @@ PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test soak valgrind demo bench
+.PHONY: test soak valgrind demo bench image
 test:
 	bash test/run.sh
 
@@ -34,3 +34,7 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# CloudNativePG extension image (PostgreSQL 18, OCI layout + tar in image/out)
+image:
+	bash image/build.sh
