@@ -5,8 +5,12 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views references deploy seal
 REGRESS_OPTS = --inputdir=. --outputdir=.
+
+# races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional
+TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
@@ -16,6 +20,22 @@ PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the client program (client/): its own PGXS Makefile, run as a sub-make
+.PHONY: client install-client install-client-link clean-client
+all: client
+client:
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)"
+install: install-client
+install-client: client
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" install
+# Debian's PostgreSQL bindir is not on PATH: link the client once
+LINKDIR ?= /usr/local/bin
+install-client-link: install-client
+	ln -sf "$(DESTDIR)$(bindir)/schemamig" "$(DESTDIR)$(LINKDIR)/schemamig"
+clean: clean-client
+clean-client:
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" clean
 
 .PHONY: test soak valgrind demo bench image
 test:

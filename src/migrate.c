@@ -123,6 +123,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	int			done = 0;
 	int			save_nestlevel;
 
+	schemamig_check_target(target);
 	schemamig_check_can_migrate(fname);
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -135,6 +136,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 							  up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE, fname);
 	todo = up ? schemamig_graph_pending(graph, target) :
 		schemamig_graph_to_unapply(graph, target);
+	schemamig_alembic_refuse_revisions(graph, todo, fname);
 
 	/* refuse the whole call before running anything */
 	if (!up)
@@ -170,12 +172,13 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 
 		if (up ? !node->upgrade_transactional : !node->downgrade_transactional)
 		{
-			ereport(NOTICE,
+			ereport(WARNING,
 					(errmsg("stopped before revision \"%s\": it cannot run inside a transaction block",
 							node->revision),
-					 errdetail("Its %s script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands; %d of %d revisions were %s.",
+					 errdetail("Its %s script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands; %d of %d revisions were %s; left: %s.",
 							   up ? "upgrade" : "downgrade", done, total,
-							   up ? "applied" : "reverted"),
+							   up ? "applied" : "reverted",
+							   schemamig_deploy_names(graph, todo, done)),
 					 errhint("Run its statements with SELECT * FROM schemamig.%s() \\gexec in psql, or any client that runs each row of it at top level.",
 							 up ? "steps" : "downgrade_steps")));
 			break;
@@ -294,9 +297,12 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 	List	   *statements;
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
+	int			guc_nestlevel;
 
 	statements = schemamig_script_parse(script, revision,
 										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
+	/* a script's SET and set_config() last until its end (pg_dump output) */
+	guc_nestlevel = NewGUCNestLevel();
 	schemamig_context_open(direction, revision);
 	errcallback.callback = statement_error_callback;
 	errcallback.arg = &schemamig_context;
@@ -328,6 +334,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 	error_context_stack = errcallback.previous;
 	schemamig_context_close();
+	AtEOXact_GUC(false, guc_nestlevel);
 	return list_length(statements);
 }
 
@@ -366,6 +373,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 	const char *resolved = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 
+	schemamig_check_target(target);
 	schemamig_check_writable("stamp()");
 	schemamig_check_not_nested("stamp()");
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -401,6 +409,14 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		resolved = graph->nodes[node].revision;
 	}
 
+	{
+		List	   *changed = NIL;
+
+		for (int i = 0; i < graph->nnodes; i++)
+			if (wanted[i] != graph->nodes[i].applied)
+				changed = lappend_int(changed, i);
+		schemamig_alembic_refuse_revisions(graph, changed, "stamp()");
+	}
 	unapply = schemamig_graph_to_unapply(graph, "base");
 	foreach(lc, unapply)
 		if (!wanted[lfirst_int(lc)])
@@ -410,7 +426,10 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		SchemamigNode *node = &graph->nodes[graph->topo[k]];
 
 		if (wanted[graph->topo[k]] && !node->applied)
+		{
 			schemamig_mark_applied(node->revision, node->checksum);
+			schemamig_stamp_check_objects(node->revision);
+		}
 	}
 	/* stamp says what is applied: half-done steps are over either way */
 	if (schemamig_owner_execute("DELETE FROM schemamig.progress", 0, NULL, NULL, NULL,
@@ -459,6 +478,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 				 errmsg("upgrade_each() must be called with CALL outside a transaction block"),
 				 errdetail("It commits after every revision."),
 				 errhint("Run CALL schemamig.upgrade_each(); in autocommit mode, or upgrade() to apply everything in one transaction.")));
+	schemamig_check_target(target);
 	schemamig_check_can_migrate("upgrade_each()");
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
@@ -470,6 +490,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	schemamig_progress_refuse(schemamig_progress_load(), DIRECTION_DOWNGRADE,
 							  "upgrade_each()");
 	todo = schemamig_graph_pending(graph, target);
+	schemamig_alembic_refuse_revisions(graph, todo, "upgrade_each()");
 	total = list_length(todo);
 	if (total == 0)
 		ereport(NOTICE, (errmsg("nothing to upgrade")));
@@ -489,10 +510,11 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 		position++;
 		if (!node->upgrade_transactional)
 		{
-			ereport(NOTICE,
+			ereport(WARNING,
 					(errmsg("stopped before revision \"%s\": it cannot run inside a transaction block",
 							node->revision),
-					 errdetail("%d of %d revisions were applied.", done, total),
+					 errdetail("%d of %d revisions were applied; left: %s.", done, total,
+							   schemamig_deploy_names(graph, todo, position - 1)),
 					 errhint("Run its statements with SELECT * FROM schemamig.steps() \\gexec in psql, or any client that runs each row of it at top level.")));
 			break;
 		}

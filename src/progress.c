@@ -102,6 +102,19 @@ schemamig_progress_load(void)
 				!(schemamig_context.spans_commits &&
 				  strcmp(schemamig_context.revision, p->revision) == 0);
 		}
+
+		/*
+		 * A revision with nothing done and nothing left behind (its first
+		 * statement was refused or failed cleanly) is pending, not partial.
+		 */
+		foreach(lc, result)
+		{
+			SchemamigProgress *p = lfirst(lc);
+
+			if (p->done == 0 && !p->in_progress && p->interrupted == (p->running > 0) &&
+				schemamig_progress_leftover(p) == NULL)
+				result = foreach_delete_current(result, lc);
+		}
 	}
 	return result;
 }

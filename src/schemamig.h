@@ -14,6 +14,7 @@
 
 #include "postgres.h"
 
+#include "catalog/objectaccess.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
@@ -54,6 +55,7 @@
 #define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
 #define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
 #define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
+#define ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED MAKE_SQLSTATE('S','M','0','0','9')
 
 /*
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
@@ -306,7 +308,45 @@ typedef enum SchemamigVerdict
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
+extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
+extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
+
+/* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
+
+/* Longest message (and prepare_uninstall reason) accepted, in bytes */
+#define SCHEMAMIG_MAX_MESSAGE	65536
+/* Most parents a revision may have */
+#define SCHEMAMIG_MAX_PARENTS	1000
+/* Longest target accepted: an id has at most 128 characters */
+#define SCHEMAMIG_MAX_TARGET	128
+/* Characters of user input an error message quotes */
+#define SCHEMAMIG_QUOTE_CHARS	64
+
+/* A utility statement seal.c judged before it ran, logged after */
+typedef struct SchemamigSealNote
+{
+	SchemamigVerdict verdict;
+	const char *tag;
+	RangeVar   *created;		/* the relation an EXPLAIN ANALYZE creates */
+	StringInfo	objects;		/* log objects known before it ran */
+} SchemamigSealNote;
+
+extern void schemamig_seal_loaded(void);
+extern const char *schemamig_seal_coverage(void);
+extern void schemamig_seal_xact_end(void);
+extern void schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
+									   SubTransactionId parentSubid);
+extern bool schemamig_seal_check_ddl(Node *parsetree);
+extern bool schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note);
+extern void schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note);
+extern void schemamig_seal_object_access(ObjectAccessType access, Oid classId,
+										 Oid objectId, int subId);
+extern void schemamig_seal_check_logged(const char *schema, const char *identity);
+extern const char *schemamig_seal_ledger_head(void);
+extern char *schemamig_clip(const char *input);
+extern void schemamig_check_message(const char *message);
+extern void schemamig_check_target(const char *target);
 
 /* ---- ddl_log.c ---- */
 
@@ -327,6 +367,8 @@ typedef struct SchemamigDdlLogCallbacks
 } SchemamigDdlLogCallbacks;
 
 extern SchemamigDdlLogCallbacks schemamig_ddl_log_callbacks;
+extern void schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
+									const char *statement, const char *objects);
 
 /* ---- statement_text.c: the per-statement state ---- */
 
@@ -352,6 +394,7 @@ extern bool schemamig_ddl_statement_pop(Node *parsetree, SchemamigDdlStatement *
 extern void schemamig_ddl_statement_reset(void);
 extern void schemamig_ddl_statement_abort_sub(SubTransactionId subid);
 extern char *schemamig_client_statement_text(Node *parsetree);
+extern Node *schemamig_current_utility(void);
 
 /*
  * The objects of the DDL statement now ending, as a jsonb array; usable only
@@ -371,15 +414,14 @@ extern char *schemamig_client_statement_text(Node *parsetree);
 /* A DDL statement admitted provisionally, waiting for a version write */
 typedef struct SchemamigHeldDdl
 {
+	int64		id;				/* its schemamig.alembic_provisional row */
 	SubTransactionId subxid;	/* where it ran */
 	int64		before_write;	/* seq the next version write gets */
 	char	   *tag;
 	char	   *statement;
-	char	   *objects;		/* jsonb array as text */
-	TimestampTz executed_at;
 	NameData	role;
-	NameData	session_role;
 	char	   *application_name;
+	bool		carry;			/* may stay provisional past commit */
 	SubTransactionId settled_in;	/* where it was logged, or invalid */
 } SchemamigHeldDdl;
 
@@ -395,18 +437,49 @@ typedef struct SchemamigVersionWrite
 
 extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
 extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
-extern void schemamig_alembic_pre_commit(void);
+extern void schemamig_alembic_pre_commit(bool prepare);
 extern void schemamig_alembic_xact_end(void);
 extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
+extern char *schemamig_alembic_hint(Node *parsetree);
 extern void schemamig_alembic_hold(const char *tag, const char *statement,
 								   const char *objects);
 extern void schemamig_alembic_table_done(void);
 
+/* ---- alembic_config.c: the setting in effect ---- */
+
+typedef struct SchemamigAlembicSetting
+{
+	bool		on;
+	const char *source;			/* "stored" or "guc" */
+	char	   *name;			/* as configured */
+	char	   *schema;
+	char	   *table;
+	struct RangeVar *rangevar;
+	Oid			writer;			/* InvalidOid: GUC only, no named writer */
+	bool		writer_missing; /* the named writer was dropped */
+} SchemamigAlembicSetting;
+
+extern const SchemamigAlembicSetting *schemamig_alembic_setting(void);
+extern void schemamig_alembic_setting_reset(void);
+extern bool schemamig_alembic_is_writer(Oid roleid);
+extern void schemamig_alembic_status(Datum *values, bool *nulls);
+
 /* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
 
 extern void schemamig_alembic_settle_writes(void);
+extern void schemamig_alembic_settle_reset(void);
 extern int	schemamig_alembic_adopt(const char *revision);
+
+/* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
+
+extern void schemamig_alembic_allowed_reset(void);
+extern List *schemamig_allow_rules(void);
+extern void schemamig_alembic_prelint(Node *parsetree);
+extern void schemamig_alembic_review(const char *revision, bool up, List *statements);
+extern List *schemamig_alembic_provisional_describe(void);
+extern void schemamig_alembic_refuse_revisions(SchemamigGraph *graph, List *nodes,
+											   const char *function);
 
 /* ---- drift.c ---- */
 
@@ -558,5 +631,17 @@ extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog,
 												int32 typmod, bool *found);
 extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
 extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
+
+/* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
+extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
+extern char *schemamig_deploy_list_text(List *items);
+extern const char *schemamig_dump_blank_meta(const char *script);
+extern bool schemamig_dump_skip_statement(Node *parsetree);
+extern List *schemamig_script_missing_objects(const char *script, const char *revision);
+extern void schemamig_stamp_check_objects(const char *revision);
+extern bool schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
+							 const char *downgrade, List *down_statements,
+							 const char *checksum, char **difference);
+extern List *schemamig_graph_versioned_heads(SchemamigGraph *graph);
 
 #endif							/* SCHEMAMIG_H */

@@ -405,7 +405,8 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 								  "(revision, direction, statements, done, running, running_pid) "
 								  "VALUES ($1, $2, $3, $4 OPERATOR(pg_catalog.-) 1, $4, $5) "
 								  "ON CONFLICT (revision) DO UPDATE SET running = $4, "
-								  "running_pid = $5, updated_at = pg_catalog.now()",
+								  "running_pid = $5, direction = $2, statements = $3, "
+								  "updated_at = pg_catalog.now()",
 								  5, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));

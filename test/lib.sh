@@ -8,9 +8,12 @@
 # distribution's default major (what `apt-get install postgresql` would give).
 pg_major_default() {
 	local v
-	if [ -n "${PG_CONFIG:-}" ]; then
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
 		"$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'
-	elif [ -n "${PG_BIN:-}" ]; then
+	elif [[ ${PG_CONFIG:-} =~ /postgresql/([0-9]+)/bin/pg_config$ ]]; then
+		# not installed yet: Debian's path says which major to install
+		echo "${BASH_REMATCH[1]}"
+	elif [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/postgres" ]; then
 		"$PG_BIN/postgres" --version | sed -nE 's/^postgres \(PostgreSQL\) ([0-9]+).*/\1/p'
 	elif v=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed -E 's#.*/postgresql/([0-9]+)/.*#\1#' | sort -n | tail -1) && [ -n "$v" ]; then
 		echo "$v"
@@ -22,17 +25,25 @@ pg_major_default() {
 }
 PG_MAJOR=${PG_MAJOR:-$(pg_major_default)}
 if [ -z "${PG_BIN:-}" ]; then
-	if [ -n "${PG_CONFIG:-}" ]; then PG_BIN=$("$PG_CONFIG" --bindir); else PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin; fi
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		PG_BIN=$("$PG_CONFIG" --bindir)
+	elif [ -n "${PG_CONFIG:-}" ]; then
+		PG_BIN=$(dirname "$PG_CONFIG")
+	else
+		PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+	fi
 fi
 export PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
 # Everything the tests call that a minimal Debian (debootstrap minbase)
-# lacks: the server and headers, pgTAP and pg_prove, make and a compiler,
-# procps (kill, pgrep), git (the 0.1.0 -> 0.2.0 update test builds the
-# 0.1.0 tag), IPC::Run (TAP tests), python3 with psycopg2 (reliability
-# tests) and Flask-Migrate (test/integration/flask_migrate.sh).
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
-	libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc procps git
-	python3-flask-migrate python3-psycopg2"
+# lacks: the server, its headers and client programs (pg_isolation_regress,
+# isolationtester), libpq's headers (the client program), pgTAP and
+# pg_prove, make and a compiler, procps (ps, kill, pgrep), git (the
+# 0.1.0 -> 0.2.0 update test builds the 0.1.0 tag), perl and IPC::Run (TAP
+# tests), python3 with psycopg2 (reliability tests) and Flask-Migrate
+# (test/integration/flask_migrate.sh).
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR
+	libpq-dev postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl perl
+	libipc-run-perl make gcc procps git python3-flask-migrate python3-psycopg2"
 
 ensure_packages() {
 	local missing=""

@@ -5,9 +5,12 @@
 # touched.  Run by .ci/run for 17 (trixie) and 18 (forky).
 #
 # What runs inside is the project's own `make test` (test/run.sh) with
-# PG_CONFIG pointing at MAJOR: pg_regress, pgTAP, and the integration tests
+# PG_CONFIG pointing at MAJOR: pg_regress (with the cross-major fingerprint
+# and REINDEX tests), isolation, pgTAP, the TAP tests in $PROVE_TESTS
+# (default: dump/restore and the 0.1.0 update) and the integration scripts
 # whose name matches $INTEGRATION (default: the guard, the DDL log, steps,
-# restore, update and the cross-major fingerprint; INTEGRATION=. runs all).
+# the cross-major restore and the release files; INTEGRATION=. and
+# PROVE_TESTS='t/*.pl' run all).
 # The chroot image (Debian SUITE + test/lib.sh's packages for MAJOR) is
 # cached under /var/cache/schemamig-ci; the first run on a machine builds it.
 #
@@ -21,7 +24,8 @@ MAJOR=${1:?usage: test/majors/run.sh MAJOR SUITE}
 SUITE=${2:?usage: test/majors/run.sh MAJOR SUITE}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 SRC=${SRC:-$here}
-INTEGRATION=${INTEGRATION:-guard|log|steps|restore|upgrade|fingerprint_majors}
+INTEGRATION=${INTEGRATION:-^(guard_|multi_statement_log|steps_|restore_|release_)}
+PROVE_TESTS=${PROVE_TESTS:-t/003_dump_restore.pl t/004_extension_upgrade.pl}
 LOG=${KEEP_LOG:-/tmp/schemamig-major-$MAJOR}
 [ "$(id -u)" = 0 ] || { echo "test/majors/run.sh: run as root (chroot)" >&2; exit 2; }
 . "$here/test/majors/chroot.sh"
@@ -40,15 +44,16 @@ fixture=""
 if [ -n "${FIXTURE_DUMP:-}" ] && [ -f "$FIXTURE_DUMP" ]; then
 	cp "$FIXTURE_DUMP" "$CHROOT/root/fixture.dump"
 	cp "$FIXTURE_DUMP.major" "$CHROOT/root/fixture.dump.major" 2>/dev/null
-	fixture="FIXTURE_DUMP=/root/fixture.dump"
+	fixture="export FIXTURE_DUMP=/root/fixture.dump;"
 fi
 
 t0=$SECONDS
 mkdir -p "$LOG"
-CHROOT_ENV="PG_CONFIG=/usr/lib/postgresql/$MAJOR/bin/pg_config INTEGRATION=$INTEGRATION $fixture" \
-	chroot_exec bash /root/schemamig/test/run.sh >"$LOG/run.log" 2>&1
+chroot_exec bash -c "cd /root/schemamig && $fixture
+	export PG_CONFIG=/usr/lib/postgresql/$MAJOR/bin/pg_config INTEGRATION='$INTEGRATION' PROVE_TESTS='$PROVE_TESTS'
+	bash test/run.sh" >"$LOG/run.log" 2>&1
 rc=$?
-grep -E "^(== |-- |FAILED|not ok|ok [0-9]|test |All |[0-9]+ of )|warning:|error:" "$LOG/run.log"
+grep -E "^(== |-- |FAILED|not ok|ok [0-9]|test |t/|All |[0-9]+ (of|passed))|warning:|error:" "$LOG/run.log"
 [ -f "$CHROOT/root/schemamig/regression.diffs" ] && cp "$CHROOT/root/schemamig/regression.diffs" "$LOG/"
 echo "== PostgreSQL $MAJOR: tests exit $rc in $((SECONDS - t0)) s, $SECONDS s in all (log: $LOG/run.log)"
 exit $rc
