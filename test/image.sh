@@ -6,7 +6,8 @@
 # schemamig at all, with
 #     extension_control_path = '$system:/extensions/schemamig/share'
 #     dynamic_library_path   = '$libdir:/extensions/schemamig/lib'
-# and runs against it: the pg_regress suite (make installcheck), the
+# and runs against it: the pg_regress and isolation suites (make
+# installcheck; the TAP tests start clusters of their own), the
 # trusted-install test (a database owner without superuser installs,
 # migrates and cannot get around the guard), and the names that load the
 # library for full coverage: session_preload_libraries = 'schemamig' is
@@ -67,13 +68,16 @@ dynamic_library_path = '"'"'\$libdir:/extensions/schemamig/lib'"'"'
 fsync = off
 CONF
 	as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$CLUSTER_DIR/server.log" -w start >/dev/null && trap cluster_stop EXIT'
-check "pg_regress suite against the image (make installcheck)" \
-	"$start && make -s installcheck PG_CONFIG=$pgc with_llvm=no || { cat regression.diffs 2>/dev/null | head -80; exit 1; }"
+check "pg_regress and isolation suites against the image (make installcheck)" \
+	"$start && make -s installcheck PG_CONFIG=$pgc with_llvm=no TAP_TESTS= || { cat regression.diffs 2>/dev/null | head -80; exit 1; }"
 check "trusted install from the image: a non-superuser owner installs, migrates, cannot get around the guard" \
 	"$start && bash test/integration/trusted_install.sh"
 check "session_preload_libraries = 'schemamig' loads the library from the image (full coverage)" \
 	"$start && psql -qX -d postgres -c 'CREATE DATABASE img' && psql -qX -d img -c 'CREATE EXTENSION schemamig' &&
 	 test \"\$(PGOPTIONS='-c session_preload_libraries=schemamig' psql -qXAt -d img -c 'SELECT coverage FROM schemamig.status()')\" = full"
+check "the login trigger loads the library from the image: full coverage with no setting" \
+	"$start && psql -qX -d postgres -c 'CREATE DATABASE img' && psql -qX -d img -c 'CREATE EXTENSION schemamig' &&
+	 test \"\$(psql -qXAt -d img -c 'SELECT coverage FROM schemamig.status()')\" = full"
 check "'\$libdir/schemamig' in a preload setting is not found (the docs say to use the bare name)" \
 	"$start && ! PGOPTIONS='-c session_preload_libraries=\$libdir/schemamig' psql -qXAt -d postgres -c 'SELECT 1' 2>&1"
 echo "== image $tag: built in $t_build s, tested in $((SECONDS - t_build)) s"
