@@ -358,8 +358,10 @@ schemamig_mark_unapplied(const char *revision)
 }
 
 /*
- * Are the four event triggers there, and do they fire always (also under
- * session_replication_role = replica)?  Reads pg_event_trigger, which
+ * Are the four event triggers of the guard and the log there, and do they
+ * fire always (also under session_replication_role = replica)?  The 17+
+ * login trigger is not one of them: it only loads the library, and
+ * status().coverage tells whether it did.  Reads pg_event_trigger, which
  * everybody may read.
  */
 bool
@@ -376,7 +378,8 @@ schemamig_event_triggers_state(bool *enabled)
 					  "JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) e.evtfoid "
 					  "WHERE p.pronamespace OPERATOR(pg_catalog.=) "
 					  "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'schemamig') "
-					  "AND e.evtname OPERATOR(pg_catalog.~) '^schemamig_'",
+					  "AND e.evtname OPERATOR(pg_catalog.~) '^schemamig_' "
+					  "AND e.evtevent OPERATOR(pg_catalog.<>) 'login'",
 					  true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read pg_event_trigger: %s", SPI_result_code_string(ret));
