@@ -5,7 +5,7 @@ CREATE EXTENSION schemamig;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 SELECT guard, event_triggers_installed, event_triggers_enabled FROM schemamig.status();
--- (not the PostgreSQL 17+ login trigger, which only loads the library)
+-- (the login trigger that PostgreSQL 17+ also gets: test/integration/seal_login.sh)
 SELECT evtname, evtevent, evtenabled FROM pg_event_trigger WHERE evtevent <> 'login' ORDER BY evtname;
 
 -- Ad-hoc schema changes are refused, whoever types them

@@ -59,7 +59,7 @@ REINDEX TABLE schemamig.journal;
 CLUSTER seal_t USING seal_t_v;
 CLUSTER seal_t;
 -- logged in the revision: the EXPLAIN ANALYZE that creates, the CLUSTER that marks
--- (the plan is not shown: PostgreSQL 18 prints rows with decimals)
+-- (plan output discarded: PostgreSQL 18 prints actual rows as 1.00, 15 and 17 as 1)
 \o /dev/null
 EXPLAIN (ANALYZE, COSTS off, TIMING off, SUMMARY off) CREATE TABLE seal_made AS SELECT 1 AS a;
 \o
@@ -74,7 +74,7 @@ CREATE TEMP TABLE seal_tmp2 (id int);
 ALTER TABLE seal_tmp2 INHERIT seal_parent;
 -- temporary all the way is allowed
 CREATE TEMP TABLE seal_tmp3 () INHERITS (seal_tmp2);
--- (the plan is not shown: PostgreSQL 18 prints rows with decimals)
+-- (plan output discarded: PostgreSQL 18 prints actual rows as 1.00, 15 and 17 as 1)
 \o /dev/null
 EXPLAIN (ANALYZE, COSTS off, TIMING off, SUMMARY off) CREATE TEMP TABLE seal_tmp4 AS SELECT 1;
 \o

@@ -261,6 +261,7 @@ schemamig_check_writable(const char *what)
 				 errdetail("This server is a standby (or still recovering); the schema history changes only on the primary."),
 				 errhint("Run %s on the primary server. status(), history(), current(), heads() and the DDL log can be read here.", what)));
 	PreventCommandIfReadOnly(what);
+	schemamig_restore_check_closed();
 }
 
 void
@@ -358,10 +359,9 @@ schemamig_mark_unapplied(const char *revision)
 }
 
 /*
- * Are the four event triggers of the guard and the log there, and do they
- * fire always (also under session_replication_role = replica)?  The 17+
- * login trigger is not one of them: it only loads the library, and
- * status().coverage tells whether it did.  Reads pg_event_trigger, which
+ * Are the four DDL event triggers there (the login trigger of 17+ is
+ * status().coverage's business), and do they fire always (also under
+ * session_replication_role = replica)?  Reads pg_event_trigger, which
  * everybody may read.
  */
 bool

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "schemamig.h"
 
@@ -51,14 +52,32 @@ static void write_revision(bool replace, const char *revision, Datum parents,
 						   const char *kind, bool up_tx, bool down_tx,
 						   int up_count, int down_count);
 
-void
-schemamig_check_valid_id(const char *revision)
+/*
+ * The fast path for an id not registered yet, shared by register() and
+ * begin_revision(): a primary-key lookup and graph.c's summary of the heads
+ * and applied leaves, no graph load, so the cost does not grow with the
+ * history.  False when the revision exists.  The caller holds the history
+ * lock and calls schemamig_new_revision_end() once the revision is written.
+ */
+bool
+schemamig_new_revision_begin(const char *revision, List **heads, List **current)
 {
-	if (!schemamig_is_valid_id(revision))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
-				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
+	if (schemamig_revision_lookup(revision, NULL, NULL))
+		return false;
+	schemamig_graph_summary(heads, current);
+	schemamig_bump_generation();
+	return true;
+}
+
+/* The new revision stands on parents (and is applied): the summary follows */
+void
+schemamig_new_revision_end(const char *revision, List *heads, List *current,
+						   List *parents, bool applied)
+{
+	schemamig_graph_summary_store(schemamig_names_replace(heads, parents, revision),
+								  applied ?
+								  schemamig_names_replace(current, parents, revision) :
+								  current);
 }
 
 /*
@@ -82,6 +101,8 @@ schemamig_register(PG_FUNCTION_ARGS)
 	SchemamigGraph *graph;
 	int			existing;
 	List	   *parents;
+	List	   *heads;
+	List	   *current;
 
 	schemamig_check_writable("register()");
 	schemamig_check_not_nested("register()");
@@ -94,12 +115,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 				 errdetail("A revision has at most %d parents; %d were given.", SCHEMAMIG_MAX_PARENTS,
 						   ArrayGetNItems(ARR_NDIM(parents_arg), ARR_DIMS(parents_arg)))));
 	schemamig_check_message(message);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("revision id must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	schemamig_check_valid_id(revision);
+	revision = schemamig_revision_arg(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
@@ -121,14 +137,10 @@ schemamig_register(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
-	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	if (schemamig_new_revision_begin(revision, &heads, &current))
 	{
-		List	   *heads;
-		List	   *current;
 		List	   *parent_names;
 
-		schemamig_graph_summary(&heads, &current);
-		schemamig_bump_generation();
 		if (parents_arg == NULL)
 		{
 			/* client-driven revisions never count for the parent (deploy_sql.c) */
@@ -150,13 +162,11 @@ schemamig_register(PG_FUNCTION_ARGS)
 			parent_names = check_new_parents(revision, parents_arg);
 
 		schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-								down_statements);
+								down_statements, schemamig_text_array(parent_names));
 		write_revision(false, revision, schemamig_text_array(parent_names), message,
 					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 					   up_count, downgrade ? down_count : -1);
-		schemamig_graph_summary_store(schemamig_names_replace(heads, parent_names,
-															  revision),
-									  current);
+		schemamig_new_revision_end(revision, heads, current, parent_names, false);
 		SPI_finish();
 		PG_RETURN_TEXT_P(cstring_to_text(revision));
 	}
@@ -202,7 +212,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 	/* lint last: it is the only check that may only warn */
 	schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-							down_statements);
+							down_statements, schemamig_graph_revision_array(graph, parents));
 
 	write_revision(existing >= 0, revision, schemamig_graph_revision_array(graph, parents), message,
 				   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
@@ -448,10 +458,10 @@ write_revision(bool replace, const char *revision, Datum parents,
 			   const char *checksum, const char *kind, bool up_tx, bool down_tx,
 			   int up_count, int down_count)
 {
-	Oid			types[12] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID, OIDOID};
+	Datum		values[13];
+	char		nulls[13];
 	NameData	by;
 	static SPIPlanPtr insert_plan = NULL;
 	int			ret;
@@ -473,24 +483,44 @@ write_revision(bool replace, const char *revision, Datum parents,
 	values[10] = Int32GetDatum(down_count);
 	nulls[10] = down_count >= 0 ? ' ' : 'n';
 	values[11] = NameGetDatum(&by);
+	/* the author by OID: executed review runs the scripts as this role */
+	values[12] = ObjectIdGetDatum(GetUserId());
 
-	if (replace)
-		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
+	/* 0.1.0's objects (library updated, extension not yet): no author OID */
+	if (get_attnum(get_relname_relid("revision", schemamig_schema_oid()),
+				   "registered_role") == InvalidAttrNumber)
+		ret = schemamig_owner_execute(replace ?
+									  "UPDATE schemamig.revision SET parents = $2, "
 									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
 									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
 									  "downgrade_transactional = $9, upgrade_statements = $10, "
 									  "downgrade_statements = $11, registered_by = $12, "
 									  "registered_at = pg_catalog.now() "
-									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  "WHERE revision OPERATOR(pg_catalog.=) $1" :
+									  "INSERT INTO schemamig.revision (revision, parents, "
+									  "message, upgrade_sql, downgrade_sql, checksum, kind, "
+									  "upgrade_transactional, downgrade_transactional, "
+									  "upgrade_statements, downgrade_statements, registered_by) "
+									  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 									  12, types, values, nulls, false, 0);
+	else if (replace)
+		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
+									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
+									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
+									  "downgrade_transactional = $9, upgrade_statements = $10, "
+									  "downgrade_statements = $11, registered_by = $12, "
+									  "registered_role = $13, registered_at = pg_catalog.now() "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  13, types, values, nulls, false, 0);
 	else
 		ret = schemamig_owner_execute_kept(&insert_plan,
 										   "INSERT INTO schemamig.revision (revision, parents, "
 										   "message, upgrade_sql, downgrade_sql, checksum, kind, "
 										   "upgrade_transactional, downgrade_transactional, "
-										   "upgrade_statements, downgrade_statements, registered_by) "
-										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-										   12, types, values, nulls, false, 0);
+										   "upgrade_statements, downgrade_statements, registered_by, "
+										   "registered_role) "
+										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+										   13, types, values, nulls, false, 0);
 	if (ret != (replace ? SPI_OK_UPDATE : SPI_OK_INSERT))
 		elog(ERROR, "could not write schemamig.revision: %s", SPI_result_code_string(ret));
 }
@@ -502,7 +532,7 @@ write_revision(bool replace, const char *revision, Datum parents,
 Datum
 schemamig_unregister(PG_FUNCTION_ARGS)
 {
-	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *revision = schemamig_revision_arg(fcinfo, 0);
 	SchemamigGraph *graph;
 	SchemamigNode *node;
 	SchemamigOwnerContext octx;
@@ -520,7 +550,7 @@ schemamig_unregister(PG_FUNCTION_ARGS)
 	node = &graph->nodes[schemamig_graph_require(graph, revision)];
 	if (node->applied)
 		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH),
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 				 errmsg("revision \"%s\" is applied and cannot be unregistered", revision),
 				 errhint("Downgrade it first.")));
 	if (node->nchildren > 0)
