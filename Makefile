@@ -5,7 +5,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views references deploy
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views references deploy seal
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
@@ -37,7 +37,7 @@ clean: clean-client
 clean-client:
 	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" clean
 
-.PHONY: test soak valgrind demo bench
+.PHONY: test soak valgrind demo bench indent image
 test:
 	bash test/run.sh
 
@@ -54,3 +54,14 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# pgindent layout (tools/pgindent: PostgreSQL 15's pgindent, Debian's
+# pg-bsd-indent 2.1.1) with PostgreSQL's typedefs and ours (src/typedefs.list)
+INDENT_FILES ?= $(wildcard src/*.c src/*.h)
+indent:
+	perl tools/pgindent/pgindent --typedefs=tools/pgindent/typedefs.list \
+		--list-of-typedefs="$$(cat src/typedefs.list)" $(INDENT_FILES)
+
+# CloudNativePG extension image (PostgreSQL 18, OCI layout + tar in image/out)
+image:
+	bash image/build.sh

@@ -46,23 +46,13 @@ PG_FUNCTION_INFO_V1(schemamig_fingerprint_rebaseline);
 static char *objects_json(List *objects);
 static List *stored_objects(bool *known, bool any_format);
 static int	object_cmp(const ListCell *a, const ListCell *b);
-static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
-static void put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-					   const char *change);
-
-/* The order of schemamig_fingerprint_objects(): byte-wise (type, identity) */
-static int
-object_order(SchemamigObjectHash *x, SchemamigObjectHash *y)
-{
-	int			r = strcmp(x->type, y->type);
-
-	return r != 0 ? r : strcmp(x->identity, y->identity);
-}
+static void put_change(SchemamigDiffKind kind, SchemamigObjectHash *before,
+					   SchemamigObjectHash *after, void *arg);
 
 static int
 object_cmp(const ListCell *a, const ListCell *b)
 {
-	return object_order(lfirst(a), lfirst(b));
+	return schemamig_fingerprint_order(lfirst(a), lfirst(b));
 }
 
 /* {"type": {"identity": "hash", ...}, ...} from a list sorted by type */
@@ -232,15 +222,18 @@ stored_objects(bool *known, bool any_format)
 }
 
 static void
-put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-		   const char *change)
+put_change(SchemamigDiffKind kind, SchemamigObjectHash *before,
+		   SchemamigObjectHash *after, void *arg)
 {
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	SchemamigObjectHash *object = after ? after : before;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
 	values[0] = CStringGetTextDatum(object->type);
 	values[1] = CStringGetTextDatum(object->identity);
-	values[2] = CStringGetTextDatum(change);
+	values[2] = CStringGetTextDatum(kind == DIFF_REMOVED ? "removed" :
+									kind == DIFF_ADDED ? "added" : "changed");
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -255,8 +248,6 @@ schemamig_drift(PG_FUNCTION_ARGS)
 	List	   *stored;
 	List	   *current;
 	bool		known;
-	int			i = 0;
-	int			j = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	stored = stored_objects(&known, false);
@@ -278,32 +269,27 @@ schemamig_drift(PG_FUNCTION_ARGS)
 	}
 	current = schemamig_fingerprint_objects();
 
-	/* merge the two sorted lists */
-	while (i < list_length(stored) || j < list_length(current))
-	{
-		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
-		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
-		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
-
-		if (order < 0)
-		{
-			put_change(rsinfo, s, "removed");
-			i++;
-		}
-		else if (order > 0)
-		{
-			put_change(rsinfo, c, "added");
-			j++;
-		}
-		else
-		{
-			if (strcmp(s->hash, c->hash) != 0)
-				put_change(rsinfo, c, "changed");
-			i++;
-			j++;
-		}
-	}
+	schemamig_fingerprint_diff(stored, current, put_change, rsinfo);
 	return (Datum) 0;
+}
+
+/* The objects a rebaseline describes differently: the first ten named */
+typedef struct DifferenceNames
+{
+	StringInfoData text;
+	int			count;
+} DifferenceNames;
+
+static void
+name_difference(SchemamigDiffKind kind, SchemamigObjectHash *before,
+				SchemamigObjectHash *after, void *arg)
+{
+	DifferenceNames *names = (DifferenceNames *) arg;
+	SchemamigObjectHash *named = after ? after : before;
+
+	if (names->count++ < 10)
+		appendStringInfo(&names->text, "%s%s %s", names->count > 1 ? ", " : "",
+						 named->type, named->identity);
 }
 
 /*
@@ -323,10 +309,8 @@ schemamig_fingerprint_rebaseline(PG_FUNCTION_ARGS)
 	List	   *current;
 	bool		known;
 	int			ret;
-	int			i = 0;
-	int			j = 0;
-	int			differ = 0;
-	StringInfoData names;
+	int			differ;
+	DifferenceNames names;
 	char		target[64];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -345,34 +329,15 @@ schemamig_fingerprint_rebaseline(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 
 	current = schemamig_fingerprint_objects();
-	initStringInfo(&names);
-	while (i < list_length(stored) || j < list_length(current))
-	{
-		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
-		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
-		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
-		SchemamigObjectHash *named = NULL;
-
-		if (order < 0)
-			named = s, i++;
-		else if (order > 0)
-			named = c, j++;
-		else
-		{
-			if (strcmp(s->hash, c->hash) != 0)
-				named = c;
-			i++;
-			j++;
-		}
-		if (named != NULL && differ++ < 10)
-			appendStringInfo(&names, "%s%s %s", differ > 1 ? ", " : "",
-							 named->type, named->identity);
-	}
+	memset(&names, 0, sizeof(names));
+	initStringInfo(&names.text);
+	schemamig_fingerprint_diff(stored, current, name_difference, &names);
+	differ = names.count;
 	if (differ > 0)
 		ereport(NOTICE,
 				(errmsg("the schema fingerprint was stored again in format %d; %d object(s) are described differently",
 						SCHEMAMIG_FINGERPRINT_FORMAT, differ),
-				 errdetail("%s%s", names.data, differ > 10 ? ", ..." : ""),
+				 errdetail("%s%s", names.text.data, differ > 10 ? ", ..." : ""),
 				 errhint("These are description changes of the new format, or drift that existed before the update.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
