@@ -90,6 +90,7 @@ typedef enum SchemamigLintMode
 extern int	schemamig_guard_mode;
 extern char *schemamig_guard_exempt;
 extern int	schemamig_lock_timeout;
+extern int	schemamig_review_lock_timeout;
 extern int	schemamig_lint_mode;
 extern bool schemamig_restoring;
 extern char *schemamig_alembic_version_table;
@@ -152,6 +153,10 @@ extern Oid	schemamig_schema_oid(void);
 extern bool schemamig_objects_outdated(void);
 extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
+
+/* owner_restore.c: the extension owner's restore window */
+extern bool schemamig_restore_active(void);
+extern void schemamig_restore_check_closed(void);
 extern void schemamig_lock_history(void);
 extern void schemamig_bump_generation(void);
 extern void schemamig_journal_insert(const char *revision, const char *action,
@@ -322,6 +327,23 @@ extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
 extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
 extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
+
+/* ---- review.c, plan_predict.c: plan() ---- */
+#define SCHEMAMIG_PLAN_COLUMNS 9
+/* A relation lock of a plan: level is the LOCKMODE */
+typedef struct SchemamigLock
+{
+	char	   *relation;
+	int			level;
+	Oid			relid;			/* InvalidOid: made by an earlier statement */
+} SchemamigLock;
+extern List *schemamig_plan_predict(SchemamigGraph *graph, List *pending);
+extern List *schemamig_held_lock_strings(List *held);
+extern List *schemamig_plan_uncovered(List *locks, List *held);
+extern List *schemamig_plan_predict_locks(Node *parsetree);
+extern bool schemamig_type_change_rewrites(Oid oldtype, int32 oldtypmod,
+										   TypeName *newtn, Node *using,
+										   const char *colname);
 
 /* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
 
@@ -536,6 +558,12 @@ typedef struct SchemamigLintFinding
 } SchemamigLintFinding;
 
 extern List *schemamig_lint_script(const char *script, List *statements);
+extern List *schemamig_lint_script_context(const char *script, List *statements,
+										   List *context);
+
+/* ---- lint_squawk.c ---- */
+extern List *schemamig_lint_filter_squawk(const char *script, List *statements,
+										  List *findings);
 
 /* ---- lint_report.c ---- */
 
@@ -543,7 +571,7 @@ extern List *schemamig_lint_allowed_rules(const char *script);
 extern List *schemamig_lint_filter_allowed(List *findings, List *allowed);
 extern void schemamig_lint_register(const char *revision, const char *upgrade,
 									List *up_statements, const char *downgrade,
-									List *down_statements);
+									List *down_statements, Datum parents);
 
 /* ---- review.c: plan() and verify() ---- */
 
