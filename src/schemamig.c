@@ -145,7 +145,6 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("schemamig");
 
-	schemamig_seal_loaded();
 	schemamig_hooks_install();
 }
 
