@@ -146,7 +146,6 @@ _PG_init(void)
 	schemamig_citus_define_gucs();
 	MarkGUCPrefixReserved("schemamig");
 
-	schemamig_seal_loaded();
 	schemamig_hooks_install();
 }
 
