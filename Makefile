@@ -5,7 +5,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views references deploy
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views references deploy seal
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
@@ -14,6 +14,9 @@ TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
+# the library knows its version: the objects of a database must match it
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))schemamig.control)
+PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -34,7 +37,7 @@ clean: clean-client
 clean-client:
 	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" clean
 
-.PHONY: test soak valgrind demo bench
+.PHONY: test soak valgrind demo bench indent
 test:
 	bash test/run.sh
 
@@ -51,3 +54,10 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# pgindent layout (tools/pgindent: PostgreSQL 15's pgindent, Debian's
+# pg-bsd-indent 2.1.1) with PostgreSQL's typedefs and ours (src/typedefs.list)
+INDENT_FILES ?= $(wildcard src/*.c src/*.h)
+indent:
+	perl tools/pgindent/pgindent --typedefs=tools/pgindent/typedefs.list \
+		--list-of-typedefs="$$(cat src/typedefs.list)" $(INDENT_FILES)

@@ -40,7 +40,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
-#include "schemamig.h"
+#include "fingerprint_int.h"
 
 /* An operator class as "schema.name", NULL when it does not exist */
 static const char *
@@ -288,6 +288,10 @@ schemamig_fp_scan_constraints(SchemamigFpScan *s)
 			continue;
 		table = hash_search(s->rels, &form->conrelid, HASH_FIND, NULL);
 		if (table == NULL || table->member)
+			continue;
+		/* 18's NOT NULL constraints: the column's "not null" (compat.h) */
+		if (form->contype == SCHEMAMIG_CONSTRAINT_NOTNULL && form->convalidated &&
+			!form->connoinherit)
 			continue;
 
 		resetStringInfo(&s->desc);

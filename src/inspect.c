@@ -160,8 +160,8 @@ schemamig_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SchemamigGraph *graph;
-	Datum		values[16];
-	bool		nulls[16];
+	Datum		values[17];
+	bool		nulls[17];
 	List	   *progress;
 	ListCell   *lc;
 	int			pending = 0;
@@ -226,8 +226,8 @@ schemamig_status(PG_FUNCTION_ARGS)
 		values[10] = schemamig_text_array(ids);
 		values[11] = CStringGetTextDatum(hints.data);
 	}
-
 	schemamig_alembic_status(&values[12], &nulls[12]);
+	values[16] = CStringGetTextDatum(schemamig_seal_coverage());
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	SPI_finish();

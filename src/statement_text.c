@@ -89,6 +89,13 @@ schemamig_statement_capture_pop(int depth)
 	ncaptured = depth;
 }
 
+/* The utility statement now running, innermost first; NULL if none */
+Node *
+schemamig_current_utility(void)
+{
+	return ncaptured > 0 ? captured[ncaptured - 1].utility : NULL;
+}
+
 /*
  * The text of the utility statement now running.  The innermost captured
  * statement is it when its tree is this parse tree or a copy of it
@@ -147,7 +154,7 @@ schemamig_ddl_statement_push(Node *parsetree, SchemamigVerdict verdict)
 	frame->verdict = verdict;
 	frame->statement = verdict == VERDICT_SKIP ? NULL :
 		schemamig_client_statement_text(parsetree);
-	frame->objects = NULL;
+	frame->objects = NIL;
 	MemoryContextSwitchTo(oldcxt);
 	return frame;
 }
