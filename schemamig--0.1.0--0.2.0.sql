@@ -291,6 +291,35 @@ INSERT INTO schemamig.alembic_revision (revision, first_seen)
 
 /* ==== managed clusters and owner restore (#20) ==== */
 
+/*
+ * The owner can dump its own database: pg_dump reads the position of every
+ * dumped sequence, and the owner had SELECT on the tables only.
+ */
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA schemamig TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The extension owner's restore window (src/owner_restore.c): restoring its
+ * own dump into a new database without superuser.  Opened only by the
+ * install script below when CREATE EXTENSION runs with schemamig.restoring
+ * on for a role that is not superuser; closed by end_restore().  Not
+ * dumped, and readable by nobody but its owner: a restored database never
+ * brings a window along.
+ */
+CREATE TABLE schemamig.restore_window (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	role oid NOT NULL,
+	opened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	granted boolean NOT NULL DEFAULT false
+);
+REVOKE ALL ON schemamig.restore_window FROM PUBLIC;
+
+CREATE FUNCTION schemamig.end_restore()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_end_restore';
+REVOKE ALL ON FUNCTION schemamig.end_restore() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.end_restore() TO @extowner@;
+
 /* ==== citus (#16) ==== */
 
 /* ==== last: the fingerprint in this release's format (#15) ==== */

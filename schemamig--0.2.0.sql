@@ -697,5 +697,47 @@ GRANT EXECUTE ON FUNCTION schemamig.alembic_enable(text, regrole),
 
 /* ==== managed clusters and owner restore (#20) ==== */
 
+/*
+ * The owner can dump its own database: pg_dump reads the position of every
+ * dumped sequence, and the owner had SELECT on the tables only.
+ */
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA schemamig TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The extension owner's restore window (src/owner_restore.c): restoring its
+ * own dump into a new database without superuser.  Opened only by the
+ * install script below when CREATE EXTENSION runs with schemamig.restoring
+ * on for a role that is not superuser; closed by end_restore().  Not
+ * dumped, and readable by nobody but its owner: a restored database never
+ * brings a window along.
+ */
+CREATE TABLE schemamig.restore_window (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	role oid NOT NULL,
+	opened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	granted boolean NOT NULL DEFAULT false
+);
+REVOKE ALL ON schemamig.restore_window FROM PUBLIC;
+
+CREATE FUNCTION schemamig.end_restore()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_end_restore';
+REVOKE ALL ON FUNCTION schemamig.end_restore() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.end_restore() TO @extowner@;
+
+/*
+ * A restore by the owner: pg_dump's CREATE EXTENSION comes first, in a
+ * session with schemamig.restoring on.  (A superuser needs no window.)
+ */
+DO $$
+BEGIN
+	IF pg_catalog.current_setting('schemamig.restoring', true) OPERATOR(pg_catalog.=) ANY (ARRAY['on', 'true', '1', 'yes'])
+	   AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) '@extowner@'::pg_catalog.regrole) THEN
+		INSERT INTO schemamig.restore_window (role) VALUES ('@extowner@'::pg_catalog.regrole);
+	END IF;
+END
+$$;
+
 /* ==== citus (#16) ==== */
 

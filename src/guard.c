@@ -79,7 +79,7 @@ static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
 SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
-	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
+	if (creating_extension || schemamig_guard_plumbing || schemamig_restore_active())
 		return VERDICT_SKIP;
 	/*
 	 * The library was updated and this database's objects not yet: the one

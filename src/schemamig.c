@@ -117,10 +117,10 @@ _PG_init(void)
 
 	DefineCustomBoolVariable("schemamig.restoring",
 							 "Lets pg_restore replay a dump: the guard allows and the log records nothing.",
-							 NULL,
+							 "Honoured for superusers, and for the role whose CREATE EXTENSION schemamig ran with it on (its restore window, until schemamig.end_restore()); ignored for everyone else.",
 							 &schemamig_restoring,
 							 false,
-							 PGC_SUSET,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

@@ -152,6 +152,10 @@ extern Oid	schemamig_schema_oid(void);
 extern bool schemamig_objects_outdated(void);
 extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
+
+/* owner_restore.c: the extension owner's restore window */
+extern bool schemamig_restore_active(void);
+extern void schemamig_restore_check_closed(void);
 extern void schemamig_lock_history(void);
 extern void schemamig_bump_generation(void);
 extern void schemamig_journal_insert(const char *revision, const char *action,

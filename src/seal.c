@@ -155,12 +155,15 @@ schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
 
 /*
  * Superusers with the guard off, or restoring a dump, may change anything:
- * the guard is theirs to switch off.
+ * the guard is theirs to switch off.  So may the owner restoring its own
+ * dump into a new database, inside its restore window (owner_restore.c):
+ * the dump brings grants and comments on schemamig's objects.
  */
 static bool
 owner_rules_waived(void)
 {
-	return (schemamig_guard_mode == GUARD_OFF || schemamig_restoring) && superuser();
+	return (schemamig_guard_mode == GUARD_OFF && superuser()) ||
+		schemamig_restore_active();
 }
 
 /*
