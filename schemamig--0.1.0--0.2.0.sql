@@ -122,6 +122,44 @@ $$;
 
 /* ==== review and lint (#14) ==== */
 
+/*
+ * plan() predicts by default: execute => false reads the parse trees and
+ * the catalogs and takes no lock anyone could wait for, so it is safe on
+ * production; execute => true is 0.1's dry run, for staging.  The columns
+ * gain held (the locks earlier statements of the plan still hold) and note
+ * (why a statement's locks are 'unknown').
+ */
+DROP FUNCTION schemamig.plan(text);
+CREATE FUNCTION schemamig.plan(target text DEFAULT 'heads', execute boolean DEFAULT false)
+RETURNS TABLE (revision text, statement_no integer, statement text,
+			   locks text[], strongest_lock text, rewrites text[],
+			   duration interval, held text[], note text)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_plan';
+REVOKE ALL ON FUNCTION schemamig.plan(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.plan(text, boolean) TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The role that registered a revision, by OID: executed review (plan with
+ * execute => true, verify()) runs the scripts as this role.  Revisions
+ * registered before 0.2.0 get the role of their registered_by name.
+ */
+ALTER TABLE schemamig.revision ADD COLUMN registered_role oid;
+UPDATE schemamig.revision r SET registered_role = a.oid
+FROM pg_catalog.pg_authid a WHERE a.rolname OPERATOR(pg_catalog.=) r.registered_by;
+
+/*
+ * lint(sql, parents): the pending parents' scripts are the schema context
+ * (an index a parent creates counts for foreign-key-without-index); the
+ * scripts are only read, never shown.
+ */
+DROP FUNCTION schemamig.lint(text);
+CREATE FUNCTION schemamig.lint(sql text, parents text[] DEFAULT NULL)
+RETURNS TABLE (rule text, severity text, statement_no integer,
+			   statement text, message text, hint text)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_lint';
+
 /* ==== deploy and client program (#17) ==== */
 
 /*

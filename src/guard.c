@@ -65,6 +65,9 @@ SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree) = NULL;
 /* and the hint for what it did not admit (alembic.c's, through hooks.c) */
 char	   *(*schemamig_guard_hint_rest) (Node *parsetree) = NULL;
 
+/* seal.c: a statement on schemamig's own objects (true: judged) */
+bool		(*schemamig_guard_check_own_objects) (Node *parsetree) = NULL;
+
 /* schemamig's own plumbing statements are running: stand aside */
 bool		schemamig_guard_plumbing = false;
 
@@ -114,7 +117,8 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	tag = GetCommandTagName(trigdata->tag);
 	/* schemamig's own objects first: refused inside a revision too */
-	if (schemamig_seal_check_ddl(trigdata->parsetree))
+	if (schemamig_guard_check_own_objects &&
+		schemamig_guard_check_own_objects(trigdata->parsetree))
 		verdict = VERDICT_SKIP;
 	else
 		verdict = schemamig_guard_classify(trigdata->parsetree, tag);
