@@ -556,6 +556,7 @@ write_row(DdlFrame *frame, const char *tag)
 	SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
 #undef SET_COLUMN
 
+	schemamig_ledger_row(rel, values, nulls);
 	tuple = heap_form_tuple(reldesc, values, nulls);
 	if (log_target.plain_indexes)
 		CatalogTupleInsert(rel, tuple);

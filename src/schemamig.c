@@ -140,6 +140,7 @@ _PG_init(void)
 	schemamig_alembic_register_callbacks();
 	schemamig_statement_capture_install();
 	schemamig_ddl_log_install();
+	schemamig_ledger_install();
 	/* after the capture hook, so the step's admission runs first */
 	schemamig_steps_install();
 }

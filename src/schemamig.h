@@ -14,11 +14,13 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "utils/hsearch.h"
+#include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -316,6 +318,67 @@ extern void schemamig_alembic_table_done(void);
 
 extern void schemamig_alembic_settle_writes(void);
 extern int	schemamig_alembic_adopt(const char *revision);
+
+/* ---- ledger.c, ledger_verify.c: the hash-chained ledger ---- */
+
+#define SCHEMAMIG_LEDGER_HASH_LEN 32
+
+typedef enum SchemamigLedgerTable
+{
+	LEDGER_DDL_LOG,
+	LEDGER_JOURNAL,
+	LEDGER_LINKS
+} SchemamigLedgerTable;
+
+/* The columns of schemamig.ledger, in their order */
+enum
+{
+	LINK_SEQ,
+	LINK_BATCH,
+	LINK_XID,
+	LINK_AT,
+	LINK_DDL_ROWS,
+	LINK_DDL_FIRST,
+	LINK_DDL_LAST,
+	LINK_JOURNAL_ROWS,
+	LINK_JOURNAL_FIRST,
+	LINK_JOURNAL_LAST,
+	LINK_UNVERSIONED,
+	LINK_PREV,
+	LINK_HASH,
+	LINK_NCOLUMNS
+};
+
+/* A stored row of the journal, the DDL log or the links, recomputed */
+typedef struct SchemamigLedgerRow
+{
+	int64		id;				/* id, or seq of a link */
+	bool		has_batch;
+	int64		batch;
+	bool		has_hash;
+	uint8		stored[SCHEMAMIG_LEDGER_HASH_LEN];
+	/* links only */
+	uint8		prev[SCHEMAMIG_LEDGER_HASH_LEN];
+	int64		rows[2];		/* by LEDGER_DDL_LOG, LEDGER_JOURNAL */
+	int64		first[2];
+	bool		has_last[2];
+	uint8		last[2][SCHEMAMIG_LEDGER_HASH_LEN];
+	int64		unversioned;
+} SchemamigLedgerRow;
+
+extern void schemamig_ledger_install(void);
+extern void schemamig_ledger_row(Relation rel, Datum *values, bool *nulls);
+extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
+								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
+extern void schemamig_ledger_hash_values(Relation rel, SchemamigLedgerTable which,
+										 Datum *values, bool *nulls, const uint8 *prev,
+										 uint8 *out);
+extern void schemamig_ledger_check_link_table(Relation rel);
+extern struct pg_cryptohash_ctx *schemamig_ledger_hash_ctx(void);
+extern char *schemamig_ledger_hex(const uint8 *bytes, int len);
+extern Oid	schemamig_ledger_relid(const char *name);
+extern int	schemamig_ledger_tail_ok(void);
+extern int64 schemamig_ledger_current_batch(void);
 
 /* ---- drift.c ---- */
 
