@@ -386,13 +386,13 @@ check_expected_head(Walk *w, const char *expected)
 		if (pg_strcasecmp(h, hexpart) == 0)
 			return NULL;
 		if (seq > 0)
-			return psprintf("the expected head %.64s is not in the chain: link %lld has hash %s, so the chain was rewritten up to it",
+			return psprintf("the expected head %s is not in the chain: link %lld has hash %s, so the chain was rewritten up to it",
 							expected, (long long) seq, h);
 	}
 	if (seq > 0)
-		return psprintf("the expected head %.64s is not in the chain: it ends at link %lld, so links were deleted",
+		return psprintf("the expected head %s is not in the chain: it ends at link %lld, so links were deleted or the chain was rewritten",
 						expected, w->nlinks > 0 ? (long long) w->links[w->nlinks - 1].link.id : 0LL);
-	return psprintf("the expected head %.64s is not in the chain: it was rewritten", expected);
+	return psprintf("the expected head %s is not in the chain: it was rewritten", expected);
 }
 
 /*
