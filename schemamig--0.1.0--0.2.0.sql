@@ -87,6 +87,38 @@ AS 'MODULE_PATHNAME', 'schemamig_verify_ledger';
 REVOKE ALL ON FUNCTION schemamig.verify_ledger(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION schemamig.verify_ledger(text) TO @extowner@ WITH GRANT OPTION;
 
+/*
+ * Drift with memory (src/drift.c): the baseline keeps each object's
+ * description and two positions in the ledger; only accept_drift()
+ * re-baselines, with a journal row.
+ */
+ALTER TABLE schemamig.state ADD COLUMN descriptions jsonb,
+	ADD COLUMN fingerprint_seq bigint, ADD COLUMN accepted_seq bigint;
+
+CREATE FUNCTION schemamig.accept_drift(reason text)
+RETURNS integer
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_accept_drift';
+REVOKE ALL ON FUNCTION schemamig.accept_drift(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.accept_drift(text) TO @extowner@ WITH GRANT OPTION;
+
+/* drift() says what changed */
+DROP FUNCTION schemamig.drift();
+CREATE FUNCTION schemamig.drift()
+RETURNS TABLE (object_type text, identity text, change text,
+			   property text, before text, after text)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_drift';
+
+/*
+ * The history 0.1.0 wrote is taken as it stood: its unversioned DDL went
+ * into 0.1.0's baselines.  It becomes link 1 of the chain when this
+ * update commits (ledger_adopt below), so that link is accepted; the
+ * stored fingerprint stays the reference, explained by all versioned DDL.
+ */
+UPDATE schemamig.state SET accepted_seq = 1, fingerprint_seq = 0
+ WHERE fingerprint IS NOT NULL;
+
 /* the rows 0.1.0 wrote join the chain, in id order, in this transaction's batch */
 CREATE FUNCTION schemamig.ledger_adopt()
 RETURNS bigint

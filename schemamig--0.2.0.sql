@@ -287,7 +287,8 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'schemamig_fingerprint_objects_srf';
 
 CREATE FUNCTION schemamig.drift()
-RETURNS TABLE (object_type text, identity text, change text)
+RETURNS TABLE (object_type text, identity text, change text,
+			   property text, before text, after text)
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'schemamig_drift';
 
@@ -508,6 +509,21 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'schemamig_verify_ledger';
 REVOKE ALL ON FUNCTION schemamig.verify_ledger(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION schemamig.verify_ledger(text) TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * Drift with memory (src/drift.c): the baseline keeps each object's
+ * description and two positions in the ledger; only accept_drift()
+ * re-baselines, with a journal row.
+ */
+ALTER TABLE schemamig.state ADD COLUMN descriptions jsonb,
+	ADD COLUMN fingerprint_seq bigint, ADD COLUMN accepted_seq bigint;
+
+CREATE FUNCTION schemamig.accept_drift(reason text)
+RETURNS integer
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_accept_drift';
+REVOKE ALL ON FUNCTION schemamig.accept_drift(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.accept_drift(text) TO @extowner@ WITH GRANT OPTION;
 
 /* ==== review and lint (#14) ==== */
 

@@ -1,26 +1,51 @@
 /*-------------------------------------------------------------------------
  *
  * drift.c
- *		Drift: has the schema changed since schemamig last moved it?
+ *		Drift: does the schema differ from what the applied revisions
+ *		explain?
  *
- * After every upgrade, downgrade and stamp the fingerprint of the schema
- * (fingerprint.c) and the hash of every object behind it are stored in the
- * single row of schemamig.state.  status() reports drift when today's
- * fingerprint differs from the stored one; drift() names the objects that
- * were added, removed or changed since.  Design decisions:
+ * Drift has a memory.  The baseline is a fingerprint of the schema
+ * (fingerprint.c) with every object's hash and description, stored in the
+ * single row of schemamig.state together with two positions in the
+ * ledger (ledger.c): fingerprint_seq, the newest link when it was taken,
+ * and accepted_seq, up to which unversioned DDL has been accepted.  The
+ * baseline is taken once (by the first migration) and again only by
+ * accept_drift(), never silently: migrations do not re-baseline.
  *
- * - The objects are stored as jsonb grouped by type,
- *   {"column": {"public.users.bio": "<sha256>", ...}, "table": {...}},
- *   which a person can read and query with jsonb operators; the
- *   fingerprint is stored beside them so status() compares one string.
+ * The schema differs from the baseline in two ways, and the DDL log tells
+ * them apart:
  *
- * - Both sides are compared in C after a byte-wise sort (the order
+ * - explained: objects that versioned DDL touched since fingerprint_seq,
+ *   whatever ran it: upgrade(), downgrade(), begin_revision(), the steps
+ *   of a non-transactional revision, an upgrade_each() that stopped half
+ *   way, an Alembic migration.  Their log rows name the objects; an object
+ *   is explained when it or its table is named (columns, constraints,
+ *   triggers of a table), and a rename or a GRANT, which the log cannot
+ *   name precisely, explains its whole schema.
+ *
+ * - drift: every other difference, and every unversioned DDL statement
+ *   (logged under schemamig.guard = warn or off) in a link after
+ *   accepted_seq, even if it was undone since.
+ *
+ * Cost: nothing is fingerprinted per migration, per revision or per
+ * commit.  upgrade(), downgrade() and stamp() check only for unaccepted
+ * unversioned DDL, one index probe on the links; drift() and status()
+ * fingerprint the schema when asked.  Under enforce that check refuses
+ * with SM008 until accept_drift(reason) records a journal row
+ * ('accept_drift', the reason and the drift() list in detail) and
+ * re-baselines; under warn and off the migration records that row itself
+ * and goes on (with a WARNING under warn).
+ *
+ * A change that bypassed the log (schemamig.restoring, event triggers
+ * switched off, single-user mode) is found by drift() and status() unless
+ * versioned DDL touched the same object (or, for renames and grants, the
+ * same schema) since the baseline.
+ *
+ * - Everything is compared in C after a byte-wise sort (the order
  *   fingerprint.c produces), never with a collation-dependent join.
- *
- * - schemamig.state is not readable by PUBLIC; it is written and read as
- *   the extension's table owner (schemamig_owner_enter), while the schema
- *   itself is read by fingerprint.c, so drift() and status() work for
- *   every role.
+ * - schemamig.state and the log are read as the extension's table owner;
+ *   drift() shows object names and catalog properties, which every role can
+ *   read in the catalogs, and for unversioned DDL only its command tag.
  *
  * IDENTIFICATION
  *		src/drift.c
@@ -34,20 +59,68 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
 #include "schemamig.h"
 
 PG_FUNCTION_INFO_V1(schemamig_drift);
+PG_FUNCTION_INFO_V1(schemamig_accept_drift);
 
-static char *objects_json(List *objects);
-static List *stored_objects(bool *known);
+/* One row of drift() */
+typedef struct DriftRow
+{
+	const char *type;
+	const char *identity;
+	const char *change;			/* added, removed, changed, unversioned */
+	const char *property;
+	const char *before;
+	const char *after;
+} DriftRow;
+
+/* The stored baseline */
+typedef struct Baseline
+{
+	bool		known;			/* a fingerprint was stored */
+	bool		memory;			/* the 0.2 columns exist */
+	List	   *objects;		/* SchemamigObjectHash, sorted */
+	int64		fingerprint_seq;
+	int64		accepted_seq;
+} Baseline;
+
+/* What versioned DDL since the baseline touched */
+typedef struct Explained
+{
+	bool		everything;
+	List	   *identities;		/* char *: objects and tables named */
+	List	   *schemas;		/* char *: schemas renamed or granted in */
+} Explained;
+
+static const char *const labels[] = {
+	"access method ", "acl ", "cache ", "collation ", "cycle ", "default ",
+	"definition ", "enabled ", "generated ", "identity ", "increment ",
+	"inherits ", "kind ", "max ", "min ", "of type ", "options ", "owned by ",
+	"owner ", "partition bound ", "partition key ", "persistence ",
+	"replica identity ", "server ", "start ", "tablespace ", "type "
+};
+static const char *const flags[] = {
+	"force row level security", "not null", "row level security"
+};
+
+static void load_baseline(Baseline *b);
+static void load_explained(Explained *e, int64 fingerprint_seq);
+static List *load_marks(int64 accepted_seq, int64 upto);
+static List *compute_drift(bool *known, int64 upto, bool stop_at_first);
+static bool is_explained(Explained *e, const char *identity);
 static int	object_cmp(const ListCell *a, const ListCell *b);
 static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
-static void put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-					   const char *change);
+static List *describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c);
+static char *rows_json(List *rows);
+static void record_baseline(int64 head);
+static int	accept(const char *reason, const char *function);
 
 /* The order of schemamig_fingerprint_objects(): byte-wise (type, identity) */
 static int
@@ -64,9 +137,9 @@ object_cmp(const ListCell *a, const ListCell *b)
 	return object_order(lfirst(a), lfirst(b));
 }
 
-/* {"type": {"identity": "hash", ...}, ...} from a list sorted by type */
+/* {"type": {"identity": value, ...}, ...}, value the hash or the description */
 static char *
-objects_json(List *objects)
+objects_json(List *objects, bool descriptions)
 {
 	StringInfoData buf;
 	const char *type = NULL;
@@ -90,7 +163,7 @@ objects_json(List *objects)
 			appendStringInfoString(&buf, ", ");
 		escape_json(&buf, object->identity);
 		appendStringInfoString(&buf, ": ");
-		escape_json(&buf, object->hash);
+		escape_json(&buf, descriptions ? object->description : object->hash);
 	}
 	if (type != NULL)
 		appendStringInfoChar(&buf, '}');
@@ -98,85 +171,124 @@ objects_json(List *objects)
 	return buf.data;
 }
 
+/* Are the 0.2 columns of schemamig.state there (an older install may run) */
+static bool
+state_has_memory(void)
+{
+	int			ret = schemamig_owner_execute("SELECT FROM pg_catalog.pg_attribute "
+											  "WHERE attrelid OPERATOR(pg_catalog.=) 'schemamig.state'::pg_catalog.regclass "
+											  "AND attname OPERATOR(pg_catalog.=) 'accepted_seq' AND NOT attisdropped",
+											  0, NULL, NULL, NULL, true, 1);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_attribute: %s", SPI_result_code_string(ret));
+	return SPI_processed == 1;
+}
+
 /*
- * Store the fingerprint of the schema as it is now.  Called by upgrade(),
- * downgrade() and stamp() at the end of their work, in their transaction.
+ * Store the fingerprint of the schema as it is now, with the ledger's
+ * head as the position it describes.  The caller is connected to SPI.
  */
-void
-schemamig_drift_record(void)
+static void
+record_baseline(int64 head)
 {
 	SchemamigOwnerContext octx;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[4];
 	List	   *objects;
+	bool		memory = state_has_memory();
 	int			ret;
 
 	objects = schemamig_fingerprint_objects();
 	values[0] = CStringGetTextDatum(schemamig_fingerprint_of(objects));
-	values[1] = CStringGetTextDatum(objects_json(objects));
+	values[1] = CStringGetTextDatum(objects_json(objects, false));
+	values[2] = CStringGetTextDatum(objects_json(objects, true));
+	values[3] = Int64GetDatum(head);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	schemamig_owner_enter(&octx);
-	ret = SPI_execute_with_args("INSERT INTO schemamig.state AS s "
-								"(fingerprint, objects, changed_at) "
-								"VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
-								"ON CONFLICT (singleton) DO UPDATE "
-								"SET fingerprint = EXCLUDED.fingerprint, "
-								"objects = EXCLUDED.objects, "
-								"changed_at = EXCLUDED.changed_at",
-								2, types, values, NULL, false, 0);
+	ret = memory ?
+		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
+							  "(fingerprint, objects, descriptions, changed_at, "
+							  "fingerprint_seq, accepted_seq) "
+							  "VALUES ($1, $2::pg_catalog.jsonb, $3::pg_catalog.jsonb, "
+							  "pg_catalog.now(), $4, $4) "
+							  "ON CONFLICT (singleton) DO UPDATE "
+							  "SET fingerprint = EXCLUDED.fingerprint, "
+							  "objects = EXCLUDED.objects, "
+							  "descriptions = EXCLUDED.descriptions, "
+							  "changed_at = EXCLUDED.changed_at, "
+							  "fingerprint_seq = EXCLUDED.fingerprint_seq, "
+							  "accepted_seq = EXCLUDED.accepted_seq",
+							  4, types, values, NULL, false, 0) :
+		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
+							  "(fingerprint, objects, changed_at) "
+							  "VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
+							  "ON CONFLICT (singleton) DO UPDATE "
+							  "SET fingerprint = EXCLUDED.fingerprint, "
+							  "objects = EXCLUDED.objects, "
+							  "changed_at = EXCLUDED.changed_at",
+							  2, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
 	schemamig_owner_leave(&octx);
+}
+
+/* Take the baseline now (accept_drift, and the update from 0.1.0 via it) */
+void
+schemamig_drift_record(void)
+{
+	int64		head = schemamig_ledger_head_seq();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	record_baseline(head);
 	SPI_finish();
 }
 
 /*
- * Is the schema different from the one stored after the last migration?
- * *known is false when nothing was stored yet (no upgrade, downgrade or
- * stamp ever ran); the answer is then false.
+ * After upgrade(), downgrade(), stamp() and the other migrations: the
+ * first one takes the baseline; later ones leave it alone, since the DDL
+ * log explains what they did.  Without the ledger (0.1.0 objects under
+ * this library) every migration re-baselines, as 0.1.0 did.
  */
-bool
-schemamig_drift_detected(bool *known)
+void
+schemamig_drift_after_migration(void)
 {
-	char	   *stored = NULL;
-	bool		drift = false;
 	int			ret;
+	bool		stored;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute("SELECT fingerprint FROM schemamig.state "
-								  "WHERE fingerprint IS NOT NULL",
+	ret = schemamig_owner_execute("SELECT FROM schemamig.state WHERE fingerprint IS NOT NULL",
 								  0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-	*known = (stored != NULL);
-	if (stored != NULL)
-		drift = strcmp(stored,
-					   schemamig_fingerprint_of(schemamig_fingerprint_objects())) != 0;
+	stored = SPI_processed == 1;
+	if (!stored || !OidIsValid(schemamig_ledger_relid("ledger")) || !state_has_memory())
+		record_baseline(schemamig_ledger_head_seq());
 	SPI_finish();
-	return drift;
 }
 
-/*
- * The objects stored by the last schemamig_drift_record(), sorted like
- * schemamig_fingerprint_objects().  Allocated in the caller's context; the
- * caller is connected to SPI.
- */
-static List *
-stored_objects(bool *known)
+/* The baseline; the caller is connected to SPI */
+static void
+load_baseline(Baseline *b)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
-	List	   *objects = NIL;
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute("SELECT t.key, o.key, o.value, s.fingerprint "
+	memset(b, 0, sizeof(Baseline));
+	b->memory = state_has_memory();
+	ret = schemamig_owner_execute(b->memory ?
+								  "SELECT t.key, o.key, o.value, "
+								  "s.descriptions OPERATOR(pg_catalog.->) t.key "
+								  "OPERATOR(pg_catalog.->>) o.key, "
+								  "pg_catalog.coalesce(s.fingerprint_seq, 0), "
+								  "pg_catalog.coalesce(s.accepted_seq, 0) "
+								  "FROM schemamig.state s "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
+								  "WHERE s.fingerprint IS NOT NULL" :
+								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8 "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
@@ -185,7 +297,7 @@ stored_objects(bool *known)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
 
-	*known = SPI_processed > 0;
+	b->known = SPI_processed > 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -194,6 +306,8 @@ stored_objects(bool *known)
 		SchemamigObjectHash *object;
 		bool		isnull;
 
+		b->fingerprint_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+		b->accepted_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 		/* an empty schema leaves one row of NULLs */
 		(void) SPI_getbinval(tuple, desc, 2, &isnull);
 		if (isnull)
@@ -203,78 +317,618 @@ stored_objects(bool *known)
 		object->type = SPI_getvalue(tuple, desc, 1);
 		object->identity = SPI_getvalue(tuple, desc, 2);
 		object->hash = SPI_getvalue(tuple, desc, 3);
-		objects = lappend(objects, object);
+		object->description = SPI_getvalue(tuple, desc, 4);
+		b->objects = lappend(b->objects, object);
 		MemoryContextSwitchTo(spi_cxt);
 	}
+	list_sort(b->objects, object_cmp);
+}
+
+/*
+ * The DDL log rows of the links after "after" (and, for the explanation,
+ * of this transaction), through each link's first row and row count.
+ */
+#define LINK_ROWS(filter) \
+	"FROM schemamig.ledger l CROSS JOIN LATERAL (SELECT d.objects, d.command_tag, " \
+	"d.statement, d.direction FROM schemamig.ddl_log d " \
+	"WHERE d.id OPERATOR(pg_catalog.>=) l.ddl_first " \
+	"AND d.ledger_batch OPERATOR(pg_catalog.=) l.batch " \
+	"ORDER BY d.id LIMIT l.ddl_rows) d " \
+	"LEFT JOIN LATERAL pg_catalog.jsonb_array_elements(d.objects) o ON true " \
+	"WHERE l.seq OPERATOR(pg_catalog.>) $1 AND " filter
+
+#define OWN_ROWS \
+	"FROM schemamig.ddl_log d " \
+	"LEFT JOIN LATERAL pg_catalog.jsonb_array_elements(d.objects) o ON true " \
+	"WHERE $2 OPERATOR(pg_catalog.>) 0 AND d.id OPERATOR(pg_catalog.>=) $2 " \
+	"AND d.ledger_batch OPERATOR(pg_catalog.=) $3 "
+
+static void
+load_explained(Explained *e, int64 fingerprint_seq)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+	int			ret;
+
+	memset(e, 0, sizeof(Explained));
+	values[0] = Int64GetDatum(fingerprint_seq);
+	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
+	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
+	ret = schemamig_owner_execute("SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
+								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
+								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
+								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
+								  LINK_ROWS("l.ddl_rows OPERATOR(pg_catalog.>) 0 "
+											"AND d.direction OPERATOR(pg_catalog.<>) 'unversioned' ")
+								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
+								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
+								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
+								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
+								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.<>) 'unversioned'",
+								  3, types, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *identity = SPI_getvalue(tuple, desc, 1);
+		char	   *schema = SPI_getvalue(tuple, desc, 2);
+		bool		isnull;
+		bool		wide = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+
+		if (identity == NULL || wide)
+		{
+			if (schema == NULL)
+				e->everything = true;
+			else
+				e->schemas = lappend(e->schemas, pstrdup(schema));
+		}
+		if (identity != NULL)
+		{
+			/* "trg on s.t", "c on s.t": the table's */
+			char	   *on = strstr(identity, " on ");
+
+			e->identities = lappend(e->identities, pstrdup(on ? on + 4 : identity));
+		}
+		MemoryContextSwitchTo(spi_cxt);
+	}
+}
+
+/* Named itself, or the table (any prefix before a '.') it belongs to */
+static bool
+is_explained(Explained *e, const char *identity)
+{
+	ListCell   *lc;
+	const char *dot = strchr(identity, '.');
+	int			schemalen = dot ? dot - identity : strlen(identity);
+
+	if (e->everything)
+		return true;
+	foreach(lc, e->schemas)
+	{
+		const char *schema = lfirst(lc);
+
+		if ((int) strlen(schema) == schemalen && strncmp(schema, identity, schemalen) == 0)
+			return true;
+	}
+	foreach(lc, e->identities)
+	{
+		const char *named = lfirst(lc);
+		int			len = strlen(named);
+
+		if (strncmp(named, identity, len) == 0 &&
+			(identity[len] == '\0' || identity[len] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* Unversioned DDL after accepted_seq (up to "upto" if > 0), and this transaction's */
+static List *
+load_marks(int64 accepted_seq, int64 upto)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
+	List	   *rows = NIL;
+	int			ret;
+
+	values[0] = Int64GetDatum(accepted_seq);
+	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
+	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
+	values[3] = Int64GetDatum(upto);
+	ret = schemamig_owner_execute("SELECT o.value OPERATOR(pg_catalog.->>) 'type', "
+								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
+								  LINK_ROWS("l.unversioned OPERATOR(pg_catalog.>) 0 "
+											"AND ($4 OPERATOR(pg_catalog.=) 0 OR l.seq OPERATOR(pg_catalog.<=) $4) "
+											"AND d.direction OPERATOR(pg_catalog.=) 'unversioned' ")
+								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'type', "
+								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
+								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.=) 'unversioned'",
+								  4, types, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *type = SPI_getvalue(tuple, desc, 1);
+		char	   *identity = SPI_getvalue(tuple, desc, 2);
+		char	   *tag = SPI_getvalue(tuple, desc, 3);
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		DriftRow   *row = palloc0(sizeof(DriftRow));
+
+		row->type = type ? pstrdup(type) : NULL;
+		row->identity = identity ? pstrdup(identity) : NULL;
+		row->change = "unversioned";
+		row->property = "ddl";
+		row->after = pstrdup(tag);
+		rows = lappend(rows, row);
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	return rows;
+}
+
+/* A description's properties: label -> value, in order */
+typedef struct Property
+{
+	const char *label;
+	StringInfoData value;
+} Property;
+
+static List *
+properties(const char *description)
+{
+	List	   *props = NIL;
+	Property   *cur = NULL;
+	char	   *copy = pstrdup(description ? description : "");
+	char	   *line = copy;
+
+	while (line && *line)
+	{
+		char	   *next = strchr(line, '\n');
+		const char *label = NULL;
+		int			len = 0;
+
+		if (next)
+			*next++ = '\0';
+		for (int i = 0; i < lengthof(labels) && !label; i++)
+			if (strncmp(line, labels[i], strlen(labels[i])) == 0)
+				label = labels[i], len = strlen(labels[i]);
+		for (int i = 0; i < lengthof(flags) && !label; i++)
+			if (strcmp(line, flags[i]) == 0)
+				label = flags[i], len = strlen(flags[i]);
+		if (label || cur == NULL)
+		{
+			cur = palloc(sizeof(Property));
+			cur->label = label ? pnstrdup(label, strlen(label) - (label[strlen(label) - 1] == ' ')) : "definition";
+			initStringInfo(&cur->value);
+			appendStringInfoString(&cur->value, label ? line + len : line);
+			if (label && line[len] == '\0')
+				appendStringInfoString(&cur->value, "yes");
+			props = lappend(props, cur);
+		}
+		else
+		{
+			appendStringInfoChar(&cur->value, '\n');
+			appendStringInfoString(&cur->value, line);
+		}
+		line = next;
+	}
+	return props;
+}
+
+static Property *
+find_property(List *props, const char *label)
+{
+	ListCell   *lc;
+
+	foreach(lc, props)
+		if (strcmp(((Property *) lfirst(lc))->label, label) == 0)
+			return lfirst(lc);
+	return NULL;
+}
+
+static DriftRow *
+drift_row(const char *type, const char *identity, const char *change)
+{
+	DriftRow   *row = palloc0(sizeof(DriftRow));
+
+	row->type = type;
+	row->identity = identity;
+	row->change = change;
+	return row;
+}
+
+/* One row per property that differs; one without property if unknown */
+static List *
+describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c)
+{
+	List	   *before;
+	List	   *after;
+	ListCell   *lc;
+	int			n = list_length(rows);
+
+	if (s->description == NULL || c->description == NULL)
+		return lappend(rows, drift_row(c->type, c->identity, "changed"));
+	before = properties(s->description);
+	after = properties(c->description);
+	foreach(lc, before)
+	{
+		Property   *b = lfirst(lc);
+		Property   *a = find_property(after, b->label);
+
+		if (a == NULL || strcmp(a->value.data, b->value.data) != 0)
+		{
+			DriftRow   *row = drift_row(c->type, c->identity, "changed");
+
+			row->property = b->label;
+			row->before = b->value.data;
+			row->after = a ? a->value.data : NULL;
+			rows = lappend(rows, row);
+		}
+	}
+	foreach(lc, after)
+	{
+		Property   *a = lfirst(lc);
+
+		if (find_property(before, a->label) == NULL)
+		{
+			DriftRow   *row = drift_row(c->type, c->identity, "changed");
+
+			row->property = a->label;
+			row->after = a->value.data;
+			rows = lappend(rows, row);
+		}
+	}
+	if (list_length(rows) == n)
+		rows = lappend(rows, drift_row(c->type, c->identity, "changed"));
+	return rows;
+}
+
+/*
+ * The drift rows: differences from the baseline nothing explains, then
+ * unaccepted unversioned DDL (up to link "upto" if > 0).  *known is false
+ * when no baseline was ever taken.
+ */
+static List *
+compute_drift(bool *known, int64 upto, bool stop_at_first)
+{
+	Baseline	b;
+	Explained	e;
+	List	   *current;
+	List	   *rows = NIL;
+	int			i = 0;
+	int			j = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	load_baseline(&b);
+	*known = b.known;
+	if (!b.known)
+	{
+		SPI_finish();
+		return NIL;
+	}
+	if (b.memory)
+	{
+		rows = load_marks(b.accepted_seq, upto);
+		if (stop_at_first && rows != NIL)
+		{
+			SPI_finish();
+			return rows;
+		}
+		load_explained(&e, b.fingerprint_seq);
+	}
+	else
+		memset(&e, 0, sizeof(e));
 	SPI_finish();
 
-	list_sort(objects, object_cmp);
-	return objects;
+	current = schemamig_fingerprint_objects();
+	while (i < list_length(b.objects) || j < list_length(current))
+	{
+		SchemamigObjectHash *s = i < list_length(b.objects) ? list_nth(b.objects, i) : NULL;
+		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
+		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
+		List	   *before = rows;
+
+		if (order < 0)
+		{
+			if (!is_explained(&e, s->identity))
+				rows = lappend(rows, drift_row(s->type, s->identity, "removed"));
+			i++;
+		}
+		else if (order > 0)
+		{
+			if (!is_explained(&e, c->identity))
+				rows = lappend(rows, drift_row(c->type, c->identity, "added"));
+			j++;
+		}
+		else
+		{
+			if (strcmp(s->hash, c->hash) != 0 && !is_explained(&e, c->identity))
+				rows = describe_changes(rows, s, c);
+			i++;
+			j++;
+		}
+		if (stop_at_first && rows != before && rows != NIL)
+			break;
+	}
+	return rows;
+}
+
+/*
+ * Is the schema different from what the applied revisions explain?
+ * *known is false when no baseline was taken yet; the answer is then false.
+ */
+bool
+schemamig_drift_detected(bool *known)
+{
+	return compute_drift(known, 0, true) != NIL;
+}
+
+/* The rows as a jsonb array for the journal */
+static char *
+rows_json(List *rows)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	foreach(lc, rows)
+	{
+		DriftRow   *r = lfirst(lc);
+		const char *keys[6] = {"object_type", "identity", "change", "property", "before", "after"};
+		const char *vals[6] = {r->type, r->identity, r->change, r->property, r->before, r->after};
+
+		if (buf.len > 1)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoChar(&buf, '{');
+		for (int k = 0; k < 6; k++)
+		{
+			if (k > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, keys[k]);
+			appendStringInfoString(&buf, ": ");
+			if (vals[k])
+				escape_json(&buf, vals[k]);
+			else
+				appendStringInfoString(&buf, "null");
+		}
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/*
+ * The journal row and the new baseline.  The head is read first: what
+ * commits after it stays unaccepted (its link comes later).
+ */
+static int
+accept(const char *reason, const char *function)
+{
+	int64		head = schemamig_ledger_head_seq();
+	bool		known;
+	List	   *rows = compute_drift(&known, head, false);
+	StringInfoData detail;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	SchemamigOwnerContext octx;
+	int			ret;
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"reason\": ");
+	escape_json(&detail, reason);
+	if (function)
+	{
+		appendStringInfoString(&detail, ", \"by\": ");
+		escape_json(&detail, function);
+	}
+	appendStringInfo(&detail, ", \"drift\": %s}", rows_json(rows));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum("accept_drift");
+	values[1] = CStringGetTextDatum(detail.data);
+	schemamig_owner_enter(&octx);
+	ret = SPI_execute_with_args("INSERT INTO schemamig.journal (action, detail, duration, xid) "
+								"VALUES ($1, $2::pg_catalog.jsonb, '0'::pg_catalog.interval, "
+								"pg_catalog.pg_current_xact_id())",
+								2, types, values, NULL, false, 0);
+	schemamig_owner_leave(&octx);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into schemamig.journal: %s", SPI_result_code_string(ret));
+	record_baseline(head);
+	SPI_finish();
+	return list_length(rows);
+}
+
+/*
+ * Before upgrade(), downgrade() and stamp() (after the history lock):
+ * unaccepted unversioned DDL refuses the call under enforce (SM008); under
+ * warn and off the call accepts it with a journal row and goes on.  Cheap:
+ * one index probe on the links unless there is something to report.
+ */
+void
+schemamig_drift_check(const char *function)
+{
+	List	   *rows;
+	int64		accepted = 0;
+	int			ret;
+	bool		any;
+
+	if (!OidIsValid(schemamig_ledger_relid("ledger")))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!state_has_memory())
+	{
+		SPI_finish();
+		return;
+	}
+	ret = schemamig_owner_execute("SELECT pg_catalog.coalesce((SELECT accepted_seq FROM schemamig.state "
+								  "WHERE fingerprint IS NOT NULL), -1)",
+								  0, NULL, NULL, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+	{
+		bool		isnull;
+
+		accepted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	/* no baseline yet: the migration takes the first one */
+	if (accepted < 0)
+	{
+		SPI_finish();
+		return;
+	}
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1];
+
+		values[0] = Int64GetDatum(accepted);
+		ret = schemamig_owner_execute("SELECT FROM schemamig.ledger WHERE seq OPERATOR(pg_catalog.>) $1 "
+									  "AND unversioned OPERATOR(pg_catalog.>) 0 LIMIT 1",
+									  1, types, values, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read schemamig.ledger: %s", SPI_result_code_string(ret));
+		any = SPI_processed > 0 || schemamig_ledger_current_unversioned() > 0;
+	}
+	SPI_finish();
+	if (!any)
+		return;
+
+	if (schemamig_guard_mode == GUARD_ENFORCE)
+	{
+		StringInfoData list;
+		ListCell   *lc;
+		int			n = 0;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rows = load_marks(accepted, 0);
+		SPI_finish();
+		initStringInfo(&list);
+		foreach(lc, rows)
+		{
+			DriftRow   *r = lfirst(lc);
+
+			if (++n > 20)
+			{
+				appendStringInfo(&list, ", and %d more", list_length(rows) - 20);
+				break;
+			}
+			appendStringInfo(&list, "%s%s %s (%s)", n > 1 ? ", " : "",
+							 r->type ? r->type : "object", r->identity ? r->identity : "?",
+							 r->after);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_DRIFT),
+				 errmsg("%s refused: the schema has unexplained drift", function),
+				 errdetail("Unversioned changes since the last accepted state: %s.", list.data),
+				 errhint("Review them with SELECT * FROM schemamig.drift(); then turn them into a revision, undo them, or accept them with SELECT schemamig.accept_drift('reason').")));
+	}
+	if (schemamig_guard_mode == GUARD_WARN)
+		ereport(WARNING,
+				(errmsg("%s accepts the schema's unexplained drift", function),
+				 errdetail("schemamig.guard is \"warn\"; the drift is recorded in the journal as accept_drift.")));
+	accept(psprintf("%s under schemamig.guard = %s", function,
+					schemamig_guard_mode == GUARD_WARN ? "warn" : "off"), function);
 }
 
 static void
-put_change(ReturnSetInfo *rsinfo, SchemamigObjectHash *object,
-		   const char *change)
+put_row(ReturnSetInfo *rsinfo, DriftRow *r)
 {
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[6];
+	bool		nulls[6];
+	const char *vals[6] = {r->type, r->identity, r->change, r->property, r->before, r->after};
 
-	values[0] = CStringGetTextDatum(object->type);
-	values[1] = CStringGetTextDatum(object->identity);
-	values[2] = CStringGetTextDatum(change);
+	for (int k = 0; k < 6; k++)
+	{
+		nulls[k] = vals[k] == NULL;
+		values[k] = nulls[k] ? (Datum) 0 : CStringGetTextDatum(vals[k]);
+	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 /*
- * drift(): the objects added, removed or changed since the last upgrade,
- * downgrade or stamp, in (type, identity) order.
+ * drift(): differences from the baseline that no versioned DDL explains,
+ * in (type, identity) order, one row per changed property; then the
+ * unversioned DDL not yet accepted.
  */
 Datum
 schemamig_drift(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	List	   *stored;
-	List	   *current;
+	List	   *rows;
+	List	   *marks = NIL;
+	List	   *diffs = NIL;
+	ListCell   *lc;
 	bool		known;
-	int			i = 0;
-	int			j = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	stored = stored_objects(&known);
+	rows = compute_drift(&known, 0, false);
 	if (!known)
 	{
 		ereport(NOTICE,
 				(errmsg("no schema fingerprint has been recorded yet"),
-				 errdetail("The fingerprint is stored by upgrade(), downgrade() and stamp()."),
-				 errhint("Stamp the current revision to make the schema as it is now the reference.")));
+				 errdetail("The first upgrade(), downgrade() or stamp() records it."),
+				 errhint("accept_drift() makes the schema as it is now the reference.")));
 		return (Datum) 0;
 	}
-	current = schemamig_fingerprint_objects();
-
-	/* merge the two sorted lists */
-	while (i < list_length(stored) || j < list_length(current))
+	foreach(lc, rows)
 	{
-		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
-		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
-		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
+		DriftRow   *r = lfirst(lc);
 
-		if (order < 0)
-		{
-			put_change(rsinfo, s, "removed");
-			i++;
-		}
-		else if (order > 0)
-		{
-			put_change(rsinfo, c, "added");
-			j++;
-		}
+		if (strcmp(r->change, "unversioned") == 0)
+			marks = lappend(marks, r);
 		else
-		{
-			if (strcmp(s->hash, c->hash) != 0)
-				put_change(rsinfo, c, "changed");
-			i++;
-			j++;
-		}
+			diffs = lappend(diffs, r);
 	}
+	foreach(lc, diffs)
+		put_row(rsinfo, lfirst(lc));
+	foreach(lc, marks)
+		put_row(rsinfo, lfirst(lc));
 	return (Datum) 0;
+}
+
+/*
+ * accept_drift(reason text) -> integer: record the drift as accepted (a
+ * journal row with the reason and the drift() list) and make the schema as
+ * it is now the baseline.  Returns the number of drift rows accepted.
+ */
+Datum
+schemamig_accept_drift(PG_FUNCTION_ARGS)
+{
+	char	   *reason;
+
+	schemamig_check_writable("accept_drift()");
+	schemamig_check_not_nested("accept_drift()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a reason is required to accept drift"),
+				 errhint("Say why the schema may differ from its revisions, e.g. accept_drift('hotfix index, ticket 123').")));
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strspn(reason, " \t\r\n") == strlen(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a reason is required to accept drift"),
+				 errhint("Say why the schema may differ from its revisions, e.g. accept_drift('hotfix index, ticket 123').")));
+	if (strlen(reason) > 65536)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("reason is longer than 64 KB")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	SPI_finish();
+	PG_RETURN_INT32(accept(reason, NULL));
 }

@@ -86,6 +86,7 @@
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
+#include "common/hashfn.h"
 #include "common/sha2.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -135,9 +136,24 @@ typedef struct EncColumn
 	int			attno;			/* 0-based */
 	const char *name;
 	int			namelen;
+	int			tag;			/* 1-based in known_columns, 0: unknown */
 	EncKind		kind;
 	Oid			typoutput;
 } EncColumn;
+
+/*
+ * The columns of format 1, by table: a column is encoded by its position
+ * here (one byte), a column this list does not know by its name.
+ */
+static const char *const known_columns[3][16] = {
+	{"id", "revision", "direction", "statement_no", "command_tag", "statement",
+	"objects", "executed_at", "xid", "role", "session_role", "application_name",
+	"client_addr", "backend_pid", "ledger_batch", NULL},
+	{"id", "revision", "action", "target", "at", "by", "duration", "xid",
+	"ledger_batch", "detail", NULL},
+	{"seq", "batch", "xid", "at", "ddl_rows", "ddl_first", "ddl_last",
+	"journal_rows", "journal_first", "journal_last", "unversioned", "prev", NULL}
+};
 
 /* The encoding plan of one of the three tables, by relation */
 typedef struct TablePlan
@@ -164,17 +180,22 @@ static const char *const link_columns[LINK_NCOLUMNS] = {
 	"journal_rows", "journal_first", "journal_last", "unversioned", "prev", "hash"
 };
 
-/* What this transaction appended to one table */
+/*
+ * What this transaction appended to one table: the rows' encodings not yet
+ * fed to the stream (a subtransaction may still take them back), the
+ * stream, and the last row's locator.
+ */
 typedef struct BatchTable
 {
 	int64		rows;
 	int64		first_id;
-	uint8		last[HASH_LEN];
+	uint64		locator;
+	int			pending;		/* bytes of "buffer" not yet hashed */
 } BatchTable;
 
 typedef struct Batch
 {
-	BatchTable	t[2];			/* PLAN_DDL_LOG, PLAN_JOURNAL */
+	BatchTable	t[2];			/* LEDGER_DDL_LOG, LEDGER_JOURNAL */
 	int64		unversioned;
 } Batch;
 
@@ -189,18 +210,21 @@ static Batch batch;
 static SavedBatch *saved = NULL;
 static int	nsaved = 0;
 static int	maxsaved = 0;
+static StringInfoData buffer[2];	/* in TopMemoryContext, reset per transaction */
+static pg_cryptohash_ctx *stream[2];	/* the batch's SHA-256 per table */
 static pg_cryptohash_ctx *xact_hash = NULL;
+static StringInfoData encoding;	/* one row's encoding, reused */
+
+/* unhashed bytes kept for rollback to a savepoint before they are hashed */
+#define FLUSH_BYTES 8192
 
 /* The head this transaction made, logged at commit */
 static bool head_pending = false;
 static char head_text[32 + 2 * HASH_LEN];
 
-static const uint8 zero_hash[HASH_LEN];
-
 static TablePlan *table_plan(Relation rel, int which);
-static void encode_row(TablePlan *plan, TupleDesc desc, Datum *values, bool *nulls,
-					   const uint8 *prev, uint8 *out, pg_cryptohash_ctx *ctx);
-static void hash_bytes(pg_cryptohash_ctx *ctx, const void *data, size_t len);
+static void encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf);
+static void sha_update(pg_cryptohash_ctx *ctx, const void *data, size_t len);
 static void append_link(void);
 static bool read_head(Relation rel, int64 *seq, uint8 *hash);
 static Datum bytea_datum(const uint8 *bytes);
@@ -265,6 +289,10 @@ table_plan(Relation rel, int which)
 		col->attno = i;
 		col->name = pstrdup(NameStr(att->attname));
 		col->namelen = strlen(col->name);
+		col->tag = 0;
+		for (int k = 0; known_columns[which][k] != NULL; k++)
+			if (strcmp(known_columns[which][k], col->name) == 0)
+				col->tag = k + 1;
 		col->typoutput = InvalidOid;
 		switch (att->atttypid)
 		{
@@ -317,59 +345,74 @@ table_plan(Relation rel, int which)
 }
 
 static void
-hash_bytes(pg_cryptohash_ctx *ctx, const void *data, size_t len)
+sha_update(pg_cryptohash_ctx *ctx, const void *data, size_t len)
 {
 	if (pg_cryptohash_update(ctx, data, len) < 0)
 		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
 }
 
-/* One value: 4-byte big-endian length, then the bytes */
+/* A length as LEB128: 7 bits a byte, low bits first */
 static void
-hash_value(pg_cryptohash_ctx *ctx, const char *data, size_t len)
+put_length(StringInfo buf, size_t len)
 {
-	uint8		lenbytes[4];
+	do
+	{
+		uint8		b = len & 0x7f;
 
-	lenbytes[0] = (len >> 24) & 0xff;
-	lenbytes[1] = (len >> 16) & 0xff;
-	lenbytes[2] = (len >> 8) & 0xff;
-	lenbytes[3] = len & 0xff;
-	hash_bytes(ctx, lenbytes, 4);
-	if (len > 0)
-		hash_bytes(ctx, data, len);
+		len >>= 7;
+		if (len)
+			b |= 0x80;
+		appendStringInfoCharMacro(buf, (char) b);
+	} while (len);
 }
 
-/* Text in the server encoding, hashed in UTF-8 */
 static void
-hash_text(pg_cryptohash_ctx *ctx, const char *str, int len)
+put_value(StringInfo buf, const char *data, size_t len)
+{
+	put_length(buf, len);
+	appendBinaryStringInfo(buf, data, len);
+}
+
+/* Text in the server encoding, encoded in UTF-8 */
+static void
+put_text(StringInfo buf, const char *str, int len)
 {
 	char	   *utf8 = pg_server_to_any(str, len, PG_UTF8);
 
-	hash_value(ctx, utf8, utf8 == str ? len : strlen(utf8));
+	put_value(buf, utf8, utf8 == str ? len : strlen(utf8));
 	if (utf8 != str)
 		pfree(utf8);
 }
 
 static void
-hash_int64(pg_cryptohash_ctx *ctx, int64 v)
+put_int64(StringInfo buf, int64 v)
 {
-	char		buf[MAXINT8LEN + 1];
-	int			len = pg_lltoa(v, buf);
+	char		digits[MAXINT8LEN + 1];
+	int			len = pg_lltoa(v, digits);
 
-	hash_value(ctx, buf, len);
+	put_value(buf, digits, len);
+}
+
+/* 8 bytes, big-endian */
+static void
+put_be64(StringInfo buf, uint64 v)
+{
+	char		b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (v >> (56 - 8 * i)) & 0xff;
+	put_value(buf, b, 8);
 }
 
 /*
- * out = sha256(prev || table || 0 || columns).  values/nulls describe a
- * tuple of desc; the hash column is never part of it.
+ * The canonical encoding of a row (values/nulls of desc) into buf: for
+ * each non-NULL column but the hash, in byte order of the names, its tag
+ * (or 0, the name and a zero byte) and its value with a LEB128 length.
  */
 static void
-encode_row(TablePlan *plan, TupleDesc desc, Datum *values, bool *nulls,
-		   const uint8 *prev, uint8 *out, pg_cryptohash_ctx *ctx)
+encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf)
 {
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
-	hash_bytes(ctx, prev, HASH_LEN);
-	hash_bytes(ctx, plan->table, strlen(plan->table) + 1);
+	resetStringInfo(buf);
 	for (int i = 0; i < plan->ncolumns; i++)
 	{
 		EncColumn  *col = &plan->columns[i];
@@ -377,56 +420,56 @@ encode_row(TablePlan *plan, TupleDesc desc, Datum *values, bool *nulls,
 
 		if (nulls[col->attno])
 			continue;
-		hash_bytes(ctx, col->name, col->namelen + 1);
+		if (col->tag > 0)
+			appendStringInfoCharMacro(buf, (char) col->tag);
+		else
+		{
+			appendStringInfoCharMacro(buf, '\0');
+			appendBinaryStringInfo(buf, col->name, col->namelen + 1);
+		}
 		switch (col->kind)
 		{
 			case ENC_TEXT:
 				{
 					text	   *t = DatumGetTextPP(d);
 
-					hash_text(ctx, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					put_text(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					if ((Pointer) t != DatumGetPointer(d))
 						pfree(t);
 					break;
 				}
 			case ENC_NAME:
-				hash_text(ctx, NameStr(*DatumGetName(d)), strlen(NameStr(*DatumGetName(d))));
+				put_text(buf, NameStr(*DatumGetName(d)), strlen(NameStr(*DatumGetName(d))));
 				break;
 			case ENC_INT2:
-				hash_int64(ctx, DatumGetInt16(d));
+				put_int64(buf, DatumGetInt16(d));
 				break;
 			case ENC_INT4:
-				hash_int64(ctx, DatumGetInt32(d));
+				put_int64(buf, DatumGetInt32(d));
 				break;
 			case ENC_INT8:
-				hash_int64(ctx, DatumGetInt64(d));
+				put_int64(buf, DatumGetInt64(d));
 				break;
 			case ENC_XID8:
-				{
-					char		buf[32];
-					int			len = snprintf(buf, sizeof(buf), UINT64_FORMAT,
-											   U64FromFullTransactionId(DatumGetFullTransactionId(d)));
-
-					hash_value(ctx, buf, len);
-					break;
-				}
+				put_be64(buf, U64FromFullTransactionId(DatumGetFullTransactionId(d)));
+				break;
 			case ENC_BOOL:
-				hash_value(ctx, DatumGetBool(d) ? "t" : "f", 1);
+				put_value(buf, DatumGetBool(d) ? "t" : "f", 1);
 				break;
 			case ENC_TIMESTAMP:
 				/* microseconds since 1970-01-01 00:00 UTC */
-				hash_int64(ctx, DatumGetTimestampTz(d) +
-						   (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+				put_be64(buf, (uint64) (DatumGetTimestampTz(d) +
+										(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
 				break;
 			case ENC_INTERVAL:
 				{
 					Interval   *iv = DatumGetIntervalP(d);
-					char		buf[3 * (MAXINT8LEN + 1)];
+					char		b[3 * (MAXINT8LEN + 1)];
 					int			len;
 
-					len = snprintf(buf, sizeof(buf), "%d %d " INT64_FORMAT,
+					len = snprintf(b, sizeof(b), "%d %d " INT64_FORMAT,
 								   iv->month, iv->day, iv->time);
-					hash_value(ctx, buf, len);
+					put_value(buf, b, len);
 					break;
 				}
 			case ENC_JSONB:
@@ -434,7 +477,7 @@ encode_row(TablePlan *plan, TupleDesc desc, Datum *values, bool *nulls,
 					Jsonb	   *jb = DatumGetJsonbP(d);
 					char	   *str = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
-					hash_text(ctx, str, strlen(str));
+					put_text(buf, str, strlen(str));
 					pfree(str);
 					if ((Pointer) jb != DatumGetPointer(d))
 						pfree(jb);
@@ -444,38 +487,73 @@ encode_row(TablePlan *plan, TupleDesc desc, Datum *values, bool *nulls,
 				{
 					bytea	   *b = DatumGetByteaPP(d);
 
-					hash_value(ctx, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+					put_value(buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 					break;
 				}
 			case ENC_OUTPUT:
 				{
 					char	   *str = OidOutputFunctionCall(col->typoutput, d);
 
-					hash_text(ctx, str, strlen(str));
+					put_text(buf, str, strlen(str));
 					pfree(str);
 					break;
 				}
 		}
 	}
-	if (pg_cryptohash_final(ctx, out, HASH_LEN) < 0)
-		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
 }
 
-/* The transaction's hash context, owned by the top transaction */
+/* A row's locator: a 64-bit hash of its encoding, chained to the previous */
+static uint64
+row_locator(StringInfo enc, uint64 prev)
+{
+	return hash_bytes_extended((const unsigned char *) enc->data, enc->len, prev);
+}
+
+/* The 4-byte big-endian frame of a row in its batch's stream */
+static void
+frame(uint8 *b, int len)
+{
+	b[0] = (len >> 24) & 0xff;
+	b[1] = (len >> 16) & 0xff;
+	b[2] = (len >> 8) & 0xff;
+	b[3] = len & 0xff;
+}
+
+/* A SHA-256 context owned by the top transaction (freed at its end) */
+static pg_cryptohash_ctx *
+transaction_context(void)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	pg_cryptohash_ctx *ctx;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ctx = pg_cryptohash_create(PG_SHA256);
+	CurrentResourceOwner = save;
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not create a SHA-256 context");
+	return ctx;
+}
+
+/* The context for one-off hashes of this transaction (links) */
 pg_cryptohash_ctx *
 schemamig_ledger_hash_ctx(void)
 {
 	if (xact_hash == NULL)
-	{
-		ResourceOwner save = CurrentResourceOwner;
-
-		CurrentResourceOwner = TopTransactionResourceOwner;
-		xact_hash = pg_cryptohash_create(PG_SHA256);
-		CurrentResourceOwner = save;
-		if (xact_hash == NULL)
-			elog(ERROR, "out of memory");
-	}
+		xact_hash = transaction_context();
 	return xact_hash;
+}
+
+/* Feed the buffered rows of table t to its stream: nobody can take them back */
+static void
+flush(int t)
+{
+	if (batch.t[t].pending == 0)
+		return;
+	if (stream[t] == NULL)
+		stream[t] = transaction_context();
+	sha_update(stream[t], buffer[t].data, buffer[t].len);
+	resetStringInfo(&buffer[t]);
+	batch.t[t].pending = 0;
 }
 
 /* ---- appending rows ---- */
@@ -490,11 +568,11 @@ void
 schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 {
 	const char *relname = RelationGetRelationName(rel);
-	int			which = strcmp(relname, "ddl_log") == 0 ? PLAN_DDL_LOG : PLAN_JOURNAL;
+	int			which = strcmp(relname, "ddl_log") == 0 ? LEDGER_DDL_LOG : LEDGER_JOURNAL;
 	TablePlan  *plan = table_plan(rel, which);
 	BatchTable *bt = &batch.t[which];
 	SubTransactionId subid = GetCurrentSubTransactionId();
-	uint8		hash[HASH_LEN];
+	uint8		len[4];
 
 	if (plan->hash_att < 0 || plan->batch_att < 0)
 		return;
@@ -505,6 +583,15 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 		if (!OidIsValid(seqid))
 			return;
 		batch_id = nextval_internal(seqid, false);
+	}
+	if (encoding.data == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&encoding);
+		initStringInfo(&buffer[0]);
+		initStringInfo(&buffer[1]);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	/* the state before this subtransaction's first row, to restore at its abort */
 	if (subid != TopSubTransactionId &&
@@ -527,15 +614,28 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 
 	values[plan->batch_att] = Int64GetDatum(batch_id);
 	nulls[plan->batch_att] = false;
-	encode_row(plan, RelationGetDescr(rel), values, nulls,
-			   bt->rows > 0 ? bt->last : zero_hash, hash, schemamig_ledger_hash_ctx());
-	values[plan->hash_att] = bytea_datum(hash);
-	nulls[plan->hash_att] = false;
+	encode_row(plan, values, nulls, &encoding);
+	bt->locator = row_locator(&encoding, bt->locator);
+	{
+		bytea	   *b = palloc(VARHDRSZ + 8);
+
+		for (int i = 0; i < 8; i++)
+			((uint8 *) VARDATA(b))[i] = (bt->locator >> (56 - 8 * i)) & 0xff;
+		SET_VARSIZE(b, VARHDRSZ + 8);
+		values[plan->hash_att] = PointerGetDatum(b);
+		nulls[plan->hash_att] = false;
+	}
+	frame(len, encoding.len);
+	appendBinaryStringInfo(&buffer[which], (char *) len, 4);
+	appendBinaryStringInfo(&buffer[which], encoding.data, encoding.len);
+	bt->pending += 4 + encoding.len;
+	/* outside any subtransaction that could still take rows back */
+	if (nsaved == 0 && bt->pending >= FLUSH_BYTES)
+		flush(which);
 
 	if (bt->rows == 0 && plan->id_att >= 0 && !nulls[plan->id_att])
 		bt->first_id = DatumGetInt64(values[plan->id_att]);
 	bt->rows++;
-	memcpy(bt->last, hash, HASH_LEN);
 	if (plan->direction_att >= 0 && !nulls[plan->direction_att])
 	{
 		text	   *dir = DatumGetTextPP(values[plan->direction_att]);
@@ -591,7 +691,7 @@ bytea_datum(const uint8 *bytes)
 	return PointerGetDatum(b);
 }
 
-/* A stored hash; false when NULL or not 32 bytes */
+/* A stored SHA-256; false when NULL or not 32 bytes */
 static bool
 datum_hash(Datum d, bool isnull, uint8 *out)
 {
@@ -677,6 +777,31 @@ schemamig_ledger_check_link_table(Relation rel)
 				 i + 1, NameStr(TupleDescAttr(desc, i)->attname), link_columns[i]);
 }
 
+/* sha256(prev || the encoding of the link without its hash) */
+static void
+link_hash(TablePlan *plan, Datum *values, bool *nulls, const uint8 *prev, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = schemamig_ledger_hash_ctx();
+	bool		hash_null = nulls[LINK_HASH];
+
+	nulls[LINK_HASH] = true;
+	if (encoding.data == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&encoding);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	encode_row(plan, values, nulls, &encoding);
+	nulls[LINK_HASH] = hash_null;
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
+	sha_update(ctx, prev, HASH_LEN);
+	sha_update(ctx, encoding.data, encoding.len);
+	if (pg_cryptohash_final(ctx, out, HASH_LEN) < 0)
+		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
+}
+
 /* Steps 1-3 of the file banner */
 static void
 append_link(void)
@@ -688,6 +813,7 @@ append_link(void)
 	TablePlan  *plan;
 	Datum		values[LINK_NCOLUMNS];
 	bool		nulls[LINK_NCOLUMNS];
+	uint8		last[2][HASH_LEN];
 	int64		seq = 0;
 	uint8		prev[HASH_LEN];
 	uint8		hash[HASH_LEN];
@@ -697,13 +823,25 @@ append_link(void)
 	if (!OidIsValid(relid))
 		return;
 
+	/* the rows' streams first: no lock is needed for them */
+	for (int t = 0; t < 2; t++)
+	{
+		if (batch.t[t].rows == 0)
+			continue;
+		flush(t);
+		if (pg_cryptohash_final(stream[t], last[t], HASH_LEN) < 0)
+			elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(stream[t]));
+		pg_cryptohash_free(stream[t]);
+		stream[t] = NULL;
+	}
+
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, CHAIN_LOCK_KEY1, CHAIN_LOCK_KEY2, 2);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	rel = table_open(relid, RowExclusiveLock);
 	schemamig_ledger_check_link_table(rel);
 	desc = RelationGetDescr(rel);
-	plan = table_plan(rel, PLAN_LEDGER);
+	plan = table_plan(rel, LEDGER_LINKS);
 	if (!read_head(rel, &seq, prev))
 	{
 		seq = 0;
@@ -723,13 +861,13 @@ append_link(void)
 		values[rows] = Int64GetDatum(bt->rows);
 		values[rows + 1] = Int64GetDatum(bt->first_id);
 		nulls[rows + 1] = bt->rows == 0;
-		values[rows + 2] = bt->rows > 0 ? bytea_datum(bt->last) : (Datum) 0;
+		values[rows + 2] = bt->rows > 0 ? bytea_datum(last[t]) : (Datum) 0;
 		nulls[rows + 2] = bt->rows == 0;
 	}
 	values[LINK_UNVERSIONED] = Int64GetDatum(batch.unversioned);
 	values[LINK_PREV] = bytea_datum(prev);
 	nulls[LINK_HASH] = true;
-	encode_row(plan, desc, values, nulls, prev, hash, schemamig_ledger_hash_ctx());
+	link_hash(plan, values, nulls, prev, hash);
 	values[LINK_HASH] = bytea_datum(hash);
 	nulls[LINK_HASH] = false;
 
@@ -737,9 +875,12 @@ append_link(void)
 	CatalogTupleInsert(rel, tuple);
 	table_close(rel, NoLock);
 
-	snprintf(head_text, sizeof(head_text), INT64_FORMAT ":%s", seq + 1, schemamig_ledger_hex(hash, HASH_LEN));
+	snprintf(head_text, sizeof(head_text), INT64_FORMAT ":%s", seq + 1,
+			 schemamig_ledger_hex(hash, HASH_LEN));
 	head_pending = true;
 }
+
+/* ---- reading, for ledger_verify.c ---- */
 
 /*
  * The ledger columns of a stored row of table "which" (rel), deformed into
@@ -755,10 +896,24 @@ schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
 		DatumGetInt64(values[plan->id_att]) : 0;
 	row->has_batch = plan->batch_att >= 0 && !nulls[plan->batch_att];
 	row->batch = row->has_batch ? DatumGetInt64(values[plan->batch_att]) : 0;
-	row->has_hash = plan->hash_att >= 0 &&
-		datum_hash(values[plan->hash_att], nulls[plan->hash_att], row->stored);
+	row->has_hash = false;
 	if (which != LEDGER_LINKS)
+	{
+		if (plan->hash_att >= 0 && !nulls[plan->hash_att])
+		{
+			bytea	   *b = DatumGetByteaPP(values[plan->hash_att]);
+
+			if (VARSIZE_ANY_EXHDR(b) == 8)
+			{
+				row->locator = 0;
+				for (int i = 0; i < 8; i++)
+					row->locator = (row->locator << 8) | ((uint8 *) VARDATA_ANY(b))[i];
+				row->has_hash = true;
+			}
+		}
 		return;
+	}
+	row->has_hash = datum_hash(values[LINK_HASH], nulls[LINK_HASH], row->stored);
 	if (!datum_hash(values[LINK_PREV], nulls[LINK_PREV], row->prev))
 		memset(row->prev, 0xff, HASH_LEN);
 	for (int t = 0; t < 2; t++)
@@ -772,15 +927,36 @@ schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
 	row->unversioned = nulls[LINK_UNVERSIONED] ? 0 : DatumGetInt64(values[LINK_UNVERSIONED]);
 }
 
-/* The hash of a stored row (values/nulls of rel) after prev (NULL: zeros) */
-void
-schemamig_ledger_hash_values(Relation rel, SchemamigLedgerTable which, Datum *values,
-							 bool *nulls, const uint8 *prev, uint8 *out)
+/*
+ * A stored journal or DDL log row (values/nulls of rel): its locator after
+ * "prev" and its framed encoding, appended to "stream_bytes" for the
+ * caller's SHA-256 of the batch.
+ */
+uint64
+schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which, Datum *values,
+						   bool *nulls, uint64 prev, StringInfo stream_bytes)
 {
 	TablePlan  *plan = table_plan(rel, which);
+	StringInfoData enc;
+	uint8		len[4];
+	uint64		locator;
 
-	encode_row(plan, RelationGetDescr(rel), values, nulls, prev ? prev : zero_hash,
-			   out, schemamig_ledger_hash_ctx());
+	initStringInfo(&enc);
+	encode_row(plan, values, nulls, &enc);
+	locator = row_locator(&enc, prev);
+	frame(len, enc.len);
+	appendBinaryStringInfo(stream_bytes, (char *) len, 4);
+	appendBinaryStringInfo(stream_bytes, enc.data, enc.len);
+	pfree(enc.data);
+	return locator;
+}
+
+/* The hash of a stored link (values/nulls of the links) */
+void
+schemamig_ledger_link_hash(Relation rel, Datum *values, bool *nulls, const uint8 *prev,
+						   uint8 *out)
+{
+	link_hash(table_plan(rel, LEDGER_LINKS), values, nulls, prev, out);
 }
 
 /* The batch of this transaction's rows, 0 if it appended none */
@@ -790,13 +966,79 @@ schemamig_ledger_current_batch(void)
 	return batch_id;
 }
 
+/* The id of this transaction's first DDL log row, 0 if none */
+int64
+schemamig_ledger_current_first_ddl(void)
+{
+	return batch.t[LEDGER_DDL_LOG].rows > 0 ? batch.t[LEDGER_DDL_LOG].first_id : 0;
+}
+
+/* Unversioned DDL log rows this transaction appended */
+int64
+schemamig_ledger_current_unversioned(void)
+{
+	return batch.unversioned;
+}
+
+/*
+ * The seq of the newest committed link (0: none, or no ledger), read with
+ * SnapshotSelf: everything committed before now, whatever the
+ * transaction's snapshot.
+ */
+int64
+schemamig_ledger_head_seq(void)
+{
+	Oid			relid = schemamig_ledger_relid("ledger");
+	Relation	rel;
+	int64		seq = 0;
+	uint8		hash[HASH_LEN];
+
+	if (!OidIsValid(relid))
+		return 0;
+	rel = table_open(relid, AccessShareLock);
+	if (!read_head(rel, &seq, hash))
+		seq = 0;
+	table_close(rel, AccessShareLock);
+	return seq;
+}
+
+/* At the end of the transaction; the contexts go with its resource owner */
 static void
 batch_reset(void)
 {
 	batch_id = 0;
 	memset(&batch, 0, sizeof(batch));
 	nsaved = 0;
-	/* freed with the top transaction's resource owner */
+	stream[0] = stream[1] = NULL;
+	xact_hash = NULL;
+	if (buffer[0].data)
+	{
+		/* a long transaction's buffers are not kept */
+		for (int t = 0; t < 2; t++)
+		{
+			if (buffer[t].maxlen > 4 * FLUSH_BYTES)
+			{
+				pfree(buffer[t].data);
+				buffer[t].data = MemoryContextAlloc(TopMemoryContext, 1024);
+				buffer[t].maxlen = 1024;
+			}
+			resetStringInfo(&buffer[t]);
+		}
+	}
+}
+
+/* free the contexts ourselves: a commit warns of those a resource owner still holds */
+static void
+free_contexts(void)
+{
+	for (int t = 0; t < 2; t++)
+	{
+		if (stream[t])
+			pg_cryptohash_free(stream[t]);
+		stream[t] = NULL;
+	}
+	if (xact_hash)
+		pg_cryptohash_free(xact_hash);
 	xact_hash = NULL;
 }
 
@@ -809,10 +1051,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			if (batch.t[0].rows + batch.t[1].rows > 0)
 				append_link();
-			/* a commit would warn of a context its resource owner still holds */
-			if (xact_hash)
-				pg_cryptohash_free(xact_hash);
-			xact_hash = NULL;
+			free_contexts();
 			break;
 		case XACT_EVENT_COMMIT:
 			if (head_pending)
@@ -848,8 +1087,15 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		/* the rows since then were never hashed: drop their bytes */
 		while (nsaved > 0 && saved[nsaved - 1].subid >= mySubid)
 			batch = saved[--nsaved].batch;
+		for (int t = 0; t < 2; t++)
+		{
+			buffer[t].len = batch.t[t].pending;
+			if (buffer[t].data)
+				buffer[t].data[buffer[t].len] = '\0';
+		}
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB && saved[nsaved - 1].subid == mySubid)
 	{

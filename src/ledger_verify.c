@@ -34,6 +34,7 @@
 #include "access/skey.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -60,7 +61,10 @@ typedef struct LinkCheck
 {
 	SchemamigLedgerRow link;
 	int64		found[2];
-	uint8		running[2][HASH_LEN];
+	uint64		locator[2];		/* the last row's stored locator */
+	struct pg_cryptohash_ctx *stream[2];	/* SHA-256 of the rows so far */
+	bool		hashed[2];		/* "last" holds the stream's digest */
+	uint8		last[2][HASH_LEN];
 	int64		last_id[2];
 	char	   *problem;		/* first problem of this link, or NULL */
 } LinkCheck;
@@ -79,7 +83,31 @@ typedef struct Walk
 	char	   *orphan;			/* first row without a link */
 	int64		checked;
 	MemoryContext rowcxt;
+	StringInfoData bytes;		/* one row's framed encoding */
 } Walk;
+
+static struct pg_cryptohash_ctx *
+stream_create(void)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not create a SHA-256 context");
+	return ctx;
+}
+
+/* The digest of a batch's rows of table t, into lc->last */
+static void
+stream_finish(LinkCheck *lc, int t)
+{
+	if (lc->stream[t] == NULL)
+		return;
+	if (pg_cryptohash_final(lc->stream[t], lc->last[t], HASH_LEN) < 0)
+		elog(ERROR, "could not compute the ledger hash");
+	pg_cryptohash_free(lc->stream[t]);
+	lc->stream[t] = NULL;
+	lc->hashed[t] = true;
+}
 
 static void
 note(LinkCheck *lc, const char *fmt,...) pg_attribute_printf(2, 3);
@@ -164,8 +192,7 @@ read_links(Relation rel, Walk *w, Snapshot snapshot)
 		deform(w, rel, tuple, &values, &nulls);
 		schemamig_ledger_read(rel, LEDGER_LINKS, values, nulls, &lc->link);
 		oldcxt = MemoryContextSwitchTo(w->rowcxt);
-		nulls[LINK_HASH] = true;
-		schemamig_ledger_hash_values(rel, LEDGER_LINKS, values, nulls, lc->link.prev, computed);
+		schemamig_ledger_link_hash(rel, values, nulls, lc->link.prev, computed);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(w->rowcxt);
 
@@ -230,7 +257,7 @@ walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bo
 		MemoryContext oldcxt;
 		Datum	   *values;
 		bool	   *nulls;
-		uint8		computed[HASH_LEN];
+		uint64		locator;
 
 		CHECK_FOR_INTERRUPTS();
 		w->checked++;
@@ -267,12 +294,14 @@ walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bo
 			MemoryContextReset(w->rowcxt);
 			continue;
 		}
+		resetStringInfo(&w->bytes);
 		oldcxt = MemoryContextSwitchTo(w->rowcxt);
-		schemamig_ledger_hash_values(rel, which, values, nulls,
-									 lc->found[which] > 0 ? lc->running[which] : NULL, computed);
+		locator = schemamig_ledger_row_bytes(rel, which, values, nulls,
+											 lc->found[which] > 0 ? lc->locator[which] : 0,
+											 &w->bytes);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(w->rowcxt);
-		if (!row.has_hash || memcmp(computed, row.stored, HASH_LEN) != 0)
+		if (!row.has_hash || locator != row.locator)
 		{
 			if (lc->found[which] > 0)
 				note(lc, "%s row %lld (link %lld) does not match its ledger hash: it was changed, or the row before it in its transaction (%s row %lld) was deleted or moved",
@@ -282,10 +311,17 @@ walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bo
 				note(lc, "%s row %lld (link %lld) does not match its ledger hash: it was changed, or a row before it in its transaction was deleted or moved",
 					 table_names[which], (long long) row.id, (long long) lc->link.id);
 		}
-		if (row.has_hash)
-			memcpy(lc->running[which], row.stored, HASH_LEN);
-		else
-			memcpy(lc->running[which], computed, HASH_LEN);
+		lc->locator[which] = row.has_hash ? row.locator : locator;
+		/* the SHA-256 of the batch's rows, finished when all are there */
+		if (lc->found[which] < lc->link.rows[which])
+		{
+			if (lc->stream[which] == NULL)
+				lc->stream[which] = stream_create();
+			if (pg_cryptohash_update(lc->stream[which], (uint8 *) w->bytes.data, w->bytes.len) < 0)
+				elog(ERROR, "could not compute the ledger hash");
+			if (lc->found[which] + 1 == lc->link.rows[which])
+				stream_finish(lc, which);
+		}
 		lc->found[which]++;
 		lc->last_id[which] = row.id;
 	}
@@ -331,11 +367,25 @@ check_counts(Walk *w, int from_link)
 					 (long long) lc->link.id, (long long) lc->link.rows[t], table_names[t],
 					 (long long) lc->found[t]);
 			else if (lc->found[t] > 0 &&
-					 (!lc->link.has_last[t] || memcmp(lc->link.last[t], lc->running[t], HASH_LEN) != 0))
-				note(lc, "the last %s row of link %lld (row %lld) is not the one recorded: it was changed or replaced",
-					 table_names[t], (long long) lc->link.id, (long long) lc->last_id[t]);
+					 (!lc->hashed[t] || !lc->link.has_last[t] ||
+					  memcmp(lc->link.last[t], lc->last[t], HASH_LEN) != 0))
+				note(lc, "the %s rows of link %lld do not hash to the SHA-256 it records: a row was changed and its ledger hash recomputed",
+					 table_names[t], (long long) lc->link.id);
 		}
 	}
+}
+
+/* Contexts of batches whose rows never all turned up */
+static void
+free_streams(Walk *w)
+{
+	for (int i = 0; i < w->nlinks; i++)
+		for (int t = 0; t < 2; t++)
+			if (w->links[i].stream[t])
+			{
+				pg_cryptohash_free(w->links[i].stream[t]);
+				w->links[i].stream[t] = NULL;
+			}
 }
 
 /* The first problem in chain order, or NULL */
@@ -426,9 +476,11 @@ schemamig_verify_ledger(PG_FUNCTION_ARGS)
 	schemamig_ledger_check_link_table(rel);
 	read_links(rel, &w, snapshot);
 	table_close(rel, AccessShareLock);
+	initStringInfo(&w.bytes);
 	walk_table(&w, LEDGER_DDL_LOG, snapshot, PG_INT64_MIN);
 	walk_table(&w, LEDGER_JOURNAL, snapshot, PG_INT64_MIN);
 	UnregisterSnapshot(snapshot);
+	free_streams(&w);
 	check_counts(&w, 0);
 
 	problem = first_problem(&w);
@@ -509,6 +561,7 @@ schemamig_ledger_tail_ok(void)
 	oldcxt = MemoryContextSwitchTo(cxt);
 	memset(&w, 0, sizeof(w));
 	w.rowcxt = AllocSetContextCreate(cxt, "schemamig ledger row", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&w.bytes);
 	w.links = palloc0(sizeof(LinkCheck) * TAIL_LINKS);
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(BatchEntry);
@@ -534,7 +587,7 @@ schemamig_ledger_tail_ok(void)
 		deform(&w, rel, tuple, &values, &nulls);
 		schemamig_ledger_read(rel, LEDGER_LINKS, values, nulls, &lc->link);
 		MemoryContextSwitchTo(w.rowcxt);
-		schemamig_ledger_hash_values(rel, LEDGER_LINKS, values, nulls, lc->link.prev, computed);
+		schemamig_ledger_link_hash(rel, values, nulls, lc->link.prev, computed);
 		MemoryContextSwitchTo(cxt);
 		MemoryContextReset(w.rowcxt);
 		if (!lc->link.has_hash || memcmp(computed, lc->link.stored, HASH_LEN) != 0)
@@ -579,8 +632,8 @@ schemamig_ledger_tail_ok(void)
 			if (lc->link.rows[t] == 0 || lc->link.first[t] < from)
 				continue;
 			if (lc->found[t] != lc->link.rows[t] || lc->problem ||
-				!lc->link.has_last[t] ||
-				memcmp(lc->link.last[t], lc->running[t], HASH_LEN) != 0)
+				!lc->link.has_last[t] || !lc->hashed[t] ||
+				memcmp(lc->link.last[t], lc->last[t], HASH_LEN) != 0)
 				ok = false;
 		}
 		for (int i = 0; i < w.nlinks; i++)
@@ -589,6 +642,7 @@ schemamig_ledger_tail_ok(void)
 	}
 
 	UnregisterSnapshot(snapshot);
+	free_streams(&w);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	return ok ? 1 : 0;

@@ -130,6 +130,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
 	schemamig_bump_generation();
+	schemamig_drift_check(fname);
 	graph = schemamig_graph_load();
 	schemamig_progress_refuse(schemamig_progress_load(),
 							  up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE, fname);
@@ -205,7 +206,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	AtEOXact_GUC(true, save_nestlevel);
 
 	if (done > 0)
-		schemamig_drift_record();
+		schemamig_drift_after_migration();
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -399,6 +400,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
 	schemamig_bump_generation();
+	schemamig_drift_check("stamp()");
 	graph = schemamig_graph_load();
 	wanted = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 
@@ -444,7 +446,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 								false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not write schemamig.progress");
 	schemamig_journal_insert(resolved, "stamp", target, started);
-	schemamig_drift_record();
+	schemamig_drift_after_migration();
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -493,6 +495,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	/* SPI's procedure context outlives the commits */
 	proccxt = CurrentMemoryContext;
 	schemamig_lock_history();
+	schemamig_drift_check("upgrade_each()");
 	graph = schemamig_graph_load();
 	schemamig_progress_refuse(schemamig_progress_load(), DIRECTION_DOWNGRADE,
 							  "upgrade_each()");
@@ -591,7 +594,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	{
 		/* what was applied stays applied, with its fingerprint */
 		if (done > 0)
-			schemamig_drift_record();
+			schemamig_drift_after_migration();
 		SPI_commit();
 		SPI_finish();
 		ReThrowError(failure);
@@ -599,7 +602,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	if (done > 0)
 	{
 		EnsurePortalSnapshotExists();
-		schemamig_drift_record();
+		schemamig_drift_after_migration();
 		SPI_commit();
 	}
 	SPI_finish();

@@ -356,7 +356,8 @@ typedef struct SchemamigLedgerRow
 	bool		has_batch;
 	int64		batch;
 	bool		has_hash;
-	uint8		stored[SCHEMAMIG_LEDGER_HASH_LEN];
+	uint64		locator;		/* journal and DDL log rows */
+	uint8		stored[SCHEMAMIG_LEDGER_HASH_LEN];	/* links */
 	/* links only */
 	uint8		prev[SCHEMAMIG_LEDGER_HASH_LEN];
 	int64		rows[2];		/* by LEDGER_DDL_LOG, LEDGER_JOURNAL */
@@ -370,19 +371,28 @@ extern void schemamig_ledger_install(void);
 extern void schemamig_ledger_row(Relation rel, Datum *values, bool *nulls);
 extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
 								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
-extern void schemamig_ledger_hash_values(Relation rel, SchemamigLedgerTable which,
-										 Datum *values, bool *nulls, const uint8 *prev,
-										 uint8 *out);
+extern uint64 schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which,
+										 Datum *values, bool *nulls, uint64 prev,
+										 StringInfo stream_bytes);
+extern void schemamig_ledger_link_hash(Relation rel, Datum *values, bool *nulls,
+									   const uint8 *prev, uint8 *out);
 extern void schemamig_ledger_check_link_table(Relation rel);
 extern struct pg_cryptohash_ctx *schemamig_ledger_hash_ctx(void);
 extern char *schemamig_ledger_hex(const uint8 *bytes, int len);
 extern Oid	schemamig_ledger_relid(const char *name);
 extern int	schemamig_ledger_tail_ok(void);
 extern int64 schemamig_ledger_current_batch(void);
+extern int64 schemamig_ledger_current_first_ddl(void);
+extern int64 schemamig_ledger_current_unversioned(void);
+extern int64 schemamig_ledger_head_seq(void);
 
 /* ---- drift.c ---- */
 
+#define ERRCODE_SCHEMAMIG_DRIFT				MAKE_SQLSTATE('S','M','0','0','8')
+
 extern void schemamig_drift_record(void);
+extern void schemamig_drift_after_migration(void);
+extern void schemamig_drift_check(const char *function);
 extern bool schemamig_drift_detected(bool *known);
 
 /* ---- lint.c ---- */
@@ -420,6 +430,7 @@ typedef struct SchemamigObjectHash
 	char	   *type;			/* "table", "column", "index", ... */
 	char	   *identity;		/* e.g. "public.users.bio" */
 	char	   *hash;			/* hex sha256 of the object's description */
+	char	   *description;	/* "label value" lines, or NULL if unknown */
 } SchemamigObjectHash;
 
 /* Every user-visible object with its hash, sorted by (type, identity) */
