@@ -5,7 +5,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard review fingerprint lint steps alembic ledger
+REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views ledger
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 PG_CONFIG ?= pg_config
@@ -13,6 +13,22 @@ PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the client program (client/): its own PGXS Makefile, run as a sub-make
+.PHONY: client install-client install-client-link clean-client
+all: client
+client:
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)"
+install: install-client
+install-client: client
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" install
+# Debian's PostgreSQL bindir is not on PATH: link the client once
+LINKDIR ?= /usr/local/bin
+install-client-link: install-client
+	ln -sf "$(DESTDIR)$(bindir)/schemamig" "$(DESTDIR)$(LINKDIR)/schemamig"
+clean: clean-client
+clean-client:
+	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" clean
 
 .PHONY: test soak valgrind demo bench
 test:

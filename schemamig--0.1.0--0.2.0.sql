@@ -146,6 +146,57 @@ AS 'MODULE_PATHNAME', 'schemamig_status';
 
 /* ==== deploy and client program (#17) ==== */
 
+/*
+ * Adoption: baseline() marks an existing schema as the first revision
+ * (kind 'baseline'); the journal records it, and a repair of an applied
+ * revision whose statements did not change.  The journal's action list is
+ * the whole 0.2 list of SPEC, so sections that add actions agree.
+ */
+ALTER TABLE schemamig.revision DROP CONSTRAINT revision_kind_check;
+ALTER TABLE schemamig.revision ADD CONSTRAINT revision_kind_check
+	CHECK (kind IN ('sql', 'external', 'baseline'));
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall'));
+
+CREATE FUNCTION schemamig.baseline(revision text)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_baseline';
+
+/*
+ * Deploys a pipeline can trust: what is pending, and an assertion that
+ * fails with SM009 when the database is not at its target.  Read-only,
+ * for everyone (revision ids are public through history()).
+ */
+CREATE FUNCTION schemamig.pending(target text DEFAULT 'heads')
+RETURNS SETOF text
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_pending';
+
+CREATE FUNCTION schemamig.assert_at(target text DEFAULT 'heads')
+RETURNS void
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_assert_at';
+
+/*
+ * The step protocol's row for a statement of a non-transactional revision
+ * that can run in a transaction: schemamig runs it and records it done in
+ * the same transaction.
+ */
+CREATE FUNCTION schemamig.run_step(revision text, statement_no integer,
+								   direction text DEFAULT 'upgrade')
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_run_step';
+
+REVOKE ALL ON FUNCTION schemamig.baseline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.run_step(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.baseline(text),
+	schemamig.run_step(text, integer, text)
+	TO @extowner@ WITH GRANT OPTION;
+
 /* ==== alembic on managed clusters (#18) ==== */
 
 /* ==== managed clusters and owner restore (#20) ==== */

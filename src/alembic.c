@@ -40,9 +40,10 @@
  *   DROP of that table in the same transaction ("it has pending trigger
  *   events"), and Alembic's offline downgrade to base drops the version
  *   table right after deleting its last row.
- * - The refusal is an XACT_EVENT_PRE_COMMIT / PRE_PREPARE transaction
- *   callback that only checks backend memory and raises an ERROR, the way
- *   postgres_fdw refuses commits.  A deferred trigger could not do this
+ * - The refusal runs at XACT_EVENT_PRE_COMMIT / PRE_PREPARE (hooks.c's
+ *   transaction callback calls schemamig_alembic_pre_commit()): it only
+ *   checks backend memory and raises an ERROR, the way postgres_fdw
+ *   refuses commits.  A deferred trigger could not do this
  *   job: a transaction that never writes the version table queues none,
  *   and a client can fire deferred triggers early with SET CONSTRAINTS ALL
  *   IMMEDIATE and run more DDL afterwards.  The callback runs after every
@@ -97,8 +98,6 @@ PG_FUNCTION_INFO_V1(schemamig_alembic_attach);
 
 #define VERSION_TRIGGER "schemamig_alembic_version"
 
-bool		schemamig_alembic_attaching = false;
-
 /* this transaction's held DDL and version writes, in order */
 List	   *schemamig_alembic_held = NIL;
 List	   *schemamig_alembic_writes = NIL;
@@ -112,9 +111,6 @@ static bool is_version_table_bookkeeping(Node *parsetree);
 static bool triggers_attached(Oid relid);
 static void attach_triggers(Oid relid);
 static void queue_settlement(void);
-static void alembic_xact_callback(XactEvent event, void *arg);
-static void alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									 SubTransactionId parentSubid, void *arg);
 
 /* ---- the version table ---- */
 
@@ -247,7 +243,7 @@ attach_triggers(Oid relid)
 					 table, table);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schemamig_alembic_attaching = true;
+	schemamig_guard_plumbing = true;
 	PG_TRY();
 	{
 		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
@@ -255,7 +251,7 @@ attach_triggers(Oid relid)
 	}
 	PG_FINALLY();
 	{
-		schemamig_alembic_attaching = false;
+		schemamig_guard_plumbing = false;
 	}
 	PG_END_TRY();
 	SPI_finish();
@@ -452,63 +448,50 @@ schemamig_alembic_settle(PG_FUNCTION_ARGS)
 
 /* ---- the commit-time check and the transaction's memory ---- */
 
+/*
+ * XACT_EVENT_PRE_COMMIT and PRE_PREPARE (hooks.c): refuse to commit DDL
+ * that no version write attributed.
+ */
 void
-schemamig_alembic_register_callbacks(void)
-{
-	RegisterXactCallback(alembic_xact_callback, NULL);
-	RegisterSubXactCallback(alembic_subxact_callback, NULL);
-}
-
-static void
-alembic_xact_callback(XactEvent event, void *arg)
+schemamig_alembic_pre_commit(void)
 {
 	ListCell   *lc;
 	int			unlogged = 0;
-	SchemamigHeldDdl    *first = NULL;
+	SchemamigHeldDdl *first = NULL;
 
-	switch (event)
+	foreach(lc, schemamig_alembic_held)
 	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			foreach(lc, schemamig_alembic_held)
-			{
-				SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
-				if (h->settled_in == InvalidSubTransactionId)
-				{
-					if (first == NULL)
-						first = h;
-					unlogged++;
-				}
-			}
+		if (h->settled_in == InvalidSubTransactionId)
+		{
 			if (first == NULL)
-				break;
-			ereport(LOG_SERVER_ONLY,
-					(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
-							first->tag, NameStr(first->role), first->application_name,
-							first->statement ? first->statement : "")));
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
-					 errmsg("unversioned schema change blocked: %s", first->tag),
-					 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
-									  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
-									  unlogged, unlogged, schemamig_alembic_version_table),
-					 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* the lists live in TopTransactionContext, which goes now */
-			schemamig_alembic_held = NIL;
-			schemamig_alembic_writes = NIL;
-			settlement_queued_in = InvalidSubTransactionId;
-			schemamig_alembic_attaching = false;
-			break;
-		default:
-			break;
+				first = h;
+			unlogged++;
+		}
 	}
+	if (first == NULL)
+		return;
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
+					first->tag, NameStr(first->role), first->application_name,
+					first->statement ? first->statement : "")));
+	ereport(ERROR,
+			(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+			 errmsg("unversioned schema change blocked: %s", first->tag),
+			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
+							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
+							  unlogged, unlogged, schemamig_alembic_version_table),
+			 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
+}
+
+/* The transaction ended: its lists lived in TopTransactionContext */
+void
+schemamig_alembic_xact_end(void)
+{
+	schemamig_alembic_held = NIL;
+	schemamig_alembic_writes = NIL;
+	settlement_queued_in = InvalidSubTransactionId;
 }
 
 /*
@@ -516,18 +499,15 @@ alembic_xact_callback(XactEvent event, void *arg)
  * and writes vanish, and what it settled is unsettled again (its log rows,
  * registrations and applied rows were rolled back with it).
  */
-static void
-alembic_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
+void
+schemamig_alembic_subxact_abort(SubTransactionId mySubid)
 {
 	List	   *kept = NIL;
 	ListCell   *lc;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
 	foreach(lc, schemamig_alembic_held)
 	{
-		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->subxid >= mySubid)
 			continue;

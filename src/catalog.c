@@ -22,7 +22,7 @@
  * re-plans them when schemamig's tables change.
  *
  * Concurrent migrations are serialized by a transaction-level advisory lock
- * (pg_advisory_xact_lock(1935895911, 1), 'scmg') taken before the graph is
+ * (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_HISTORY) taken before the graph is
  * read; every mutating call then bumps schemamig.state.generation, so under
  * REPEATABLE READ or SERIALIZABLE a caller that lost the race gets
  * PostgreSQL's own serialization failure instead of acting on a stale
@@ -52,9 +52,6 @@
 #include "utils/timestamp.h"
 
 #include "schemamig.h"
-
-#define SCHEMAMIG_LOCK_KEY1 1935895911	/* 'scmg' */
-#define SCHEMAMIG_LOCK_KEY2 1
 
 static Oid	tables_owner(void);
 
@@ -189,8 +186,8 @@ void
 schemamig_lock_history(void)
 {
 	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(SCHEMAMIG_LOCK_KEY1),
-						Int32GetDatum(SCHEMAMIG_LOCK_KEY2));
+						Int32GetDatum(SCHEMAMIG_LOCK_CLASS),
+						Int32GetDatum(SCHEMAMIG_LOCK_HISTORY));
 }
 
 void
@@ -319,4 +316,32 @@ schemamig_text_array(List *strings)
 	foreach(lc, strings)
 		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* A revision's upgrade or downgrade script; "" when it has none */
+char *
+schemamig_fetch_script(const char *revision, SchemamigDirection direction)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	int			ret;
+	char	   *script;
+
+	/*
+	 * Not read-only: a read-only SPI query would see the snapshot of the
+	 * caller's statement, taken before schemamig_lock_history() waited for a
+	 * concurrent migration, and miss a revision the graph (read with a fresh
+	 * snapshot) already has, or return the old text of a replaced one.
+	 */
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute(direction == DIRECTION_UPGRADE ?
+								  "SELECT upgrade_sql FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1" :
+								  "SELECT downgrade_sql FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the scripts of revision \"%s\"", revision);
+	script = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return script ? script : pstrdup("");
 }

@@ -7,22 +7,22 @@
  * The context is plain backend-local C state, never a GUC: a placeholder
  * variable an ordinary role SETs before the library is loaded must not be
  * able to pretend a migration is running.  It is opened only by C code
- * reached through upgrade(), downgrade() or begin_revision(), whose EXECUTE
- * privilege is revoked from PUBLIC, and it can never outlive its
- * transaction: the transaction callback clears it at commit, abort and
- * PREPARE, and the subtransaction callback clears it when the
- * subtransaction that opened it rolls back (a function called inside a
- * PL/pgSQL exception block that caught its error, a ROLLBACK TO SAVEPOINT
- * after begin_revision()).
+ * reached through upgrade(), downgrade(), begin_revision() or an admitted
+ * step, whose EXECUTE privilege is revoked from PUBLIC, and it can never
+ * outlive its transaction: hooks.c's transaction callback calls
+ * schemamig_context_xact_end() at commit, abort and PREPARE, and its
+ * subtransaction callback calls schemamig_context_subxact_end() so that
+ * the context closes when the subtransaction that opened it rolls back (a
+ * function called inside a PL/pgSQL exception block that caught its error,
+ * a ROLLBACK TO SAVEPOINT after begin_revision()).
  *
- * begin_revision() of an unknown id (what a client tool does in every
- * transaction) registers it without loading the graph: a primary-key
- * lookup, the applied leaves from graph.c's summary cache, so its cost
- * does not grow with the number of registered revisions.
+ * The one exception is a step's statement (steps.c): CREATE INDEX
+ * CONCURRENTLY commits inside itself, and the context must survive those
+ * commits until the statement ends.  The step marks the context
+ * spans_commits; this file knows nothing of steps.
  *
- * begin_revision() marks its revision applied at once rather than at
- * commit: the row is only visible once the transaction commits and
- * disappears with an abort, which is exactly "applied at commit".
+ * This file is the bottom of the runtime: the guard and the log read the
+ * context, the modules above open and close it, and it calls nobody.
  *
  * IDENTIFICATION
  *		src/context.c
@@ -32,21 +32,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
 
 #include "schemamig.h"
 
-PG_FUNCTION_INFO_V1(schemamig_begin_revision);
-PG_FUNCTION_INFO_V1(schemamig_end_revision);
-
 SchemamigContext schemamig_context;
-
-static void context_xact_callback(XactEvent event, void *arg);
-static void context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									 SubTransactionId parentSubid, void *arg);
 
 void
 schemamig_context_open(SchemamigDirection direction, const char *revision)
@@ -56,6 +45,7 @@ schemamig_context_open(SchemamigDirection direction, const char *revision)
 	schemamig_context.statement_no = 0;
 	schemamig_context.statement = NULL;
 	schemamig_context.opened_in = GetCurrentSubTransactionId();
+	schemamig_context.spans_commits = false;
 }
 
 void
@@ -66,6 +56,7 @@ schemamig_context_close(void)
 	schemamig_context.statement_no = 0;
 	schemamig_context.statement = NULL;
 	schemamig_context.opened_in = InvalidSubTransactionId;
+	schemamig_context.spans_commits = false;
 }
 
 bool
@@ -91,148 +82,24 @@ schemamig_direction_name(SchemamigDirection direction)
 	return "unversioned";
 }
 
+/* The transaction ended (committed, aborted or prepared) */
 void
-schemamig_context_register_callbacks(void)
+schemamig_context_xact_end(bool committed)
 {
-	RegisterXactCallback(context_xact_callback, NULL);
-	RegisterSubXactCallback(context_subxact_callback, NULL);
+	if (committed && schemamig_context.spans_commits)
+		return;
+	schemamig_context_close();
 }
 
-static void
-context_xact_callback(XactEvent event, void *arg)
+/* A subtransaction ended: the context goes with the one that opened it */
+void
+schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
+							  SubTransactionId parentSubid)
 {
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			/* CREATE INDEX CONCURRENTLY commits inside its step (steps.c) */
-			if (schemamig_step_running())
-			{
-				schemamig_ddl_log_reset();
-				break;
-			}
-			schemamig_context_close();
-			schemamig_ddl_log_reset();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			schemamig_context_close();
-			schemamig_ddl_log_reset();
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-context_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		schemamig_ddl_log_abort_sub(mySubid);
 	if (!schemamig_context_active() || schemamig_context.opened_in != mySubid)
 		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		schemamig_context_close();
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	if (committed)
 		schemamig_context.opened_in = parentSubid;
-}
-
-/*
- * begin_revision(revision text, message text DEFAULT NULL)
- *
- * Opens a client-driven migration context until the end of the current
- * transaction block.  An unknown revision is registered as kind 'external'
- * on top of the applied leaves (current()); a known one must be pending
- * with all its parents applied.
- */
-Datum
-schemamig_begin_revision(PG_FUNCTION_ARGS)
-{
-	char	   *revision;
-	char	   *message = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	SchemamigGraph *graph;
-	int			node;
-	SchemamigNode *n;
-	TimestampTz started = GetCurrentTimestamp();
-
-	schemamig_check_writable("begin_revision()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("revision id must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!IsTransactionBlock())
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
-				 errmsg("begin_revision() can only be used in a transaction block"),
-				 errdetail("The revision stays open until the end of the transaction; outside a transaction block that would be the end of this very statement."),
-				 errhint("Run BEGIN first, then begin_revision(), your DDL and COMMIT.")));
-	if (schemamig_context_active())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("revision \"%s\" is already open in this transaction",
-						schemamig_context.revision),
-				 errhint("Call end_revision() first, or commit.")));
-	if (!schemamig_is_valid_id(revision))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", revision),
-				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	schemamig_lock_history();
-	if (!schemamig_revision_lookup(revision, NULL, NULL))
-	{
-		List	   *heads;
-		List	   *current;
-
-		schemamig_graph_summary(&heads, &current);
-		schemamig_bump_generation();
-		schemamig_register_external(revision, message, current);
-		schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
-		schemamig_journal_insert(revision, "upgrade", revision, started);
-		schemamig_graph_summary_store(schemamig_names_replace(heads, current, revision),
-									  list_make1(revision));
-		SPI_finish();
-		schemamig_context_open(DIRECTION_CLIENT, revision);
-		PG_RETURN_VOID();
-	}
-
-	schemamig_bump_generation();
-	graph = schemamig_graph_load();
-	node = schemamig_graph_require(graph, revision);
-	n = &graph->nodes[node];
-	if (n->applied)
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-				 errmsg("revision \"%s\" is already applied", revision),
-				 errhint("Open a new revision id for new changes.")));
-	for (int j = 0; j < n->nparents; j++)
-		if (!graph->nodes[n->parents[j]].applied)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("parent \"%s\" of revision \"%s\" is not applied",
-							graph->nodes[n->parents[j]].revision, revision),
-					 errhint("Upgrade to the parent first.")));
-	schemamig_mark_applied(revision, n->checksum);
-	schemamig_journal_insert(revision, "upgrade", revision, started);
-	SPI_finish();
-
-	schemamig_context_open(DIRECTION_CLIENT, revision);
-	PG_RETURN_VOID();
-}
-
-Datum
-schemamig_end_revision(PG_FUNCTION_ARGS)
-{
-	if (schemamig_context.direction != DIRECTION_CLIENT)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no revision is open"),
-				 errhint("begin_revision() opens one.")));
-	schemamig_context_close();
-	PG_RETURN_VOID();
+	else
+		schemamig_context_close();
 }

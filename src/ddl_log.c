@@ -5,13 +5,14 @@
  *		triggers that write one schemamig.ddl_log row per DDL statement.
  *
  * One statement fires ddl_command_start, then possibly sql_drop and
- * table_rewrite, then ddl_command_end.  The guard pushes a frame at start
- * (verdict, statement text); sql_drop and table_rewrite add the dropped
- * and rewritten objects to the innermost frame; ddl_command_end pops it and
- * writes the row, objects from pg_event_trigger_ddl_commands() merged with
- * the collected ones.  Frames live in TopTransactionContext and are
- * discarded at transaction end and, for those a rolled-back subtransaction
- * pushed, at subtransaction abort, so a failed statement leaves nothing.
+ * table_rewrite, then ddl_command_end.  The guard pushes the statement's
+ * frame at start (statement_text.c keeps the stack: verdict, statement
+ * text); sql_drop and table_rewrite add the dropped and rewritten objects
+ * to the innermost frame; ddl_command_end pops it and writes the row,
+ * objects from pg_event_trigger_ddl_commands() merged with the collected
+ * ones.  When the guard did not run (the statement that loaded the
+ * library, or after a commit inside CREATE INDEX CONCURRENTLY), the log
+ * asks the guard for the verdict itself.
  *
  * This runs for every DDL statement, so the row is written the way the
  * catalogs write theirs: the objects are read by calling the
@@ -80,16 +81,6 @@ PG_FUNCTION_INFO_V1(schemamig_log_ddl_end);
 PG_FUNCTION_INFO_V1(schemamig_log_sql_drop);
 PG_FUNCTION_INFO_V1(schemamig_log_table_rewrite);
 
-typedef struct DdlFrame
-{
-	Node	   *parsetree;
-	SubTransactionId subxid;
-	SchemamigVerdict verdict;
-	char	   *statement;
-	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
-								 * NULL until sql_drop or table_rewrite add one */
-} DdlFrame;
-
 /* The columns write_row() fills, by name; any other column gets NULL */
 typedef enum LogColumn
 {
@@ -138,23 +129,22 @@ typedef struct RoleName
 	NameData	name;
 } RoleName;
 
+/* What the modules above the log do with its events; filled by hooks.c */
+SchemamigDdlLogCallbacks schemamig_ddl_log_callbacks;
+
 static LogTarget log_target;
 static RoleName role_names[2];
 
-static DdlFrame *frames = NULL;
-static int	nframes = 0;
-static int	maxframes = 0;
 
 
-
-static void add_objects(const char *sql);
-static StringInfo frame_objects(DdlFrame *frame);
+static void add_objects(SchemamigDdlStatement *frame, const char *sql);
+static StringInfo frame_objects(SchemamigDdlStatement *frame);
 static Tuplestorestate *call_srf(Oid funcid, TupleDesc *desc);
 static void append_object(StringInfo buf, const char *type, const char *identity,
 						  const char *schema, const char *action);
 static char *tuple_text(TupleTableSlot *slot, int attnum);
 static Datum client_addr(bool *isnull);
-static void write_row(DdlFrame *frame, const char *tag);
+static void write_row(SchemamigDdlStatement *frame, const char *tag);
 static bool indexes_are_plain(Relation rel);
 static void insert_with_executor(Relation rel, HeapTuple tuple);
 static Relation open_log(void);
@@ -164,54 +154,13 @@ static void push_object(JsonbParseState **state, const char *type,
 static void push_string(JsonbParseState **state, JsonbIteratorToken token,
 						const char *str);
 static Name role_name(int slot, Oid roleid);
-static void log_relcache_callback(Datum arg, Oid relid);
-static void log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
-
-void
-schemamig_ddl_log_reset(void)
-{
-	nframes = 0;
-}
-
-void
-schemamig_ddl_log_abort_sub(SubTransactionId subid)
-{
-	while (nframes > 0 && frames[nframes - 1].subxid >= subid)
-		nframes--;
-}
-
-void
-schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	DdlFrame   *frame;
-
-	if (frames == NULL)
-	{
-		maxframes = 8;
-		frames = MemoryContextAlloc(TopMemoryContext, sizeof(DdlFrame) * maxframes);
-	}
-	else if (nframes == maxframes)
-	{
-		maxframes *= 2;
-		frames = repalloc(frames, sizeof(DdlFrame) * maxframes);
-	}
-	frame = &frames[nframes++];
-	frame->parsetree = parsetree;
-	frame->subxid = GetCurrentSubTransactionId();
-	frame->verdict = verdict;
-	frame->statement = verdict == VERDICT_SKIP ? NULL :
-		schemamig_client_statement_text(parsetree);
-	frame->objects = NULL;
-	MemoryContextSwitchTo(oldcxt);
-}
 
 Datum
 schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
 	const char *tag;
-	DdlFrame	frame;
+	SchemamigDdlStatement	frame;
 	bool		found = false;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -219,15 +168,8 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	tag = GetCommandTagName(trigdata->tag);
 
-	if (nframes > 0)
-	{
-		/* the innermost frame is this statement's, unless the guard did not run */
-		if (frames[nframes - 1].parsetree == trigdata->parsetree)
-		{
-			frame = frames[--nframes];
-			found = true;
-		}
-	}
+	/* the innermost frame is this statement's, unless the guard did not run */
+	found = schemamig_ddl_statement_pop(trigdata->parsetree, &frame);
 	if (!found)
 	{
 		frame.parsetree = trigdata->parsetree;
@@ -241,12 +183,13 @@ schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 
 		initStringInfo(&extra);
 		appendStringInfo(&extra, "[%s]", frame.objects ? frame.objects->data : "");
-		schemamig_alembic_hold(tag, frame.statement, extra.data);
+		schemamig_ddl_log_callbacks.hold(tag, frame.statement, extra.data);
 	}
 	else if (frame.verdict != VERDICT_SKIP)
 		write_row(&frame, tag);
-	if (frame.verdict == VERDICT_ALEMBIC_TABLE)
-		schemamig_alembic_table_done();
+	if (frame.verdict == VERDICT_ALEMBIC_TABLE &&
+		schemamig_ddl_log_callbacks.version_table_created)
+		schemamig_ddl_log_callbacks.version_table_created();
 	/* a long transaction of DDL must not pile up its frames' text */
 	if (found)
 	{
@@ -270,17 +213,19 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	TupleTableSlot *slot;
 	StringInfo	objects;
+	SchemamigDdlStatement *frame;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_sql_drop: not fired by event trigger manager");
+	frame = schemamig_ddl_statement_current();
 	/* DROP INDEX CONCURRENTLY committed the frame away; start a new one */
-	if (nframes == 0 && schemamig_step_running())
-		schemamig_ddl_log_begin(((EventTriggerData *) fcinfo->context)->parsetree,
-								VERDICT_VERSIONED);
-	if (nframes == 0 || frames[nframes - 1].verdict == VERDICT_SKIP)
+	if (frame == NULL && schemamig_context.spans_commits)
+		frame = schemamig_ddl_statement_push(((EventTriggerData *) fcinfo->context)->parsetree,
+											 VERDICT_VERSIONED);
+	if (frame == NULL || frame->verdict == VERDICT_SKIP)
 		PG_RETURN_NULL();
 
-	objects = frame_objects(&frames[nframes - 1]);
+	objects = frame_objects(frame);
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "schemamig sql_drop",
 									ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
@@ -308,13 +253,16 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 Datum
 schemamig_log_table_rewrite(PG_FUNCTION_ARGS)
 {
+	SchemamigDdlStatement *frame;
+
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_table_rewrite: not fired by event trigger manager");
-	if (schemamig_plan_active)
-		schemamig_plan_note_rewrite(DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
-																		 (Datum) 0)));
-	if (nframes > 0 && frames[nframes - 1].verdict != VERDICT_SKIP)
-		add_objects("SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
+	if (schemamig_ddl_log_callbacks.table_rewritten)
+		schemamig_ddl_log_callbacks.table_rewritten(DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
+																						 (Datum) 0)));
+	frame = schemamig_ddl_statement_current();
+	if (frame != NULL && frame->verdict != VERDICT_SKIP)
+		add_objects(frame, "SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
 					"'type', i.type, 'identity', i.identity, "
 					"'schema', i.schema, 'action', 'rewrite'))::text "
 					"FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, "
@@ -324,7 +272,7 @@ schemamig_log_table_rewrite(PG_FUNCTION_ARGS)
 
 /* The frame's list of collected objects, created on first use */
 static StringInfo
-frame_objects(DdlFrame *frame)
+frame_objects(SchemamigDdlStatement *frame)
 {
 	if (frame->objects == NULL)
 	{
@@ -341,9 +289,9 @@ frame_objects(DdlFrame *frame)
  * frame.  Only table_rewrite uses it: rewrites are rare and slow anyway.
  */
 static void
-add_objects(const char *sql)
+add_objects(SchemamigDdlStatement *frame, const char *sql)
 {
-	StringInfo	buf = frame_objects(&frames[nframes - 1]);
+	StringInfo	buf = frame_objects(frame);
 	int			ret;
 	char	   *objects;
 
@@ -450,7 +398,7 @@ client_addr(bool *isnull)
  * adds a column (NULL here) keeps working with this code.
  */
 static void
-write_row(DdlFrame *frame, const char *tag)
+write_row(SchemamigDdlStatement *frame, const char *tag)
 {
 	MemoryContext callcxt = AllocSetContextCreate(CurrentMemoryContext,
 												  "schemamig ddl_log",
@@ -718,28 +666,26 @@ role_name(int slot, Oid roleid)
 	return &entry->name;
 }
 
-/* ddl_log or its sequence changed (or everything did): look them up again */
-static void
-log_relcache_callback(Datum arg, Oid relid)
+/*
+ * Relcache invalidation (registered by hooks.c): ddl_log or its sequence
+ * changed, or everything did; look them up again.
+ */
+void
+schemamig_ddl_log_relcache_callback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == log_target.relid || relid == log_target.seqid)
 		log_target.valid = log_target.mapped = false;
 }
 
-/* a schema or a role changed: names may now mean something else */
-static void
-log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+/*
+ * Syscache invalidation of pg_namespace or pg_authid (registered by
+ * hooks.c): names may now mean something else.
+ */
+void
+schemamig_ddl_log_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	if (cacheid == NAMESPACEOID)
 		log_target.valid = log_target.mapped = false;
 	else
 		role_names[0].roleid = role_names[1].roleid = InvalidOid;
-}
-
-void
-schemamig_ddl_log_install(void)
-{
-	CacheRegisterRelcacheCallback(log_relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, log_syscache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHOID, log_syscache_callback, (Datum) 0);
 }

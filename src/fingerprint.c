@@ -499,7 +499,18 @@ schemamig_fingerprint_objects(void)
 	(void) set_config_option("work_mem", "65536", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
+	/*
+	 * pg_get_viewdef() reads pg_rewrite through a read-only SPI query, which
+	 * uses the active snapshot as it is: inside one call of a C function
+	 * (upgrade(), verify()) that is the snapshot of the calling statement,
+	 * taken before the DDL just run, so a view created, replaced or dropped
+	 * since would be described as it was.  Make the catalog snapshot the
+	 * active one for the scan, so view definitions are read as of now, like
+	 * every other catalog row.
+	 */
+	PushActiveSnapshot(snapshot);
 	schemamig_fingerprint_scan(&state, &members, snapshot, &composites);
+	PopActiveSnapshot();
 	member_values[4] = member_array(&composites);
 
 	initStringInfo(&description);

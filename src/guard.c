@@ -22,8 +22,11 @@
  * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
  * not exist changes nothing and is allowed, so the common "DROP TABLE IF
  * EXISTS tmp; CREATE TEMP TABLE tmp" keeps working.  With
- * schemamig.alembic_version_table set, the rest is alembic.c's to decide:
+ * schemamig.alembic_version_table set, the rest is alembic.c's to decide
+ * (through schemamig_guard_classify_rest, which hooks.c points at it):
  * Alembic's version table, and DDL held until a version write attributes it.
+ * The guard sits below every module that decides more; it calls only the
+ * context, the statement text and the log.
  *
  * IDENTIFICATION
  *		src/guard.c
@@ -47,6 +50,17 @@
 
 PG_FUNCTION_INFO_V1(schemamig_guard_ddl_start);
 
+/*
+ * The modules above the guard decide through these, filled by hooks.c;
+ * the guard never calls them by name.
+ */
+
+/* DDL outside a context, neither exempt nor temporary: NULL = unversioned */
+SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree) = NULL;
+
+/* schemamig's own plumbing statements are running: stand aside */
+bool		schemamig_guard_plumbing = false;
+
 static bool tag_is_exempt(const char *tag);
 static bool only_temporary(Node *parsetree);
 static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
@@ -58,13 +72,15 @@ static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
 SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
-	if (schemamig_restoring || creating_extension || schemamig_alembic_attaching)
+	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
 		return VERDICT_SKIP;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;
 	if (tag_is_exempt(tag) || only_temporary(parsetree))
 		return VERDICT_SKIP;
-	return schemamig_alembic_classify(parsetree);
+	if (schemamig_guard_classify_rest)
+		return schemamig_guard_classify_rest(parsetree);
+	return VERDICT_UNVERSIONED;
 }
 
 Datum
@@ -104,7 +120,7 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 				 errmsg("unversioned schema change allowed: %s", tag),
 				 errdetail("schemamig.guard is \"warn\"; the change is recorded in schemamig.ddl_log without a revision.")));
 
-	schemamig_ddl_log_begin(trigdata->parsetree, verdict);
+	(void) schemamig_ddl_statement_push(trigdata->parsetree, verdict);
 	PG_RETURN_NULL();
 }
 

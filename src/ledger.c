@@ -229,10 +229,6 @@ static void append_link(void);
 static bool read_head(Relation rel, int64 *seq, uint8 *hash);
 static Datum bytea_datum(const uint8 *bytes);
 static bool datum_hash(Datum d, bool isnull, uint8 *out);
-static void ledger_xact_callback(XactEvent event, void *arg);
-static void ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									SubTransactionId parentSubid, void *arg);
-static void ledger_relcache_callback(Datum arg, Oid relid);
 
 /* ---- the canonical encoding ---- */
 
@@ -1042,50 +1038,50 @@ free_contexts(void)
 	xact_hash = NULL;
 }
 
-static void
-ledger_xact_callback(XactEvent event, void *arg)
+/*
+ * PRE_COMMIT and PRE_PREPARE (hooks.c, after every other commit-time
+ * step, which may still write rows): append the link.
+ */
+void
+schemamig_ledger_pre_commit(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			if (batch.t[0].rows + batch.t[1].rows > 0)
-				append_link();
-			free_contexts();
-			break;
-		case XACT_EVENT_COMMIT:
-			if (head_pending)
-				ereport(LOG_SERVER_ONLY,
-						(errmsg("schemamig ledger head %s", head_text),
-						 errhidestmt(true), errhidecontext(true)));
-			head_pending = false;
-			batch_reset();
-			break;
-		case XACT_EVENT_PREPARE:
-			if (head_pending)
-				ereport(LOG_SERVER_ONLY,
-						(errmsg("schemamig ledger head %s pending on prepared transaction %u",
-								head_text, XidFromFullTransactionId(GetTopFullTransactionIdIfAny())),
-						 errhidestmt(true), errhidecontext(true)));
-			head_pending = false;
-			batch_reset();
-			break;
-		case XACT_EVENT_ABORT:
-			head_pending = false;
-			batch_reset();
-			break;
-		default:
-			break;
-	}
+	if (batch.t[0].rows + batch.t[1].rows > 0)
+		append_link();
+	free_contexts();
 }
 
-static void
-ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+/*
+ * COMMIT, PREPARE, ABORT (hooks.c; never ERROR): log the head the
+ * transaction made, now that it is durable (or pending on a prepared
+ * transaction), and forget the batch.
+ */
+void
+schemamig_ledger_xact_end(XactEvent event)
+{
+	if (head_pending && event == XACT_EVENT_COMMIT)
+		ereport(LOG_SERVER_ONLY,
+				(errmsg("schemamig ledger head %s", head_text),
+				 errhidestmt(true), errhidecontext(true)));
+	else if (head_pending && event == XACT_EVENT_PREPARE)
+		ereport(LOG_SERVER_ONLY,
+				(errmsg("schemamig ledger head %s pending on prepared transaction %u",
+						head_text, XidFromFullTransactionId(GetTopFullTransactionIdIfAny())),
+				 errhidestmt(true), errhidecontext(true)));
+	head_pending = false;
+	batch_reset();
+}
+
+/*
+ * ABORT_SUB and COMMIT_SUB (hooks.c): the rows of a rolled-back
+ * subtransaction leave the batch; a committed one's pass to its parent.
+ */
+void
+schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
+							 SubTransactionId parentSubid)
 {
 	if (nsaved == 0 || saved[nsaved - 1].subid < mySubid)
 		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (!committed)
 	{
 		/* the rows since then were never hashed: drop their bytes */
 		while (nsaved > 0 && saved[nsaved - 1].subid >= mySubid)
@@ -1097,7 +1093,7 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				buffer[t].data[buffer[t].len] = '\0';
 		}
 	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB && saved[nsaved - 1].subid == mySubid)
+	else if (saved[nsaved - 1].subid == mySubid)
 	{
 		/* the parent's saved state, if any, is older and wins */
 		if (nsaved > 1 && saved[nsaved - 2].subid == parentSubid)
@@ -1109,18 +1105,11 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-static void
-ledger_relcache_callback(Datum arg, Oid relid)
+/* Relcache invalidation (hooks.c): the encoding plans are built again */
+void
+schemamig_ledger_relcache_callback(Datum arg, Oid relid)
 {
 	for (int i = 0; i < NPLANS; i++)
 		if (!OidIsValid(relid) || plans[i].relid == relid)
 			plans[i].relid = InvalidOid;
-}
-
-void
-schemamig_ledger_install(void)
-{
-	RegisterXactCallback(ledger_xact_callback, NULL);
-	RegisterSubXactCallback(ledger_subxact_callback, NULL);
-	CacheRegisterRelcacheCallback(ledger_relcache_callback, (Datum) 0);
 }

@@ -171,12 +171,13 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 
 		if (up ? !node->upgrade_transactional : !node->downgrade_transactional)
 		{
-			ereport(NOTICE,
+			ereport(WARNING,
 					(errmsg("stopped before revision \"%s\": it cannot run inside a transaction block",
 							node->revision),
-					 errdetail("Its %s script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands; %d of %d revisions were %s.",
+					 errdetail("Its %s script has statements such as CREATE INDEX CONCURRENTLY that PostgreSQL runs only as top-level commands; %d of %d revisions were %s; left: %s.",
 							   up ? "upgrade" : "downgrade", done, total,
-							   up ? "applied" : "reverted"),
+							   up ? "applied" : "reverted",
+							   schemamig_deploy_names(graph, todo, done)),
 					 errhint("Run its statements with SELECT * FROM schemamig.%s() \\gexec in psql, or any client that runs each row of it at top level.",
 							 up ? "steps" : "downgrade_steps")));
 			break;
@@ -209,33 +210,6 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 		schemamig_drift_after_migration();
 	SPI_finish();
 	return (Datum) 0;
-}
-
-char *
-schemamig_fetch_script(const char *revision, SchemamigDirection direction)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	int			ret;
-	char	   *script;
-
-	/*
-	 * Not read-only: a read-only SPI query would see the snapshot of the
-	 * caller's statement, taken before schemamig_lock_history() waited for a
-	 * concurrent migration, and miss a revision the graph (read with a fresh
-	 * snapshot) already has, or return the old text of a replaced one.
-	 */
-	values[0] = CStringGetTextDatum(revision);
-	ret = schemamig_owner_execute(direction == DIRECTION_UPGRADE ?
-								  "SELECT upgrade_sql FROM schemamig.revision "
-								  "WHERE revision OPERATOR(pg_catalog.=) $1" :
-								  "SELECT downgrade_sql FROM schemamig.revision "
-								  "WHERE revision OPERATOR(pg_catalog.=) $1",
-								  1, types, values, NULL, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the scripts of revision \"%s\"", revision);
-	script = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return script ? script : pstrdup("");
 }
 
 /*
@@ -322,9 +296,12 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 	List	   *statements;
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
+	int			guc_nestlevel;
 
 	statements = schemamig_script_parse(script, revision,
 										direction == DIRECTION_UPGRADE ? "upgrade" : "downgrade");
+	/* a script's SET and set_config() last until its end (pg_dump output) */
+	guc_nestlevel = NewGUCNestLevel();
 	schemamig_context_open(direction, revision);
 	errcallback.callback = statement_error_callback;
 	errcallback.arg = &schemamig_context;
@@ -356,6 +333,7 @@ schemamig_run_script(const char *revision, SchemamigDirection direction,
 
 	error_context_stack = errcallback.previous;
 	schemamig_context_close();
+	AtEOXact_GUC(false, guc_nestlevel);
 	return list_length(statements);
 }
 
@@ -439,7 +417,10 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		SchemamigNode *node = &graph->nodes[graph->topo[k]];
 
 		if (wanted[graph->topo[k]] && !node->applied)
+		{
 			schemamig_mark_applied(node->revision, node->checksum);
+			schemamig_stamp_check_objects(node->revision);
+		}
 	}
 	/* stamp says what is applied: half-done steps are over either way */
 	if (schemamig_owner_execute("DELETE FROM schemamig.progress", 0, NULL, NULL, NULL,
@@ -519,10 +500,11 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 		position++;
 		if (!node->upgrade_transactional)
 		{
-			ereport(NOTICE,
+			ereport(WARNING,
 					(errmsg("stopped before revision \"%s\": it cannot run inside a transaction block",
 							node->revision),
-					 errdetail("%d of %d revisions were applied.", done, total),
+					 errdetail("%d of %d revisions were applied; left: %s.", done, total,
+							   schemamig_deploy_names(graph, todo, position - 1)),
 					 errhint("Run its statements with SELECT * FROM schemamig.steps() \\gexec in psql, or any client that runs each row of it at top level.")));
 			break;
 		}

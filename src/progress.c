@@ -25,6 +25,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -96,8 +97,23 @@ schemamig_progress_load(void)
 			SchemamigProgress *p = lfirst(lc);
 
 			p->in_progress = p->running > 0 && holder != 0 && holder == p->running_pid;
+			/* this session's own step statement, between its commits */
 			p->interrupted = p->running > 0 && !p->in_progress &&
-				!schemamig_step_running_revision(p->revision);
+				!(schemamig_context.spans_commits &&
+				  strcmp(schemamig_context.revision, p->revision) == 0);
+		}
+
+		/*
+		 * A revision with nothing done and nothing left behind (its first
+		 * statement was refused or failed cleanly) is pending, not partial.
+		 */
+		foreach(lc, result)
+		{
+			SchemamigProgress *p = lfirst(lc);
+
+			if (p->done == 0 && !p->in_progress && p->interrupted == (p->running > 0) &&
+				schemamig_progress_leftover(p) == NULL)
+				result = foreach_delete_current(result, lc);
 		}
 	}
 	return result;
@@ -250,3 +266,27 @@ schemamig_progress_describe(SchemamigProgress *p, char **hint)
 	return buf.data;
 }
 
+/* pid of the session running a step, 0 when none (caller is in SPI) */
+int
+schemamig_step_lock_holder(void)
+{
+	int			ret;
+	bool		isnull;
+	int			pid;
+
+	ret = SPI_execute("SELECT pid FROM pg_catalog.pg_locks "
+					  "WHERE locktype OPERATOR(pg_catalog.=) 'advisory' "
+					  "AND database OPERATOR(pg_catalog.=) "
+					  "(SELECT oid FROM pg_catalog.pg_database "
+					  " WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+					  "AND classid OPERATOR(pg_catalog.=) " CppAsString2(SCHEMAMIG_LOCK_CLASS) "::pg_catalog.oid "
+					  "AND objid OPERATOR(pg_catalog.=) " CppAsString2(SCHEMAMIG_LOCK_STEP) "::pg_catalog.oid "
+					  "AND objsubid OPERATOR(pg_catalog.=) 2 AND granted",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_locks: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return 0;
+	pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return pid == MyProcPid ? 0 : pid;
+}

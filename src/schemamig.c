@@ -6,12 +6,11 @@
  * schemamig works with a plain CREATE EXTENSION: the library is loaded the
  * first time one of its functions runs, which includes the first DDL
  * statement of a session (the guard is a C event trigger).  _PG_init then
- * defines the GUCs, reserves the "schemamig." prefix, registers the
- * transaction callbacks that keep the migration context transaction-scoped
- * and installs the ProcessUtility hook that remembers each utility
- * statement's place in the client's query string.  alembic.c registers its
- * own transaction callbacks here too: the commit-time check of Alembic mode
- * must be in place before the first DDL statement it holds.
+ * defines the GUCs, reserves the "schemamig." prefix and lets hooks.c
+ * install every hook and callback (the order they call the modules in is
+ * written there).  They must be in place before the first DDL statement:
+ * the migration context is transaction-scoped and Alembic mode checks at
+ * commit what the first held statement left.
  *
  * Every GUC that weakens protection is PGC_SUSET.  A placeholder an
  * ordinary role SET before the library loaded is re-validated by
@@ -136,13 +135,7 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("schemamig");
 
-	schemamig_context_register_callbacks();
-	schemamig_alembic_register_callbacks();
-	schemamig_statement_capture_install();
-	schemamig_ddl_log_install();
-	schemamig_ledger_install();
-	/* after the capture hook, so the step's admission runs first */
-	schemamig_steps_install();
+	schemamig_hooks_install();
 }
 
 /* A table name, optionally schema-qualified, in SQL identifier syntax */

@@ -15,9 +15,12 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "tcop/utility.h"
 #include "fmgr.h"
 #include "utils/hsearch.h"
 #include "utils/relcache.h"
@@ -34,6 +37,17 @@
 #define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
 #define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
 #define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
+#define ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED MAKE_SQLSTATE('S','M','0','0','9')
+
+/*
+ * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
+ * SCHEMAMIG_LOCK_HISTORY) serializes every change of the history
+ * (catalog.c); the session-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP)
+ * is held while a step's statement runs (steps.c, progress.c).
+ */
+#define SCHEMAMIG_LOCK_CLASS	1935895911	/* 'scmg' */
+#define SCHEMAMIG_LOCK_HISTORY	1
+#define SCHEMAMIG_LOCK_STEP		2
 
 /* ---- schemamig.c: GUCs ---- */
 
@@ -57,6 +71,15 @@ extern int	schemamig_lock_timeout;
 extern int	schemamig_lint_mode;
 extern bool schemamig_restoring;
 extern char *schemamig_alembic_version_table;
+
+/* Which way a script runs, or who opened the migration context */
+typedef enum SchemamigDirection
+{
+	DIRECTION_NONE,
+	DIRECTION_UPGRADE,
+	DIRECTION_DOWNGRADE,
+	DIRECTION_CLIENT
+} SchemamigDirection;
 
 /* ---- script.c: scripts split into statements by the server's parser ---- */
 
@@ -111,6 +134,8 @@ extern void schemamig_mark_applied(const char *revision, const char *checksum);
 extern void schemamig_mark_unapplied(const char *revision);
 extern bool schemamig_event_triggers_state(bool *enabled);
 extern Datum schemamig_text_array(List *strings);
+extern char *schemamig_fetch_script(const char *revision,
+									SchemamigDirection direction);
 
 /* ---- graph.c: the revision graph in memory ---- */
 
@@ -168,14 +193,6 @@ extern void schemamig_register_external_parents(SchemamigGraph *graph,
 
 /* ---- context.c: the migration context (backend-local C state) ---- */
 
-typedef enum SchemamigDirection
-{
-	DIRECTION_NONE,
-	DIRECTION_UPGRADE,
-	DIRECTION_DOWNGRADE,
-	DIRECTION_CLIENT
-} SchemamigDirection;
-
 typedef struct SchemamigContext
 {
 	SchemamigDirection direction;
@@ -183,6 +200,8 @@ typedef struct SchemamigContext
 	int			statement_no;	/* 0 when not running a script statement */
 	const char *statement;		/* text of the running statement */
 	SubTransactionId opened_in;
+	bool		spans_commits;	/* a step's statement: survives the commits
+								 * inside it (CREATE INDEX CONCURRENTLY) */
 } SchemamigContext;
 
 extern SchemamigContext schemamig_context;
@@ -191,15 +210,15 @@ extern void schemamig_context_open(SchemamigDirection direction,
 extern void schemamig_context_close(void);
 extern bool schemamig_context_active(void);
 extern const char *schemamig_direction_name(SchemamigDirection direction);
-extern void schemamig_context_register_callbacks(void);
+extern void schemamig_context_xact_end(bool committed);
+extern void schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
+										  SubTransactionId parentSubid);
 
 /* ---- migrate.c ---- */
 
 extern void schemamig_check_not_nested(const char *function);
 extern void schemamig_check_can_migrate(const char *function);
 extern int	schemamig_set_lock_timeout(void);
-extern char *schemamig_fetch_script(const char *revision,
-									SchemamigDirection direction);
 extern int	schemamig_run_script(const char *revision,
 								 SchemamigDirection direction,
 								 bool equivalents,
@@ -207,6 +226,10 @@ extern int	schemamig_run_script(const char *revision,
 														  TimestampTz started,
 														  void *arg),
 								 void *arg);
+
+/* ---- hooks.c: every hook and callback ---- */
+
+extern void schemamig_hooks_install(void);
 
 /* ---- steps.c, progress.c, steps_list.c: the step protocol ---- */
 
@@ -223,10 +246,21 @@ typedef struct SchemamigProgress
 	TimestampTz started_at;
 } SchemamigProgress;
 
-extern void schemamig_steps_install(void);
-extern bool schemamig_step_running(void);
-extern bool schemamig_step_running_revision(const char *revision);
-extern int	schemamig_step_lock_holder(void);
+/* What the ProcessUtility hook does with a utility statement */
+typedef enum SchemamigStepAdmission
+{
+	STEP_ADMIT_PASS,			/* not the step's business: run it */
+	STEP_ADMIT_SKIP,			/* the step's statement, run by another
+								 * session: do not run it */
+	STEP_ADMIT_RUN				/* the step's statement: run it, then call
+								 * schemamig_step_statement_done() */
+} SchemamigStepAdmission;
+
+extern SchemamigStepAdmission schemamig_step_admit(Node *parsetree,
+												   ProcessUtilityContext context);
+extern void schemamig_step_statement_done(PlannedStmt *pstmt, const char *queryString);
+extern void schemamig_step_statement_failed(void);
+extern void schemamig_steps_xact_end(bool committed);
 
 /* ---- progress.c ---- */
 
@@ -239,6 +273,7 @@ extern void schemamig_progress_refuse(List *progress, SchemamigDirection directi
 									  const char *function);
 extern char *schemamig_progress_leftover(SchemamigProgress *p);
 extern char *schemamig_progress_describe(SchemamigProgress *p, char **hint);
+extern int	schemamig_step_lock_holder(void);
 
 /* ---- guard.c ---- */
 
@@ -252,17 +287,52 @@ typedef enum SchemamigVerdict
 } SchemamigVerdict;
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
+extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
+extern bool schemamig_guard_plumbing;
 
 /* ---- ddl_log.c ---- */
 
-extern void schemamig_ddl_log_reset(void);
-extern void schemamig_ddl_log_abort_sub(SubTransactionId subid);
-extern void schemamig_ddl_log_begin(Node *parsetree, SchemamigVerdict verdict);
-extern void schemamig_ddl_log_install(void);
+extern void schemamig_ddl_log_relcache_callback(Datum arg, Oid relid);
+extern void schemamig_ddl_log_syscache_callback(Datum arg, int cacheid,
+												uint32 hashvalue);
 
-/* ---- statement_text.c ---- */
+/* What the log hands to the modules above it; filled by hooks.c */
+typedef struct SchemamigDdlLogCallbacks
+{
+	/* a VERDICT_PROVISIONAL statement ended: keep its row until attributed */
+	void		(*hold) (const char *tag, const char *statement,
+						 const char *objects);
+	/* a VERDICT_ALEMBIC_TABLE statement ended (optional) */
+	void		(*version_table_created) (void);
+	/* table_rewrite fired (optional) */
+	void		(*table_rewritten) (Oid relid);
+} SchemamigDdlLogCallbacks;
 
-extern void schemamig_statement_capture_install(void);
+extern SchemamigDdlLogCallbacks schemamig_ddl_log_callbacks;
+
+/* ---- statement_text.c: the per-statement state ---- */
+
+extern int	schemamig_statement_capture_push(PlannedStmt *pstmt,
+											 const char *queryString);
+extern void schemamig_statement_capture_pop(int depth);
+
+/* A DDL statement between its ddl_command_start and ddl_command_end */
+typedef struct SchemamigDdlStatement
+{
+	Node	   *parsetree;
+	SubTransactionId subxid;	/* where it started */
+	SchemamigVerdict verdict;	/* the guard's */
+	char	   *statement;		/* its text; NULL when VERDICT_SKIP */
+	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
+								 * NULL until sql_drop or table_rewrite add one */
+} SchemamigDdlStatement;
+
+extern SchemamigDdlStatement *schemamig_ddl_statement_push(Node *parsetree,
+														   SchemamigVerdict verdict);
+extern SchemamigDdlStatement *schemamig_ddl_statement_current(void);
+extern bool schemamig_ddl_statement_pop(Node *parsetree, SchemamigDdlStatement *frame);
+extern void schemamig_ddl_statement_reset(void);
+extern void schemamig_ddl_statement_abort_sub(SubTransactionId subid);
 extern char *schemamig_client_statement_text(Node *parsetree);
 
 /*
@@ -307,8 +377,9 @@ typedef struct SchemamigVersionWrite
 
 extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
 extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
-extern bool schemamig_alembic_attaching;
-extern void schemamig_alembic_register_callbacks(void);
+extern void schemamig_alembic_pre_commit(void);
+extern void schemamig_alembic_xact_end(void);
+extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
 extern void schemamig_alembic_hold(const char *tag, const char *statement,
 								   const char *objects);
@@ -367,7 +438,11 @@ typedef struct SchemamigLedgerRow
 	int64		unversioned;
 } SchemamigLedgerRow;
 
-extern void schemamig_ledger_install(void);
+extern void schemamig_ledger_pre_commit(void);
+extern void schemamig_ledger_xact_end(XactEvent event);
+extern void schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
+										 SubTransactionId parentSubid);
+extern void schemamig_ledger_relcache_callback(Datum arg, Oid relid);
 extern void schemamig_ledger_row(Relation rel, Datum *values, bool *nulls);
 extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
 								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
@@ -541,5 +616,13 @@ extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog,
 												int32 typmod, bool *found);
 extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
 extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
+
+/* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
+extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
+extern char *schemamig_deploy_list_text(List *items);
+extern const char *schemamig_dump_blank_meta(const char *script);
+extern bool schemamig_dump_skip_statement(Node *parsetree);
+extern List *schemamig_script_missing_objects(const char *script, const char *revision);
+extern void schemamig_stamp_check_objects(const char *revision);
 
 #endif							/* SCHEMAMIG_H */

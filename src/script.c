@@ -70,6 +70,8 @@ schemamig_script_parse_ext(const char *script, const char *revision,
 	int			statement_no = 0;
 	const char *what = which ? which : "the";
 
+	/* pg_dump's \restrict lines are not SQL (baseline.c) */
+	script = schemamig_dump_blank_meta(script);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
@@ -113,6 +115,8 @@ schemamig_script_parse_ext(const char *script, const char *revision,
 		const char *start = script + rs->stmt_location;
 		const char *end = rs->stmt_len > 0 ? start + rs->stmt_len : script + script_len;
 
+		if (schemamig_dump_skip_statement(rs->stmt))
+			continue;
 		start = skip_comments_and_space(start, end);
 		while (end > start && isspace((unsigned char) end[-1]))
 			end--;

@@ -1,17 +1,29 @@
 /*-------------------------------------------------------------------------
  *
  * statement_text.c
- *		The exact text of the utility statement now running, for the DDL
- *		log and the guard's server-log line.
+ *		The per-statement state of the runtime: the utility statements now
+ *		running (where their text is) and the DDL statements between their
+ *		ddl_command_start and ddl_command_end (what the guard decided and
+ *		what the log collected).
+ *
+ * Both are stacks, because utility statements nest (a function called by
+ * a DDL statement runs DDL of its own).
  *
  * Inside upgrade()/downgrade() and for client DDL alike, a statement's
  * text is its own slice of the query string that carried it, never the
- * whole multi-statement string.  A ProcessUtility hook, installed when the
- * library loads, remembers each utility statement's query string and
- * location (PlannedStmt.stmt_location/stmt_len); the event triggers read
- * the innermost entry.  The statement that loaded the library ran before
+ * whole multi-statement string.  hooks.c's ProcessUtility hook, installed
+ * when the library loads, pushes each utility statement's query string and
+ * location (PlannedStmt.stmt_location/stmt_len) here; the event triggers
+ * read the innermost entry.  The statement that loaded the library ran before
  * the hook existed: for it, the statement is found in ActivePortal's
  * statement list, which also carries locations.
+ *
+ * The DDL statement stack (SchemamigDdlStatement): the guard pushes a frame
+ * at ddl_command_start, sql_drop and table_rewrite add objects to the
+ * innermost one, ddl_command_end pops it (ddl_log.c).  Frames live in
+ * TopTransactionContext and are discarded at transaction end and, for
+ * those a rolled-back subtransaction pushed, at subtransaction abort
+ * (hooks.c calls both), so a failed statement leaves nothing.
  *
  * IDENTIFICATION
  *		src/statement_text.c
@@ -20,9 +32,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "nodes/plannodes.h"
 #include "tcop/pquery.h"
-#include "tcop/utility.h"
 #include "utils/memutils.h"
 
 #include "schemamig.h"
@@ -39,25 +51,17 @@ static CapturedStatement *captured = NULL;
 static int	ncaptured = 0;
 static int	maxcaptured = 0;
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static SchemamigDdlStatement *frames = NULL;
+static int	nframes = 0;
+static int	maxframes = 0;
 
-static void capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-								   bool readOnlyTree, ProcessUtilityContext context,
-								   ParamListInfo params, QueryEnvironment *queryEnv,
-								   DestReceiver *dest, QueryCompletion *qc);
-
-void
-schemamig_statement_capture_install(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = capture_ProcessUtility;
-}
-
-static void
-capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					   bool readOnlyTree, ProcessUtilityContext context,
-					   ParamListInfo params, QueryEnvironment *queryEnv,
-					   DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Called by hooks.c's ProcessUtility hook before the statement runs;
+ * returns the depth to restore with schemamig_statement_capture_pop(),
+ * which hooks.c calls however the statement ends.
+ */
+int
+schemamig_statement_capture_push(PlannedStmt *pstmt, const char *queryString)
 {
 	int			depth = ncaptured;
 
@@ -76,21 +80,13 @@ capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	captured[ncaptured].location = pstmt->stmt_location;
 	captured[ncaptured].length = pstmt->stmt_len;
 	ncaptured++;
+	return depth;
+}
 
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		ncaptured = depth;
-	}
-	PG_END_TRY();
+void
+schemamig_statement_capture_pop(int depth)
+{
+	ncaptured = depth;
 }
 
 /*
@@ -124,4 +120,69 @@ schemamig_client_statement_text(Node *parsetree)
 		}
 	}
 	return debug_query_string ? pstrdup(debug_query_string) : NULL;
+}
+
+/* ---- the DDL statements between ddl_command_start and ddl_command_end ---- */
+
+/* ddl_command_start: a new innermost frame */
+SchemamigDdlStatement *
+schemamig_ddl_statement_push(Node *parsetree, SchemamigVerdict verdict)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	SchemamigDdlStatement *frame;
+
+	if (frames == NULL)
+	{
+		maxframes = 8;
+		frames = MemoryContextAlloc(TopMemoryContext, sizeof(SchemamigDdlStatement) * maxframes);
+	}
+	else if (nframes == maxframes)
+	{
+		maxframes *= 2;
+		frames = repalloc(frames, sizeof(SchemamigDdlStatement) * maxframes);
+	}
+	frame = &frames[nframes++];
+	frame->parsetree = parsetree;
+	frame->subxid = GetCurrentSubTransactionId();
+	frame->verdict = verdict;
+	frame->statement = verdict == VERDICT_SKIP ? NULL :
+		schemamig_client_statement_text(parsetree);
+	frame->objects = NULL;
+	MemoryContextSwitchTo(oldcxt);
+	return frame;
+}
+
+/* The innermost frame, NULL when there is none */
+SchemamigDdlStatement *
+schemamig_ddl_statement_current(void)
+{
+	return nframes > 0 ? &frames[nframes - 1] : NULL;
+}
+
+/*
+ * ddl_command_end: pop the innermost frame into *frame if it is this
+ * statement's; false when the guard pushed none for it.
+ */
+bool
+schemamig_ddl_statement_pop(Node *parsetree, SchemamigDdlStatement *frame)
+{
+	if (nframes == 0 || frames[nframes - 1].parsetree != parsetree)
+		return false;
+	*frame = frames[--nframes];
+	return true;
+}
+
+/* The transaction ended: its frames went with TopTransactionContext */
+void
+schemamig_ddl_statement_reset(void)
+{
+	nframes = 0;
+}
+
+/* A subtransaction rolled back: the frames it pushed go */
+void
+schemamig_ddl_statement_abort_sub(SubTransactionId subid)
+{
+	while (nframes > 0 && frames[nframes - 1].subxid >= subid)
+		nframes--;
 }

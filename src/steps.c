@@ -20,11 +20,12 @@
  * one whose raw parse tree equals statement n of the revision (equal()
  * ignores token locations, so spacing, case of keywords and comments do not
  * matter; another index name, a missing CONCURRENTLY or another table do).
- * The admission is done by a ProcessUtility hook rather than the guard's
- * event trigger because PostgreSQL 15 fires no event trigger for REINDEX or
- * VACUUM; for the statements that do fire them, the hook opens the
- * migration context around the statement so the guard admits it and the
- * log records it under the revision and statement number.  Utility
+ * The admission is done in the ProcessUtility hook (hooks.c asks
+ * schemamig_step_admit() first) rather than the guard's event trigger
+ * because PostgreSQL 15 fires no event trigger for REINDEX or VACUUM; for
+ * the statements that do fire them, the admission opens the migration
+ * context around the statement so the guard admits it and the log records
+ * it under the revision and statement number.  Utility
  * statements that are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL
  * is refused with SM001 and closes the step.
  *
@@ -49,7 +50,7 @@
  *	  transaction-level history lock for a few milliseconds, never across a
  *	  client statement;
  *	- the step itself is guarded by a session-level advisory lock
- *	  (1935895911, 2), taken by begin_step() and released as soon as the
+ *	  (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP), taken by begin_step() and released as soon as the
  *	  admitted statement ends, fails, or the step is closed.  Nobody ever
  *	  waits for it: begin_step() only tries it, and when another session
  *	  holds it, the step is opened in "skip" mode: the statement that
@@ -90,9 +91,6 @@
 PG_FUNCTION_INFO_V1(schemamig_begin_step);
 PG_FUNCTION_INFO_V1(schemamig_finish_step);
 
-#define STEP_LOCK_KEY1		1935895911	/* 'scmg', as the history lock */
-#define STEP_LOCK_KEY2		2
-
 typedef enum StepMode
 {
 	STEP_NONE,
@@ -118,40 +116,12 @@ typedef struct StepState
 } StepState;
 
 static StepState step;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static void steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-								 bool readOnlyTree, ProcessUtilityContext context,
-								 ParamListInfo params, QueryEnvironment *queryEnv,
-								 DestReceiver *dest, QueryCompletion *qc);
-static void steps_xact_callback(XactEvent event, void *arg);
 static void step_close(void);
 static bool step_lock_try(void);
 static void step_lock_release(void);
 static void step_record_done(PlannedStmt *pstmt, const char *queryString);
 static bool statement_is_ddl(Node *parsetree);
-
-void
-schemamig_steps_install(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = steps_ProcessUtility;
-	RegisterXactCallback(steps_xact_callback, NULL);
-}
-
-/* The migration context must survive the commits inside the statement */
-bool
-schemamig_step_running(void)
-{
-	return step.running;
-}
-
-/* Is this session running a statement of that revision right now? */
-bool
-schemamig_step_running_revision(const char *revision)
-{
-	return step.running && strcmp(step.revision, revision) == 0;
-}
 
 /* ---- the step lock ---- */
 
@@ -160,7 +130,7 @@ step_lock_try(void)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEP_LOCK_KEY1, STEP_LOCK_KEY2, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP, 2);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		return false;
 	step.holds_lock = true;
@@ -174,34 +144,9 @@ step_lock_release(void)
 
 	if (!step.holds_lock)
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, STEP_LOCK_KEY1, STEP_LOCK_KEY2, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP, 2);
 	LockRelease(&tag, ExclusiveLock, true);
 	step.holds_lock = false;
-}
-
-/* pid of the session running a step, 0 when none (caller is in SPI) */
-int
-schemamig_step_lock_holder(void)
-{
-	int			ret;
-	bool		isnull;
-	int			pid;
-
-	ret = SPI_execute("SELECT pid FROM pg_catalog.pg_locks "
-					  "WHERE locktype OPERATOR(pg_catalog.=) 'advisory' "
-					  "AND database OPERATOR(pg_catalog.=) "
-					  "(SELECT oid FROM pg_catalog.pg_database "
-					  " WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
-					  "AND classid OPERATOR(pg_catalog.=) 1935895911::pg_catalog.oid "
-					  "AND objid OPERATOR(pg_catalog.=) 2::pg_catalog.oid "
-					  "AND objsubid OPERATOR(pg_catalog.=) 2 AND granted",
-					  true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_locks: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return 0;
-	pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return pid == MyProcPid ? 0 : pid;
 }
 
 static void
@@ -219,18 +164,19 @@ step_close(void)
 	step.skip_reason = NULL;
 }
 
-static void
-steps_xact_callback(XactEvent event, void *arg)
+/*
+ * The transaction ended (committed, aborted or prepared); called by
+ * hooks.c's transaction callback.
+ */
+void
+schemamig_steps_xact_end(bool committed)
 {
 	/*
 	 * The statement's "done" commits with its last transaction, after the
 	 * hook returned: keep the lock until then, or another client could see
 	 * the lock free and the statement not done, and run it again.
 	 */
-	if (step.release_at_xact_end && !step.running &&
-		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-		 event == XACT_EVENT_PREPARE))
+	if (step.release_at_xact_end && !step.running)
 	{
 		step.release_at_xact_end = false;
 		step_lock_release();
@@ -238,22 +184,10 @@ steps_xact_callback(XactEvent event, void *arg)
 	}
 	if (step.running || (step.mode == STEP_NONE && !step.holds_lock))
 		return;
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			step.committed = true;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* begin_step() rolled back: no step */
-			if (!step.committed)
-				step_close();
-			break;
-		default:
-			break;
-	}
+	if (committed)
+		step.committed = true;
+	else if (!step.committed)
+		step_close();			/* begin_step() rolled back: no step */
 }
 
 /* ---- begin_step / finish_step ---- */
@@ -471,7 +405,8 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 								  "(revision, direction, statements, done, running, running_pid) "
 								  "VALUES ($1, $2, $3, $4 OPERATOR(pg_catalog.-) 1, $4, $5) "
 								  "ON CONFLICT (revision) DO UPDATE SET running = $4, "
-								  "running_pid = $5, updated_at = pg_catalog.now()",
+								  "running_pid = $5, direction = $2, statements = $3, "
+								  "updated_at = pg_catalog.now()",
 								  5, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
@@ -553,85 +488,74 @@ statement_is_ddl(Node *parsetree)
 		schemamig_statement_needs_top_level(parsetree);
 }
 
-static void
-next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+/*
+ * hooks.c's ProcessUtility hook asks first, for every utility statement:
+ * pass it on, skip it (a NOTICE says why), or run it as the step's
+ * statement, between schemamig_step_statement_done() or _failed().  DDL
+ * that is not the step's statement is refused here and closes the step.
+ */
+SchemamigStepAdmission
+schemamig_step_admit(Node *parsetree, ProcessUtilityContext context)
 {
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-}
-
-static void
-steps_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					 bool readOnlyTree, ProcessUtilityContext context,
-					 ParamListInfo params, QueryEnvironment *queryEnv,
-					 DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (step.mode != STEP_NONE && step.committed && !step.running &&
-		context == PROCESS_UTILITY_TOPLEVEL)
+	if (step.mode == STEP_NONE || !step.committed || step.running ||
+		context != PROCESS_UTILITY_TOPLEVEL)
+		return STEP_ADMIT_PASS;
+	if (!equal(parsetree, step.parsetree))
 	{
-		if (!equal(parsetree, step.parsetree))
+		if (statement_is_ddl(parsetree))
 		{
-			if (statement_is_ddl(parsetree))
-			{
-				char	   *expected = pstrdup(step.text);
-				int			n = step.statement_no;
-				char	   *revision = pstrdup(step.revision);
+			char	   *expected = pstrdup(step.text);
+			int			n = step.statement_no;
+			char	   *revision = pstrdup(step.revision);
 
-				step_close();
-				ereport(ERROR,
-						(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
-						 errmsg("unversioned schema change blocked: %s",
-								GetCommandTagName(CreateCommandTag(parsetree))),
-						 errdetail("The open step admits only statement %d of revision \"%s\": %s",
-								   n, revision, expected),
-						 errhint("Run the rows of steps() in order; the step is now closed, begin_step() opens it again.")));
-			}
-		}
-		else if (step.mode == STEP_SKIP)
-		{
-			ereport(NOTICE,
-					(errmsg("statement not executed: %s", step.skip_reason)));
 			step_close();
-			return;
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+					 errmsg("unversioned schema change blocked: %s",
+							GetCommandTagName(CreateCommandTag(parsetree))),
+					 errdetail("The open step admits only statement %d of revision \"%s\": %s",
+							   n, revision, expected),
+					 errhint("Run the rows of steps() in order; the step is now closed, begin_step() opens it again.")));
 		}
-		else
-		{
-			step.running = true;
-			schemamig_context_open(step.direction, step.revision);
-			schemamig_context.statement_no = step.statement_no;
-			schemamig_context.statement = step.text;
-			PG_TRY();
-			{
-				next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-				step_record_done(pstmt, queryString);
-			}
-			PG_CATCH();
-			{
-				schemamig_context_close();
-				step_close();
-				PG_RE_THROW();
-			}
-			PG_END_TRY();
-			schemamig_context_close();
-			/* the lock goes when this transaction ends (steps_xact_callback) */
-			step.release_at_xact_end = step.holds_lock;
-			step_close();
-			return;
-		}
+		return STEP_ADMIT_PASS;
+	}
+	if (step.mode == STEP_SKIP)
+	{
+		ereport(NOTICE,
+				(errmsg("statement not executed: %s", step.skip_reason)));
+		step_close();
+		return STEP_ADMIT_SKIP;
 	}
 
-	next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-						params, queryEnv, dest, qc);
+	/* the guard admits it and the log records it under the revision */
+	step.running = true;
+	schemamig_context_open(step.direction, step.revision);
+	schemamig_context.statement_no = step.statement_no;
+	schemamig_context.statement = step.text;
+	schemamig_context.spans_commits = true;
+	return STEP_ADMIT_RUN;
+}
+
+/* The admitted statement failed: no step any more */
+void
+schemamig_step_statement_failed(void)
+{
+	schemamig_context_close();
+	step_close();
+}
+
+/*
+ * The admitted statement ran, in its last transaction: record it done and
+ * close the step.  The step lock goes when this transaction ends
+ * (schemamig_steps_xact_end).
+ */
+void
+schemamig_step_statement_done(PlannedStmt *pstmt, const char *queryString)
+{
+	step_record_done(pstmt, queryString);
+	schemamig_context_close();
+	step.release_at_xact_end = step.holds_lock;
+	step_close();
 }
 
 /*

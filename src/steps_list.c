@@ -4,11 +4,12 @@
  *		steps() and downgrade_steps(): the top-level statements that take
  *		the database to a target, for psql's \gexec or any driver.
  *
- * Runs of transactional revisions become upgrade()/downgrade() calls of at
- * most STEPS_CHUNK revisions each, so replaying a long history never needs
- * one transaction that locks thousands of new tables; each call names a
- * revision id, never a relative target, so running a row twice (two
- * clients) never moves further than intended.  A non-transactional
+ * Runs of transactional revisions become CALL upgrade_each() rows (one
+ * transaction per revision) and downgrade() calls of at most STEPS_CHUNK
+ * revisions each, so replaying a long history never needs one transaction
+ * that locks thousands of new tables; each row names a revision id, never
+ * a relative target, so running a row twice (two clients) never moves
+ * further than intended.  A non-transactional
  * revision becomes begin_step / statement / finish_step rows from its first
  * statement not yet done, preceded by the repair of what an interrupted
  * build left behind (progress.c).
@@ -31,7 +32,10 @@
 PG_FUNCTION_INFO_V1(schemamig_steps);
 PG_FUNCTION_INFO_V1(schemamig_downgrade_steps);
 
-/* Transactional revisions per upgrade() row of steps() */
+/*
+ * Transactional revisions per downgrade() row of downgrade_steps(): a long
+ * replay never needs one transaction that locks thousands of tables.
+ */
 #define STEPS_CHUNK			50
 
 static Datum steps_srf(FunctionCallInfo fcinfo, bool up);
@@ -80,6 +84,12 @@ emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
 	{
 		SchemamigStatement *st = list_nth(statements, n - 1);
 
+		/* schemamig runs what can run in a transaction, recorded with it */
+		if (!st->needs_top_level)
+		{
+			emit(rsinfo, psprintf("SELECT schemamig.run_step(%s, %d%s)", id, n, dirarg));
+			continue;
+		}
 		emit(rsinfo, psprintf("SELECT schemamig.begin_step(%s, %d%s)", id, n, dirarg));
 		emit(rsinfo, st->text);
 	}
@@ -87,38 +97,37 @@ emit_revision_steps(ReturnSetInfo *rsinfo, SchemamigNode *node,
 }
 
 /*
- * A run of transactional revisions: upgrade() of each revision of a chunk
- * that has no child in the chunk applies exactly the chunk, whatever the
- * branches; at most STEPS_CHUNK revisions per transaction.
+ * A run of transactional revisions: CALL upgrade_each() of each revision
+ * of the run that has no child in the run, which applies exactly the run,
+ * whatever the branches, committing after every revision.  One transaction
+ * per revision is what makes a lock-safety split work (ADD CONSTRAINT ...
+ * NOT VALID in one revision, VALIDATE in the next: the first one's ACCESS
+ * EXCLUSIVE lock is released before VALIDATE runs; in one transaction it
+ * stalled writers for the whole VALIDATE), and it never needs one
+ * transaction for a long history.  One row per run rather than an
+ * upgrade() row per revision: each upgrade() call stores the schema
+ * fingerprint, which made a 3,000-revision replay quadratic.
  */
 static void
 emit_upgrade_run(ReturnSetInfo *rsinfo, SchemamigGraph *graph, List *run)
 {
-	bool	   *in_chunk = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	int			start = 0;
+	bool	   *in_run = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 
-	while (start < list_length(run))
+	for (int k = 0; k < list_length(run); k++)
+		in_run[list_nth_int(run, k)] = true;
+	for (int k = 0; k < list_length(run); k++)
 	{
-		int			end = Min(start + STEPS_CHUNK, list_length(run));
+		SchemamigNode *node = &graph->nodes[list_nth_int(run, k)];
+		bool		leaf = true;
 
-		for (int k = start; k < end; k++)
-			in_chunk[list_nth_int(run, k)] = true;
-		for (int k = start; k < end; k++)
-		{
-			SchemamigNode *node = &graph->nodes[list_nth_int(run, k)];
-			bool		leaf = true;
-
-			for (int c = 0; c < node->nchildren && leaf; c++)
-				if (in_chunk[node->children[c]])
-					leaf = false;
-			if (leaf)
-				emit(rsinfo, psprintf("SELECT schemamig.upgrade(%s)",
-									  quote_literal_cstr(node->revision)));
-		}
-		for (int k = start; k < end; k++)
-			in_chunk[list_nth_int(run, k)] = false;
-		start = end;
+		for (int c = 0; c < node->nchildren && leaf; c++)
+			if (in_run[node->children[c]])
+				leaf = false;
+		if (leaf)
+			emit(rsinfo, psprintf("CALL schemamig.upgrade_each(%s)",
+								  quote_literal_cstr(node->revision)));
 	}
+	pfree(in_run);
 }
 
 /*

@@ -4,7 +4,7 @@
 # the postgres OS user, listening only on a private Unix socket directory.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl make gcc"
+PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl make gcc"
 # test/integration/flask_migrate.sh: a real Flask-Migrate deploy
 PACKAGES="$PACKAGES python3-flask-migrate python3-psycopg2"
 

@@ -16,8 +16,10 @@ GRANT CREATE ON SCHEMA public TO sm_step_deploy;
 CREATE TABLE owned_by_postgres (id int);
 GRANT EXECUTE ON FUNCTION schemamig.register(text, text, text, text[], text),
       schemamig.upgrade(text), schemamig.steps(text), schemamig.downgrade_steps(text),
-      schemamig.begin_step(text, integer, text), schemamig.finish_step(text)
+      schemamig.begin_step(text, integer, text), schemamig.finish_step(text),
+      schemamig.run_step(text, integer, text)
    TO sm_step_deploy;
+GRANT EXECUTE ON PROCEDURE schemamig.upgrade_each(text) TO sm_step_deploy;
 RESET schemamig.guard;
 SQL
 as_deploy() { psql -X -d $db -U sm_step_deploy "$@"; }

@@ -1,0 +1,135 @@
+/*-------------------------------------------------------------------------
+ *
+ * begin_revision.c
+ *		begin_revision() and end_revision(): a migration context opened by
+ *		the client for DDL it sends itself, until the end of its
+ *		transaction block.
+ *
+ * begin_revision() of an unknown id (what a client tool does in every
+ * transaction) registers it without loading the graph: a primary-key
+ * lookup, the applied leaves from graph.c's summary cache, so its cost
+ * does not grow with the number of registered revisions.
+ *
+ * begin_revision() marks its revision applied at once rather than at
+ * commit: the row is only visible once the transaction commits and
+ * disappears with an abort (or a ROLLBACK PREPARED), which is exactly
+ * "applied at commit", also under two-phase commit.
+ *
+ * The context itself is context.c's; hooks.c closes it at the end of the
+ * transaction.
+ *
+ * IDENTIFICATION
+ *		src/begin_revision.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_begin_revision);
+PG_FUNCTION_INFO_V1(schemamig_end_revision);
+
+/*
+ * begin_revision(revision text, message text DEFAULT NULL)
+ *
+ * Opens a client-driven migration context until the end of the current
+ * transaction block.  An unknown revision is registered as kind 'external'
+ * on top of the applied leaves (current()); a known one must be pending
+ * with all its parents applied.
+ */
+Datum
+schemamig_begin_revision(PG_FUNCTION_ARGS)
+{
+	char	   *revision;
+	char	   *message = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	SchemamigGraph *graph;
+	int			node;
+	SchemamigNode *n;
+	TimestampTz started = GetCurrentTimestamp();
+
+	schemamig_check_writable("begin_revision()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("revision id must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("begin_revision() can only be used in a transaction block"),
+				 errdetail("The revision stays open until the end of the transaction; outside a transaction block that would be the end of this very statement."),
+				 errhint("Run BEGIN first, then begin_revision(), your DDL and COMMIT.")));
+	if (schemamig_context_active())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" is already open in this transaction",
+						schemamig_context.revision),
+				 errhint("Call end_revision() first, or commit.")));
+	if (!schemamig_is_valid_id(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("invalid revision id \"%s\"", revision),
+				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	{
+		List	   *heads;
+		List	   *current;
+
+		schemamig_graph_summary(&heads, &current);
+		schemamig_bump_generation();
+		schemamig_register_external(revision, message, current);
+		schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
+		schemamig_journal_insert(revision, "upgrade", revision, started);
+		schemamig_graph_summary_store(schemamig_names_replace(heads, current, revision),
+									  list_make1(revision));
+		SPI_finish();
+		schemamig_context_open(DIRECTION_CLIENT, revision);
+		PG_RETURN_VOID();
+	}
+
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	node = schemamig_graph_require(graph, revision);
+	n = &graph->nodes[node];
+	if (n->applied)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" is already applied", revision),
+				 errhint("Open a new revision id for new changes.")));
+	for (int j = 0; j < n->nparents; j++)
+		if (!graph->nodes[n->parents[j]].applied)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+					 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+							graph->nodes[n->parents[j]].revision, revision),
+					 errhint("Upgrade to the parent first.")));
+	schemamig_mark_applied(revision, n->checksum);
+	schemamig_journal_insert(revision, "upgrade", revision, started);
+	SPI_finish();
+
+	schemamig_context_open(DIRECTION_CLIENT, revision);
+	PG_RETURN_VOID();
+}
+
+Datum
+schemamig_end_revision(PG_FUNCTION_ARGS)
+{
+	if (schemamig_context.direction != DIRECTION_CLIENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no revision is open"),
+				 errhint("begin_revision() opens one.")));
+	schemamig_context_close();
+	PG_RETURN_VOID();
+}

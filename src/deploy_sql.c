@@ -1,0 +1,307 @@
+/*-------------------------------------------------------------------------
+ *
+ * deploy_sql.c
+ *		The SQL side of deploys a pipeline can trust: pending(), assert_at()
+ *		and run_step().
+ *
+ * pending(target) lists what upgrade(target) would apply, in that order;
+ * assert_at(target) fails with SM009 when that list is not empty, so one
+ * extra line makes a "psql -v ON_ERROR_STOP=1" pipeline exit non-zero
+ * whenever a deploy stopped short (upgrade() stops before a
+ * non-transactional revision, by design).
+ *
+ * run_step(revision, n) is the step protocol's row for a statement of a
+ * non-transactional revision that can itself run inside a transaction
+ * (DML, CREATE TABLE AS, CREATE MATERIALIZED VIEW ... AS, ordinary DDL):
+ * schemamig runs it, in the same transaction that records it done, so it
+ * runs exactly once however often the rows of steps() are replayed, and
+ * it needs no admission by the step hook.  Statements that need the top
+ * level keep the begin_step() protocol (steps.c).  run_step() takes the
+ * history lock like begin_step()'s bookkeeping; it never waits for the
+ * step lock (a CREATE INDEX CONCURRENTLY in another session waits for old
+ * snapshots, so waiting for it here could deadlock).
+ *
+ * IDENTIFICATION
+ *		src/deploy_sql.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/tuplestore.h"
+
+#include "schemamig.h"
+
+PG_FUNCTION_INFO_V1(schemamig_pending);
+PG_FUNCTION_INFO_V1(schemamig_assert_at);
+PG_FUNCTION_INFO_V1(schemamig_run_step);
+
+/* at most this many ids in a message; the rest are counted */
+#define NAMES_IN_MESSAGE	10
+
+/*
+ * "a, b, c and 7 more" for the nodes of a list: used by the warnings and
+ * errors that say what is left.
+ */
+char *
+schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from)
+{
+	StringInfoData buf;
+	int			shown = 0;
+
+	initStringInfo(&buf);
+	for (int k = from; k < list_length(nodes); k++)
+	{
+		if (shown == NAMES_IN_MESSAGE)
+		{
+			appendStringInfo(&buf, " and %d more", list_length(nodes) - k);
+			break;
+		}
+		appendStringInfo(&buf, "%s%s", shown ? ", " : "",
+						 graph->nodes[list_nth_int(nodes, k)].revision);
+		shown++;
+	}
+	return buf.data;
+}
+
+static List *
+pending_of(const char *target, SchemamigGraph **graph)
+{
+	if (target[0] == '+' || target[0] == '-')
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+				 errmsg("invalid target \"%s\"", target),
+				 errhint("Give \"heads\", \"head\" or a revision id: a relative target moves with the database.")));
+	*graph = schemamig_graph_load();
+	return schemamig_graph_pending(*graph, target);
+}
+
+/* pending(target text DEFAULT 'heads') -> SETOF text */
+Datum
+schemamig_pending(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SchemamigGraph *graph;
+	List	   *todo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	todo = pending_of(target, &graph);
+	foreach(lc, todo)
+	{
+		Datum		value = CStringGetTextDatum(graph->nodes[lfirst_int(lc)].revision);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* assert_at(target text DEFAULT 'heads') -> void, or SM009 */
+Datum
+schemamig_assert_at(PG_FUNCTION_ARGS)
+{
+	char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SchemamigGraph *graph;
+	List	   *todo;
+	List	   *progress;
+	SchemamigProgress *p = NULL;
+	ListCell   *lc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	todo = pending_of(target, &graph);
+	progress = schemamig_progress_load();
+	foreach(lc, todo)
+	{
+		p = schemamig_progress_find(progress, graph->nodes[lfirst_int(lc)].revision);
+		if (p)
+			break;
+	}
+	if (todo != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED),
+				 errmsg("database is not at target \"%s\"", target),
+				 errdetail_plural("%d revision is pending: %s.%s",
+								  "%d revisions are pending: %s.%s",
+								  list_length(todo), list_length(todo),
+								  schemamig_deploy_names(graph, todo, 0),
+								  p ? psprintf(" Revision \"%s\" is partially applied (%d of %d statements).",
+											   p->revision, p->done, p->statements) : ""),
+				 errhint("Apply them with the schemamig client (schemamig deploy), CALL schemamig.upgrade_each('%s') and the rows of SELECT * FROM schemamig.steps('%s') \\gexec.",
+						 target, target)));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+static void
+run_step_error_callback(void *arg)
+{
+	SchemamigStatement *st = (SchemamigStatement *) arg;
+
+	errcontext("%s of revision \"%s\", statement %d: %.200s%s",
+			   schemamig_direction_name(schemamig_context.direction),
+			   schemamig_context.revision, st->statement_no, st->text,
+			   strlen(st->text) > 200 ? "..." : "");
+}
+
+/*
+ * run_step(revision text, statement_no integer, direction text DEFAULT
+ * 'upgrade') -> void
+ */
+Datum
+schemamig_run_step(PG_FUNCTION_ARGS)
+{
+	char	   *revision;
+	int			n;
+	char	   *dirname;
+	SchemamigDirection direction;
+	bool		up;
+	SchemamigGraph *graph;
+	SchemamigNode *node;
+	SchemamigProgress *p;
+	SchemamigStatement *st;
+	int			total;
+	int			save_nestlevel;
+	int			ret;
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[4];
+	ErrorContextCallback errcallback;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("run_step() arguments must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	n = PG_GETARG_INT32(1);
+	dirname = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(dirname, "upgrade") == 0)
+		direction = DIRECTION_UPGRADE;
+	else if (strcmp(dirname, "downgrade") == 0)
+		direction = DIRECTION_DOWNGRADE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid step direction \"%s\"", dirname),
+				 errhint("The direction is \"upgrade\" or \"downgrade\".")));
+	up = direction == DIRECTION_UPGRADE;
+	schemamig_check_can_migrate("run_step()");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schemamig_lock_history();
+	schemamig_bump_generation();
+	graph = schemamig_graph_load();
+	node = &graph->nodes[schemamig_graph_require(graph, revision)];
+	p = schemamig_progress_find(schemamig_progress_load(), revision);
+
+	if (up ? node->upgrade_transactional : node->downgrade_transactional)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" runs inside a transaction: it has no steps", revision),
+				 errhint("Use schemamig.%s('%s').", up ? "upgrade" : "downgrade",
+						 up ? revision : "<target>")));
+	if (!up && node->irreversible)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_IRREVERSIBLE),
+				 errmsg("revision \"%s\" is irreversible", revision)));
+	if (p != NULL && p->direction != direction)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("revision \"%s\" is partially %s", revision,
+						up ? "reverted" : "applied"),
+				 errhint("Finish that first, or stamp() the database.")));
+	st = schemamig_script_statement(revision, direction, n, &total);
+	if (st == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+				 errmsg("revision \"%s\" has no %s statement %d", revision, dirname, n),
+				 errdetail_plural("Its %s script has %d statement.",
+								  "Its %s script has %d statements.",
+								  total, dirname, total)));
+	if (st->needs_top_level)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("statement %d of revision \"%s\" must run at top level", n, revision),
+				 errhint("Run SELECT schemamig.begin_step('%s', %d%s) and then the statement itself.",
+						 revision, n, up ? "" : ", 'downgrade'")));
+
+	/* done already, by this or another client: it runs once */
+	if ((p != NULL && n <= p->done) ||
+		(p == NULL && (up ? node->applied : !node->applied)))
+	{
+		ereport(NOTICE,
+				(errmsg("step skipped: statement %d of revision \"%s\" has already run", n, revision)));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	if (p == NULL)
+	{
+		for (int j = 0; up && j < node->nparents; j++)
+			if (!graph->nodes[node->parents[j]].applied)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+								graph->nodes[node->parents[j]].revision, revision),
+						 errhint("Run the rows of steps() in order.")));
+		for (int j = 0; !up && j < node->nchildren; j++)
+			if (graph->nodes[node->children[j]].applied)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("child \"%s\" of revision \"%s\" is still applied",
+								graph->nodes[node->children[j]].revision, revision),
+						 errhint("Run the rows of downgrade_steps() in order.")));
+	}
+	if (n != (p ? p->done : 0) + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("statement %d of revision \"%s\" must run first",
+						(p ? p->done : 0) + 1, revision),
+				 errhint("Run the rows of %s in order.", up ? "steps()" : "downgrade_steps()")));
+
+	/* run it as the caller, logged under the revision and statement number */
+	save_nestlevel = schemamig_set_lock_timeout();
+	errcallback.callback = run_step_error_callback;
+	errcallback.arg = st;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	schemamig_context_open(direction, revision);
+	schemamig_context.statement_no = n;
+	schemamig_context.statement = st->text;
+	ret = SPI_execute(st->text, false, 0);
+	if (ret < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("statement could not be executed: %s", SPI_result_code_string(ret))));
+	schemamig_context_close();
+	error_context_stack = errcallback.previous;
+	/* the statement's settings end with it, as in upgrade() */
+	AtEOXact_GUC(false, save_nestlevel);
+
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = CStringGetTextDatum(dirname);
+	values[2] = Int32GetDatum(total);
+	values[3] = Int32GetDatum(n);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.progress AS p "
+								  "(revision, direction, statements, done) "
+								  "VALUES ($1, $2, $3, $4) "
+								  "ON CONFLICT (revision) DO UPDATE SET done = $4, "
+								  "direction = $2, statements = $3, running = NULL, "
+								  "running_pid = NULL, updated_at = pg_catalog.now()",
+								  4, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+	SPI_finish();
+	PG_RETURN_VOID();
+}

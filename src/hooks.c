@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		The one place that installs schemamig's hooks and registers its
+ *		callbacks, and the order in which each calls the modules.
+ *
+ * Modelled on sepgsql's hooks.c: every module exposes plain functions and
+ * this file decides when they run.  The runtime below it (context.c,
+ * statement_text.c, guard.c, ddl_log.c) never calls a module above it by
+ * name; where it needs one (the guard asking Alembic mode for a verdict,
+ * the log handing a provisional row to Alembic or a rewrite to plan()), it
+ * calls a function pointer it owns and this file fills at load time.
+ * src/README.md draws the layers.
+ *
+ * Installed once per backend, from _PG_init, i.e. when the library loads:
+ * at the first call of one of its functions (the guard's event trigger on
+ * the first DDL statement, at the latest) or at backend start with
+ * session_preload_libraries / shared_preload_libraries.
+ *
+ * ProcessUtility hook, for every utility statement, outermost first:
+ *	1. steps.c admission: an open step refuses other DDL (SM001), skips its
+ *	   statement when another session runs it, or runs it under the
+ *	   migration context and records it done;
+ *	2. statement_text.c capture: the statement's text and location, for the
+ *	   guard's and the log's event triggers, which fire inside 3;
+ *	3. the previous hook (Citus, when it is loaded: it must be first in
+ *	   shared_preload_libraries, so schemamig's hook wraps Citus' and sees
+ *	   the statement before Citus propagates it), else
+ *	   standard_ProcessUtility.
+ *
+ * object_access_hook: installed, chained, and filtered to what a user did
+ * (is_internal events, which PostgreSQL raises for objects it creates or
+ * alters on its own behalf, are ignored).  No module acts on it yet; the
+ * sealing of schemamig's own objects (#12) calls in here.
+ *
+ * Transaction callback.  PostgreSQL calls transaction callbacks in reverse
+ * registration order; schemamig registers exactly one, so the order is the
+ * one written here:
+ *	PRE_COMMIT, PRE_PREPARE (an ERROR here aborts the transaction):
+ *		1. Alembic: refuse DDL no version write attributed (SM001).
+ *		   The Alembic settlement itself ran before, in a deferred trigger,
+ *		   because it writes rows.  Commit-time work of this release goes
+ *		   here, after this check, in this order: Alembic lint, then
+ *		2. the ledger link (ledger.c: the last row of the transaction's
+ *		   chain, after everything that may still write rows).  PREPARE
+ *		   TRANSACTION passes PRE_PREPARE instead of PRE_COMMIT and nothing
+ *		   at all at COMMIT PREPARED (which may run in another session), so
+ *		   each step is done for both events and must leave nothing for
+ *		   COMMIT to finish: its rows commit or roll back with the prepared
+ *		   transaction.
+ *	COMMIT, ABORT, PREPARE (the transaction is over; never ERROR):
+ *		1. steps: release the step lock after the statement's last
+ *		   transaction, or close a step whose begin_step() rolled back;
+ *		2. Alembic: forget the held DDL and version writes;
+ *		3. the migration context closes (unless a step's statement spans
+ *		   this commit), and the log drops its frames;
+ *		4. the ledger writes the head a commit made to the server log
+ *		   (LOG_SERVER_ONLY; "pending" at PREPARE) and forgets its batch.
+ *
+ * Subtransaction callback, at ABORT_SUB: Alembic takes back what the
+ * subtransaction held and settled, the log drops its frames, the context
+ * closes if the subtransaction opened it, the ledger takes its rows out of
+ * the batch; at COMMIT_SUB the context and the ledger's saved state pass
+ * to the parent.
+ *
+ * Cache invalidation callbacks: the log forgets its cached OIDs, column
+ * map and role names; the ledger its encoding plans.
+ *
+ * IDENTIFICATION
+ *		src/hooks.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/objectaccess.h"
+#include "tcop/utility.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+
+#include "schemamig.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access = NULL;
+
+static void schemamig_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+									 bool readOnlyTree, ProcessUtilityContext context,
+									 ParamListInfo params, QueryEnvironment *queryEnv,
+									 DestReceiver *dest, QueryCompletion *qc);
+static void schemamig_object_access(ObjectAccessType access, Oid classId,
+									Oid objectId, int subId, void *arg);
+static void schemamig_xact_callback(XactEvent event, void *arg);
+static void schemamig_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									   SubTransactionId parentSubid, void *arg);
+
+void
+schemamig_hooks_install(void)
+{
+	/* what the runtime asks of the modules above it */
+	schemamig_guard_classify_rest = schemamig_alembic_classify;
+	schemamig_ddl_log_callbacks.hold = schemamig_alembic_hold;
+	schemamig_ddl_log_callbacks.version_table_created = schemamig_alembic_table_done;
+	schemamig_ddl_log_callbacks.table_rewritten = schemamig_plan_note_rewrite;
+
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = schemamig_ProcessUtility;
+	prev_object_access = object_access_hook;
+	object_access_hook = schemamig_object_access;
+
+	RegisterXactCallback(schemamig_xact_callback, NULL);
+	RegisterSubXactCallback(schemamig_subxact_callback, NULL);
+
+	CacheRegisterRelcacheCallback(schemamig_ddl_log_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(schemamig_ledger_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
+}
+
+/* ---- ProcessUtility ---- */
+
+/* 2 and 3 of the banner: capture the statement's text, run it */
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString,
+			bool readOnlyTree, ProcessUtilityContext context,
+			ParamListInfo params, QueryEnvironment *queryEnv,
+			DestReceiver *dest, QueryCompletion *qc)
+{
+	int			depth = schemamig_statement_capture_push(pstmt, queryString);
+
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		schemamig_statement_capture_pop(depth);
+	}
+	PG_END_TRY();
+}
+
+static void
+schemamig_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	switch (schemamig_step_admit(pstmt->utilityStmt, context))
+	{
+		case STEP_ADMIT_PASS:
+			run_utility(pstmt, queryString, readOnlyTree, context,
+						params, queryEnv, dest, qc);
+			break;
+		case STEP_ADMIT_SKIP:
+			break;
+		case STEP_ADMIT_RUN:
+			PG_TRY();
+			{
+				run_utility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+				schemamig_step_statement_done(pstmt, queryString);
+			}
+			PG_CATCH();
+			{
+				schemamig_step_statement_failed();
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			break;
+	}
+}
+
+/* ---- object access ---- */
+
+/* PostgreSQL acting on its own behalf (a table's row type, a toast table) */
+static bool
+object_access_is_internal(ObjectAccessType access, void *arg)
+{
+	switch (access)
+	{
+		case OAT_POST_CREATE:
+			return arg && ((ObjectAccessPostCreate *) arg)->is_internal;
+		case OAT_POST_ALTER:
+			return arg && ((ObjectAccessPostAlter *) arg)->is_internal;
+		case OAT_DROP:
+			return arg &&
+				(((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL) != 0;
+		default:
+			return false;
+	}
+}
+
+static void
+schemamig_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (object_access_is_internal(access, arg))
+		return;
+	/* the seal of schemamig's own objects (#12) is called here */
+}
+
+/* ---- transaction and subtransaction ends ---- */
+
+static void
+schemamig_xact_callback(XactEvent event, void *arg)
+{
+	bool		committed;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			schemamig_alembic_pre_commit();
+			/* last: the link covers every row the transaction wrote */
+			schemamig_ledger_pre_commit();
+			return;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			committed = true;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			committed = false;
+			break;
+		default:
+			return;
+	}
+	schemamig_steps_xact_end(committed);
+	schemamig_alembic_xact_end();
+	schemamig_guard_plumbing = false;
+	schemamig_context_xact_end(committed);
+	schemamig_ddl_statement_reset();
+	schemamig_ledger_xact_end(event);
+}
+
+static void
+schemamig_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_ABORT_SUB:
+			schemamig_alembic_subxact_abort(mySubid);
+			schemamig_ddl_statement_abort_sub(mySubid);
+			schemamig_context_subxact_end(false, mySubid, parentSubid);
+			schemamig_ledger_subxact_end(false, mySubid, parentSubid);
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			schemamig_context_subxact_end(true, mySubid, parentSubid);
+			schemamig_ledger_subxact_end(true, mySubid, parentSubid);
+			break;
+		default:
+			break;
+	}
+}

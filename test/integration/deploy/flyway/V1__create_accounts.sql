@@ -1,0 +1,4 @@
+CREATE TABLE accounts (
+    id BIGINT PRIMARY KEY,
+    created TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -1,0 +1,8 @@
+-- schemamig:message users
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+-- schemamig:downgrade
+DROP TABLE users;

@@ -1,0 +1,5 @@
+-- +migrate Up
+CREATE TABLE people (id int PRIMARY KEY, name text);
+
+-- +migrate Down
+DROP TABLE people;
