@@ -22,7 +22,8 @@ SET schemamig.guard = warn;
 CREATE TABLE adhoc (id int);
 RESET schemamig.guard;
 
--- every row carries its transaction's batch and a 32-byte SHA-256
+-- every row carries its transaction's batch and an 8-byte locator (the SHA-256
+-- over its batch's rows is in the link)
 SELECT 'ddl_log' AS t, id, ledger_batch, length(ledger_hash) AS hash_len FROM schemamig.ddl_log
 UNION ALL
 SELECT 'journal', id, ledger_batch, length(ledger_hash) FROM schemamig.journal

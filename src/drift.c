@@ -110,9 +110,9 @@ static const char *const flags[] = {
 	"force row level security", "not null", "row level security"
 };
 
-static void load_baseline(Baseline *b);
-static void load_explained(Explained *e, int64 fingerprint_seq);
-static List *load_marks(int64 accepted_seq, int64 upto);
+static void load_baseline(Baseline *b, MemoryContext cxt);
+static void load_explained(Explained *e, int64 fingerprint_seq, MemoryContext cxt);
+static List *load_marks(int64 accepted_seq, int64 upto, MemoryContext cxt);
 static List *compute_drift(bool *known, int64 upto, bool stop_at_first);
 static bool is_explained(Explained *e, const char *identity);
 static int	object_cmp(const ListCell *a, const ListCell *b);
@@ -271,9 +271,8 @@ schemamig_drift_after_migration(void)
 
 /* The baseline; the caller is connected to SPI */
 static void
-load_baseline(Baseline *b)
+load_baseline(Baseline *b, MemoryContext caller_cxt)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
 	int			ret;
 
 	memset(b, 0, sizeof(Baseline));
@@ -282,8 +281,8 @@ load_baseline(Baseline *b)
 								  "SELECT t.key, o.key, o.value, "
 								  "s.descriptions OPERATOR(pg_catalog.->) t.key "
 								  "OPERATOR(pg_catalog.->>) o.key, "
-								  "pg_catalog.coalesce(s.fingerprint_seq, 0), "
-								  "pg_catalog.coalesce(s.accepted_seq, 0) "
+								  "COALESCE(s.fingerprint_seq, 0), "
+								  "COALESCE(s.accepted_seq, 0) "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
@@ -344,9 +343,8 @@ load_baseline(Baseline *b)
 	"AND d.ledger_batch OPERATOR(pg_catalog.=) $3 "
 
 static void
-load_explained(Explained *e, int64 fingerprint_seq)
+load_explained(Explained *e, int64 fingerprint_seq, MemoryContext caller_cxt)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
 	Datum		values[3];
 	int			ret;
@@ -428,9 +426,8 @@ is_explained(Explained *e, const char *identity)
 
 /* Unversioned DDL after accepted_seq (up to "upto" if > 0), and this transaction's */
 static List *
-load_marks(int64 accepted_seq, int64 upto)
+load_marks(int64 accepted_seq, int64 upto, MemoryContext caller_cxt)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
 	Datum		values[4];
 	List	   *rows = NIL;
@@ -597,6 +594,7 @@ describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c)
 static List *
 compute_drift(bool *known, int64 upto, bool stop_at_first)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	Baseline	b;
 	Explained	e;
 	List	   *current;
@@ -606,7 +604,7 @@ compute_drift(bool *known, int64 upto, bool stop_at_first)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	load_baseline(&b);
+	load_baseline(&b, cxt);
 	*known = b.known;
 	if (!b.known)
 	{
@@ -615,13 +613,13 @@ compute_drift(bool *known, int64 upto, bool stop_at_first)
 	}
 	if (b.memory)
 	{
-		rows = load_marks(b.accepted_seq, upto);
+		rows = load_marks(b.accepted_seq, upto, cxt);
 		if (stop_at_first && rows != NIL)
 		{
 			SPI_finish();
 			return rows;
 		}
-		load_explained(&e, b.fingerprint_seq);
+		load_explained(&e, b.fingerprint_seq, cxt);
 	}
 	else
 		memset(&e, 0, sizeof(e));
@@ -771,7 +769,7 @@ schemamig_drift_check(const char *function)
 		SPI_finish();
 		return;
 	}
-	ret = schemamig_owner_execute("SELECT pg_catalog.coalesce((SELECT accepted_seq FROM schemamig.state "
+	ret = schemamig_owner_execute("SELECT COALESCE((SELECT accepted_seq FROM schemamig.state "
 								  "WHERE fingerprint IS NOT NULL), -1)",
 								  0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
@@ -808,10 +806,11 @@ schemamig_drift_check(const char *function)
 		StringInfoData list;
 		ListCell   *lc;
 		int			n = 0;
+		MemoryContext cxt = CurrentMemoryContext;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		rows = load_marks(accepted, 0);
+		rows = load_marks(accepted, 0, cxt);
 		SPI_finish();
 		initStringInfo(&list);
 		foreach(lc, rows)

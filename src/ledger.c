@@ -554,6 +554,21 @@ flush(int t)
 
 /* ---- appending rows ---- */
 
+/* The backend's encoding and batch buffers, made on first use */
+static void
+buffers_init(void)
+{
+	MemoryContext oldcxt;
+
+	if (encoding.data != NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	initStringInfo(&buffer[0]);
+	initStringInfo(&buffer[1]);
+	initStringInfo(&encoding);
+	MemoryContextSwitchTo(oldcxt);
+}
+
 /*
  * Fill ledger_batch and ledger_hash of a row about to be inserted into
  * schemamig.ddl_log or schemamig.journal (rel), given as values/nulls of
@@ -580,15 +595,7 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 			return;
 		batch_id = nextval_internal(seqid, false);
 	}
-	if (encoding.data == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&encoding);
-		initStringInfo(&buffer[0]);
-		initStringInfo(&buffer[1]);
-		MemoryContextSwitchTo(oldcxt);
-	}
+	buffers_init();
 	/* the state before this subtransaction's first row, to restore at its abort */
 	if (subid != TopSubTransactionId &&
 		(nsaved == 0 || saved[nsaved - 1].subid != subid))
@@ -781,13 +788,7 @@ link_hash(TablePlan *plan, Datum *values, bool *nulls, const uint8 *prev, uint8 
 	bool		hash_null = nulls[LINK_HASH];
 
 	nulls[LINK_HASH] = true;
-	if (encoding.data == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&encoding);
-		MemoryContextSwitchTo(oldcxt);
-	}
+	buffers_init();
 	encode_row(plan, values, nulls, &encoding);
 	nulls[LINK_HASH] = hash_null;
 	if (pg_cryptohash_init(ctx) < 0)
