@@ -89,6 +89,7 @@ typedef struct Baseline
 	List	   *objects;		/* SchemamigObjectHash, sorted */
 	int64		fingerprint_seq;
 	int64		accepted_seq;
+	int64		baseline_batch; /* the batch of the transaction that took it */
 } Baseline;
 
 /* What versioned DDL since the baseline touched */
@@ -97,30 +98,34 @@ typedef struct Explained
 	bool		everything;
 	List	   *identities;		/* char *: objects and tables named */
 	List	   *schemas;		/* char *: schemas renamed or granted in */
+	List	   *unexplained;	/* char *: named by unaccepted unversioned DDL */
+	bool		nothing;		/* unversioned DDL that names no object */
 } Explained;
 
 static const char *const labels[] = {
 	"access method ", "acl ", "cache ", "collation ", "cycle ", "default ",
-	"definition ", "enabled ", "generated ", "identity ", "increment ",
-	"inherits ", "kind ", "max ", "min ", "of type ", "options ", "owned by ",
-	"owner ", "partition bound ", "partition key ", "persistence ",
-	"replica identity ", "server ", "start ", "tablespace ", "type "
+	"definition ", "enabled ", "expressions ", "generated ", "identity ",
+	"include ", "increment ", "inherits ", "keys ", "kind ", "max ", "min ",
+	"nulls not distinct ", "of type ", "on ", "options ", "owned by ", "owner ",
+	"partition bound ", "partition key ", "persistence ", "replica identity ",
+	"server ", "start ", "tablespace ", "type ", "using ", "where "
 };
 static const char *const flags[] = {
-	"force row level security", "not null", "row level security"
+	"force row level security", "not null", "row level security", "unique"
 };
 
 static void load_baseline(Baseline *b, MemoryContext cxt);
-static void load_explained(Explained *e, int64 fingerprint_seq, MemoryContext cxt);
-static List *load_marks(int64 accepted_seq, int64 upto, MemoryContext cxt);
-static List *compute_drift(bool *known, int64 upto, bool stop_at_first);
-static bool is_explained(Explained *e, const char *identity);
+static void load_explained(Explained *e, Baseline *b, MemoryContext cxt);
+static List *load_marks(Baseline *b, int64 upto, MemoryContext cxt);
+static List *compute_drift(bool *known, int64 upto, bool stop_at_first, List **marks);
+static bool is_explained(Explained *e, SchemamigObjectHash *object);
 static int	object_cmp(const ListCell *a, const ListCell *b);
 static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
 static List *describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c);
 static char *rows_json(List *rows);
 static void record_baseline(int64 head);
-static int	accept(const char *reason, const char *function);
+static void accept(const char *reason, const char *function, List *rows, List *marks,
+				   int64 head);
 
 /* The order of schemamig_fingerprint_objects(): byte-wise (type, identity) */
 static int
@@ -193,8 +198,8 @@ static void
 record_baseline(int64 head)
 {
 	SchemamigOwnerContext octx;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[4];
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
+	Datum		values[5];
 	List	   *objects;
 	bool		memory = state_has_memory();
 	int			ret;
@@ -204,22 +209,24 @@ record_baseline(int64 head)
 	values[1] = CStringGetTextDatum(objects_json(objects, false));
 	values[2] = CStringGetTextDatum(objects_json(objects, true));
 	values[3] = Int64GetDatum(head);
+	values[4] = Int64GetDatum(schemamig_ledger_current_batch());
 
 	schemamig_owner_enter(&octx);
 	ret = memory ?
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
 							  "(fingerprint, objects, descriptions, changed_at, "
-							  "fingerprint_seq, accepted_seq) "
+							  "fingerprint_seq, accepted_seq, baseline_batch) "
 							  "VALUES ($1, $2::pg_catalog.jsonb, $3::pg_catalog.jsonb, "
-							  "pg_catalog.now(), $4, $4) "
+							  "pg_catalog.now(), $4, $4, $5) "
 							  "ON CONFLICT (singleton) DO UPDATE "
 							  "SET fingerprint = EXCLUDED.fingerprint, "
 							  "objects = EXCLUDED.objects, "
 							  "descriptions = EXCLUDED.descriptions, "
 							  "changed_at = EXCLUDED.changed_at, "
 							  "fingerprint_seq = EXCLUDED.fingerprint_seq, "
-							  "accepted_seq = EXCLUDED.accepted_seq",
-							  4, types, values, NULL, false, 0) :
+							  "accepted_seq = EXCLUDED.accepted_seq, "
+							  "baseline_batch = EXCLUDED.baseline_batch",
+							  5, types, values, NULL, false, 0) :
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
 							  "(fingerprint, objects, changed_at) "
 							  "VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
@@ -282,12 +289,13 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 								  "s.descriptions OPERATOR(pg_catalog.->) t.key "
 								  "OPERATOR(pg_catalog.->>) o.key, "
 								  "COALESCE(s.fingerprint_seq, 0), "
-								  "COALESCE(s.accepted_seq, 0) "
+								  "COALESCE(s.accepted_seq, 0), "
+								  "COALESCE(s.baseline_batch, 0) "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
 								  "WHERE s.fingerprint IS NOT NULL" :
-								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8 "
+								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8, 0::int8 "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
@@ -307,6 +315,7 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 
 		b->fingerprint_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 		b->accepted_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+		b->baseline_batch = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
 		/* an empty schema leaves one row of NULLs */
 		(void) SPI_getbinval(tuple, desc, 2, &isnull);
 		if (isnull)
@@ -343,28 +352,31 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 	"AND d.ledger_batch OPERATOR(pg_catalog.=) $3 "
 
 static void
-load_explained(Explained *e, int64 fingerprint_seq, MemoryContext caller_cxt)
+load_explained(Explained *e, Baseline *b, MemoryContext caller_cxt)
 {
-	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
-	Datum		values[3];
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
 	int			ret;
 
 	memset(e, 0, sizeof(Explained));
-	values[0] = Int64GetDatum(fingerprint_seq);
+	values[0] = Int64GetDatum(b->fingerprint_seq);
 	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
 	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
+	values[3] = Int64GetDatum(b->baseline_batch);
 	ret = schemamig_owner_execute("SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
 								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
 								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
 								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
 								  LINK_ROWS("l.ddl_rows OPERATOR(pg_catalog.>) 0 "
+											"AND l.batch OPERATOR(pg_catalog.<>) $4 "
 											"AND d.direction OPERATOR(pg_catalog.<>) 'unversioned' ")
 								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
 								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
 								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
 								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
-								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.<>) 'unversioned'",
-								  3, types, values, NULL, false, 0);
+								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.<>) 'unversioned' "
+								  "AND $3 OPERATOR(pg_catalog.<>) $4",
+								  4, types, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -395,14 +407,66 @@ load_explained(Explained *e, int64 fingerprint_seq, MemoryContext caller_cxt)
 	}
 }
 
+/* The table of an index, from its description's "on " line, or NULL */
+static char *
+index_table(SchemamigObjectHash *object)
+{
+	const char *d = object->description;
+	const char *line;
+	const char *end;
+
+	if (d == NULL || strcmp(object->type, "index") != 0)
+		return NULL;
+	line = strncmp(d, "on ", 3) == 0 ? d : strstr(d, "\non ");
+	if (line == NULL)
+		return NULL;
+	line += line == d ? 3 : 4;
+	end = strchr(line, '\n');
+	return end ? pnstrdup(line, end - line) : pstrdup(line);
+}
+
+static bool is_explained_identity(Explained *e, const char *identity);
+
+/* An object, or for an index its table, explained by versioned DDL */
+static bool
+is_explained(Explained *e, SchemamigObjectHash *object)
+{
+	char	   *table = index_table(object);
+
+	if (table == NULL)
+		return is_explained_identity(e, object->identity);
+	if (!is_explained_identity(e, object->identity) && !is_explained_identity(e, table))
+		return false;
+	/* what unversioned DDL named, index or table, stays unexplained */
+	{
+		Explained	only_marks = *e;
+
+		only_marks.everything = true;
+		return is_explained_identity(&only_marks, object->identity) &&
+			is_explained_identity(&only_marks, table);
+	}
+}
+
 /* Named itself, or the table (any prefix before a '.') it belongs to */
 static bool
-is_explained(Explained *e, const char *identity)
+is_explained_identity(Explained *e, const char *identity)
 {
 	ListCell   *lc;
 	const char *dot = strchr(identity, '.');
 	int			schemalen = dot ? dot - identity : strlen(identity);
 
+	/* what unversioned DDL named is never explained */
+	if (e->nothing)
+		return false;
+	foreach(lc, e->unexplained)
+	{
+		const char *named = lfirst(lc);
+		int			len = strlen(named);
+
+		if (strncmp(named, identity, len) == 0 &&
+			(identity[len] == '\0' || identity[len] == '.'))
+			return false;
+	}
 	if (e->everything)
 		return true;
 	foreach(lc, e->schemas)
@@ -426,26 +490,29 @@ is_explained(Explained *e, const char *identity)
 
 /* Unversioned DDL after accepted_seq (up to "upto" if > 0), and this transaction's */
 static List *
-load_marks(int64 accepted_seq, int64 upto, MemoryContext caller_cxt)
+load_marks(Baseline *b, int64 upto, MemoryContext caller_cxt)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[5];
 	List	   *rows = NIL;
 	int			ret;
 
-	values[0] = Int64GetDatum(accepted_seq);
+	values[0] = Int64GetDatum(b->accepted_seq);
 	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
 	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
 	values[3] = Int64GetDatum(upto);
+	values[4] = Int64GetDatum(b->baseline_batch);
 	ret = schemamig_owner_execute("SELECT o.value OPERATOR(pg_catalog.->>) 'type', "
 								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
 								  LINK_ROWS("l.unversioned OPERATOR(pg_catalog.>) 0 "
 											"AND ($4 OPERATOR(pg_catalog.=) 0 OR l.seq OPERATOR(pg_catalog.<=) $4) "
+											"AND l.batch OPERATOR(pg_catalog.<>) $5 "
 											"AND d.direction OPERATOR(pg_catalog.=) 'unversioned' ")
 								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'type', "
 								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
-								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.=) 'unversioned'",
-								  4, types, values, NULL, false, 0);
+								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.=) 'unversioned' "
+								  "AND $3 OPERATOR(pg_catalog.<>) $5",
+								  5, types, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -455,9 +522,26 @@ load_marks(int64 accepted_seq, int64 upto, MemoryContext caller_cxt)
 		char	   *type = SPI_getvalue(tuple, desc, 1);
 		char	   *identity = SPI_getvalue(tuple, desc, 2);
 		char	   *tag = SPI_getvalue(tuple, desc, 3);
-		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
-		DriftRow   *row = palloc0(sizeof(DriftRow));
+		MemoryContext spi_cxt;
+		DriftRow   *row;
+		bool		seen = false;
+		ListCell   *lc;
 
+		/* one statement can name an object twice; several can alike */
+		foreach(lc, rows)
+		{
+			DriftRow   *r = lfirst(lc);
+
+			if (strcmp(r->after, tag) == 0 &&
+				((r->type == NULL && type == NULL) || (r->type && type && strcmp(r->type, type) == 0)) &&
+				((r->identity == NULL && identity == NULL) ||
+				 (r->identity && identity && strcmp(r->identity, identity) == 0)))
+				seen = true;
+		}
+		if (seen)
+			continue;
+		spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		row = palloc0(sizeof(DriftRow));
 		row->type = type ? pstrdup(type) : NULL;
 		row->identity = identity ? pstrdup(identity) : NULL;
 		row->change = "unversioned";
@@ -587,21 +671,25 @@ describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c)
 }
 
 /*
- * The drift rows: differences from the baseline nothing explains, then
- * unaccepted unversioned DDL (up to link "upto" if > 0).  *known is false
- * when no baseline was ever taken.
+ * The drift rows: differences from the baseline that no versioned DDL
+ * explains (an object unversioned DDL named is never explained), in
+ * (type, identity) order.  *marks gets the unaccepted unversioned DDL (up
+ * to link "upto" if > 0).  *known is false when no baseline was taken.
  */
 static List *
-compute_drift(bool *known, int64 upto, bool stop_at_first)
+compute_drift(bool *known, int64 upto, bool stop_at_first, List **marks)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Baseline	b;
 	Explained	e;
 	List	   *current;
 	List	   *rows = NIL;
+	ListCell   *lc;
 	int			i = 0;
 	int			j = 0;
 
+	if (marks)
+		*marks = NIL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	load_baseline(&b, cxt);
@@ -611,18 +699,32 @@ compute_drift(bool *known, int64 upto, bool stop_at_first)
 		SPI_finish();
 		return NIL;
 	}
+	memset(&e, 0, sizeof(e));
 	if (b.memory)
 	{
-		rows = load_marks(b.accepted_seq, upto, cxt);
-		if (stop_at_first && rows != NIL)
+		List	   *m = load_marks(&b, upto, cxt);
+		MemoryContext spi_cxt;
+
+		load_explained(&e, &b, cxt);
+		spi_cxt = MemoryContextSwitchTo(cxt);
+		foreach(lc, m)
 		{
-			SPI_finish();
-			return rows;
+			DriftRow   *r = lfirst(lc);
+
+			if (r->identity)
+			{
+				/* "trg on s.t": the table's */
+				const char *on = strstr(r->identity, " on ");
+
+				e.unexplained = lappend(e.unexplained, (char *) (on ? on + 4 : r->identity));
+			}
+			else
+				e.nothing = true;
 		}
-		load_explained(&e, b.fingerprint_seq, cxt);
+		MemoryContextSwitchTo(spi_cxt);
+		if (marks)
+			*marks = m;
 	}
-	else
-		memset(&e, 0, sizeof(e));
 	SPI_finish();
 
 	current = schemamig_fingerprint_objects();
@@ -631,28 +733,27 @@ compute_drift(bool *known, int64 upto, bool stop_at_first)
 		SchemamigObjectHash *s = i < list_length(b.objects) ? list_nth(b.objects, i) : NULL;
 		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
 		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
-		List	   *before = rows;
 
 		if (order < 0)
 		{
-			if (!is_explained(&e, s->identity))
+			if (!is_explained(&e, s))
 				rows = lappend(rows, drift_row(s->type, s->identity, "removed"));
 			i++;
 		}
 		else if (order > 0)
 		{
-			if (!is_explained(&e, c->identity))
+			if (!is_explained(&e, c))
 				rows = lappend(rows, drift_row(c->type, c->identity, "added"));
 			j++;
 		}
 		else
 		{
-			if (strcmp(s->hash, c->hash) != 0 && !is_explained(&e, c->identity))
+			if (strcmp(s->hash, c->hash) != 0 && !is_explained(&e, c) && !is_explained(&e, s))
 				rows = describe_changes(rows, s, c);
 			i++;
 			j++;
 		}
-		if (stop_at_first && rows != before && rows != NIL)
+		if (stop_at_first && rows != NIL)
 			break;
 	}
 	return rows;
@@ -665,7 +766,7 @@ compute_drift(bool *known, int64 upto, bool stop_at_first)
 bool
 schemamig_drift_detected(bool *known)
 {
-	return compute_drift(known, 0, true) != NIL;
+	return compute_drift(known, 0, true, NULL) != NIL;
 }
 
 /* The rows as a jsonb array for the journal */
@@ -704,15 +805,13 @@ rows_json(List *rows)
 }
 
 /*
- * The journal row and the new baseline.  The head is read first: what
- * commits after it stays unaccepted (its link comes later).
+ * The journal row ('accept_drift': the reason, the drift rows and the
+ * unversioned DDL accepted) and the new baseline at "head", read before
+ * the rows were computed: what commits after it stays unaccepted.
  */
-static int
-accept(const char *reason, const char *function)
+static void
+accept(const char *reason, const char *function, List *rows, List *marks, int64 head)
 {
-	int64		head = schemamig_ledger_head_seq();
-	bool		known;
-	List	   *rows = compute_drift(&known, head, false);
 	StringInfoData detail;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
@@ -727,7 +826,8 @@ accept(const char *reason, const char *function)
 		appendStringInfoString(&detail, ", \"by\": ");
 		escape_json(&detail, function);
 	}
-	appendStringInfo(&detail, ", \"drift\": %s}", rows_json(rows));
+	appendStringInfo(&detail, ", \"drift\": %s, \"unversioned\": %s}",
+					 rows_json(rows), rows_json(marks));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -743,22 +843,54 @@ accept(const char *reason, const char *function)
 		elog(ERROR, "could not insert into schemamig.journal: %s", SPI_result_code_string(ret));
 	record_baseline(head);
 	SPI_finish();
-	return list_length(rows);
+}
+
+/* "table public.t (added)", "column public.t.c (changed: type)" */
+static char *
+rows_list(List *rows)
+{
+	StringInfoData list;
+	ListCell   *lc;
+	int			n = 0;
+
+	initStringInfo(&list);
+	foreach(lc, rows)
+	{
+		DriftRow   *r = lfirst(lc);
+
+		if (++n > 20)
+		{
+			appendStringInfo(&list, ", and %d more", list_length(rows) - 20);
+			break;
+		}
+		appendStringInfo(&list, "%s%s %s (%s%s%s)", n > 1 ? ", " : "",
+						 r->type ? r->type : "object", r->identity ? r->identity : "?",
+						 r->change, r->property ? ": " : "", r->property ? r->property : "");
+	}
+	return list.data;
 }
 
 /*
- * Before upgrade(), downgrade() and stamp() (after the history lock):
- * unaccepted unversioned DDL refuses the call under enforce (SM008); under
- * warn and off the call accepts it with a journal row and goes on.  Cheap:
- * one index probe on the links unless there is something to report.
+ * Before upgrade(), downgrade() and stamp() (after the history lock).
+ * Cheap unless there is something to report: one index probe on the
+ * links for unversioned DDL not yet accepted.  When there is, the drift is
+ * computed: under enforce it refuses the call (SM008); under warn and off
+ * the call accepts it with a journal row and goes on.  Unversioned DDL
+ * that left no difference (undone since) is accepted with a journal row
+ * under every mode.
  */
 void
 schemamig_drift_check(const char *function)
 {
 	List	   *rows;
+	List	   *marks;
 	int64		accepted = 0;
+	int64		baseline_batch = 0;
+	int64		head;
 	int			ret;
 	bool		any;
+	bool		known;
+	bool		isnull;
 
 	if (!OidIsValid(schemamig_ledger_relid("ledger")))
 		return;
@@ -769,75 +901,60 @@ schemamig_drift_check(const char *function)
 		SPI_finish();
 		return;
 	}
-	ret = schemamig_owner_execute("SELECT COALESCE((SELECT accepted_seq FROM schemamig.state "
-								  "WHERE fingerprint IS NOT NULL), -1)",
+	ret = schemamig_owner_execute("SELECT COALESCE(accepted_seq, 0), COALESCE(baseline_batch, 0) "
+								  "FROM schemamig.state WHERE fingerprint IS NOT NULL",
 								  0, NULL, NULL, NULL, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
-	{
-		bool		isnull;
-
-		accepted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
 	/* no baseline yet: the migration takes the first one */
-	if (accepted < 0)
+	if (SPI_processed == 0)
 	{
 		SPI_finish();
 		return;
 	}
+	accepted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	baseline_batch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	{
-		Oid			types[1] = {INT8OID};
-		Datum		values[1];
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		values[2];
 
 		values[0] = Int64GetDatum(accepted);
+		values[1] = Int64GetDatum(baseline_batch);
 		ret = schemamig_owner_execute("SELECT FROM schemamig.ledger WHERE seq OPERATOR(pg_catalog.>) $1 "
-									  "AND unversioned OPERATOR(pg_catalog.>) 0 LIMIT 1",
-									  1, types, values, NULL, false, 1);
+									  "AND unversioned OPERATOR(pg_catalog.>) 0 "
+									  "AND batch OPERATOR(pg_catalog.<>) $2 LIMIT 1",
+									  2, types, values, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read schemamig.ledger: %s", SPI_result_code_string(ret));
-		any = SPI_processed > 0 || schemamig_ledger_current_unversioned() > 0;
+		any = SPI_processed > 0 ||
+			(schemamig_ledger_current_unversioned() > 0 &&
+			 schemamig_ledger_current_batch() != baseline_batch);
 	}
 	SPI_finish();
 	if (!any)
 		return;
 
-	if (schemamig_guard_mode == GUARD_ENFORCE)
+	head = schemamig_ledger_head_seq();
+	rows = compute_drift(&known, head, false, &marks);
+	if (rows == NIL)
 	{
-		StringInfoData list;
-		ListCell   *lc;
-		int			n = 0;
-		MemoryContext cxt = CurrentMemoryContext;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		rows = load_marks(accepted, 0, cxt);
-		SPI_finish();
-		initStringInfo(&list);
-		foreach(lc, rows)
-		{
-			DriftRow   *r = lfirst(lc);
-
-			if (++n > 20)
-			{
-				appendStringInfo(&list, ", and %d more", list_length(rows) - 20);
-				break;
-			}
-			appendStringInfo(&list, "%s%s %s (%s)", n > 1 ? ", " : "",
-							 r->type ? r->type : "object", r->identity ? r->identity : "?",
-							 r->after);
-		}
+		accept("unversioned changes left no difference", function, rows, marks, head);
+		return;
+	}
+	if (schemamig_guard_mode == GUARD_ENFORCE)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_DRIFT),
-				 errmsg("%s refused: the schema has unexplained drift", function),
-				 errdetail("Unversioned changes since the last accepted state: %s.", list.data),
+				 errmsg("%s refused: the schema has drifted from its revisions", function),
+				 errdetail("Unversioned changes since the last accepted state: %s.", rows_list(rows)),
 				 errhint("Review them with SELECT * FROM schemamig.drift(); then turn them into a revision, undo them, or accept them with SELECT schemamig.accept_drift('reason').")));
-	}
 	if (schemamig_guard_mode == GUARD_WARN)
 		ereport(WARNING,
-				(errmsg("%s accepts the schema's unexplained drift", function),
-				 errdetail("schemamig.guard is \"warn\"; the drift is recorded in the journal as accept_drift.")));
+				(errmsg("%s accepts the schema's drift from its revisions", function),
+				 errdetail("Unversioned changes: %s.", rows_list(rows)),
+				 errhint("schemamig.guard is \"warn\"; the drift is recorded in schemamig.journal as accept_drift.")));
 	accept(psprintf("%s under schemamig.guard = %s", function,
-					schemamig_guard_mode == GUARD_WARN ? "warn" : "off"), function);
+					schemamig_guard_mode == GUARD_WARN ? "warn" : "off"),
+		   function, rows, marks, head);
 }
 
 static void
@@ -857,21 +974,18 @@ put_row(ReturnSetInfo *rsinfo, DriftRow *r)
 
 /*
  * drift(): differences from the baseline that no versioned DDL explains,
- * in (type, identity) order, one row per changed property; then the
- * unversioned DDL not yet accepted.
+ * in (type, identity) order, one row per changed property.
  */
 Datum
 schemamig_drift(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *rows;
-	List	   *marks = NIL;
-	List	   *diffs = NIL;
 	ListCell   *lc;
 	bool		known;
 
 	InitMaterializedSRF(fcinfo, 0);
-	rows = compute_drift(&known, 0, false);
+	rows = compute_drift(&known, 0, false, NULL);
 	if (!known)
 	{
 		ereport(NOTICE,
@@ -881,17 +995,6 @@ schemamig_drift(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 	foreach(lc, rows)
-	{
-		DriftRow   *r = lfirst(lc);
-
-		if (strcmp(r->change, "unversioned") == 0)
-			marks = lappend(marks, r);
-		else
-			diffs = lappend(diffs, r);
-	}
-	foreach(lc, diffs)
-		put_row(rsinfo, lfirst(lc));
-	foreach(lc, marks)
 		put_row(rsinfo, lfirst(lc));
 	return (Datum) 0;
 }
@@ -905,6 +1008,10 @@ Datum
 schemamig_accept_drift(PG_FUNCTION_ARGS)
 {
 	char	   *reason;
+	List	   *rows;
+	List	   *marks;
+	bool		known;
+	int64		head;
 
 	schemamig_check_writable("accept_drift()");
 	schemamig_check_not_nested("accept_drift()");
@@ -929,5 +1036,8 @@ schemamig_accept_drift(PG_FUNCTION_ARGS)
 	schemamig_lock_history();
 	schemamig_bump_generation();
 	SPI_finish();
-	PG_RETURN_INT32(accept(reason, NULL));
+	head = schemamig_ledger_head_seq();
+	rows = compute_drift(&known, head, false, &marks);
+	accept(reason, NULL, rows, marks, head);
+	PG_RETURN_INT32(list_length(rows));
 }
