@@ -5,7 +5,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views ledger
+REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views ledger drift_memory
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 PG_CONFIG ?= pg_config

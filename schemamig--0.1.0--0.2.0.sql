@@ -93,7 +93,8 @@ GRANT EXECUTE ON FUNCTION schemamig.verify_ledger(text) TO @extowner@ WITH GRANT
  * re-baselines, with a journal row.
  */
 ALTER TABLE schemamig.state ADD COLUMN descriptions jsonb,
-	ADD COLUMN fingerprint_seq bigint, ADD COLUMN accepted_seq bigint, ADD COLUMN baseline_batch bigint;
+	ADD COLUMN fingerprint_seq bigint, ADD COLUMN accepted_seq bigint,
+	ADD COLUMN baseline_batch bigint, ADD COLUMN baseline_ddl_id bigint;
 
 CREATE FUNCTION schemamig.accept_drift(reason text)
 RETURNS integer

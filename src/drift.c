@@ -90,6 +90,7 @@ typedef struct Baseline
 	int64		fingerprint_seq;
 	int64		accepted_seq;
 	int64		baseline_batch; /* the batch of the transaction that took it */
+	int64		baseline_ddl_id;	/* and its last DDL log row then */
 } Baseline;
 
 /* What versioned DDL since the baseline touched */
@@ -198,8 +199,8 @@ static void
 record_baseline(int64 head)
 {
 	SchemamigOwnerContext octx;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
-	Datum		values[5];
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[6];
 	List	   *objects;
 	bool		memory = state_has_memory();
 	int			ret;
@@ -210,14 +211,15 @@ record_baseline(int64 head)
 	values[2] = CStringGetTextDatum(objects_json(objects, true));
 	values[3] = Int64GetDatum(head);
 	values[4] = Int64GetDatum(schemamig_ledger_current_batch());
+	values[5] = Int64GetDatum(schemamig_ledger_current_last_ddl());
 
 	schemamig_owner_enter(&octx);
 	ret = memory ?
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
 							  "(fingerprint, objects, descriptions, changed_at, "
-							  "fingerprint_seq, accepted_seq, baseline_batch) "
+							  "fingerprint_seq, accepted_seq, baseline_batch, baseline_ddl_id) "
 							  "VALUES ($1, $2::pg_catalog.jsonb, $3::pg_catalog.jsonb, "
-							  "pg_catalog.now(), $4, $4, $5) "
+							  "pg_catalog.now(), $4, $4, $5, $6) "
 							  "ON CONFLICT (singleton) DO UPDATE "
 							  "SET fingerprint = EXCLUDED.fingerprint, "
 							  "objects = EXCLUDED.objects, "
@@ -225,8 +227,9 @@ record_baseline(int64 head)
 							  "changed_at = EXCLUDED.changed_at, "
 							  "fingerprint_seq = EXCLUDED.fingerprint_seq, "
 							  "accepted_seq = EXCLUDED.accepted_seq, "
-							  "baseline_batch = EXCLUDED.baseline_batch",
-							  5, types, values, NULL, false, 0) :
+							  "baseline_batch = EXCLUDED.baseline_batch, "
+							  "baseline_ddl_id = EXCLUDED.baseline_ddl_id",
+							  6, types, values, NULL, false, 0) :
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
 							  "(fingerprint, objects, changed_at) "
 							  "VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
@@ -290,12 +293,13 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 								  "OPERATOR(pg_catalog.->>) o.key, "
 								  "COALESCE(s.fingerprint_seq, 0), "
 								  "COALESCE(s.accepted_seq, 0), "
-								  "COALESCE(s.baseline_batch, 0) "
+								  "COALESCE(s.baseline_batch, 0), "
+								  "COALESCE(s.baseline_ddl_id, 0) "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
 								  "WHERE s.fingerprint IS NOT NULL" :
-								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8, 0::int8 "
+								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8, 0::int8, 0::int8 "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
@@ -316,6 +320,7 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 		b->fingerprint_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 		b->accepted_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 		b->baseline_batch = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+		b->baseline_ddl_id = DatumGetInt64(SPI_getbinval(tuple, desc, 8, &isnull));
 		/* an empty schema leaves one row of NULLs */
 		(void) SPI_getbinval(tuple, desc, 2, &isnull);
 		if (isnull)
@@ -338,7 +343,7 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
  */
 #define LINK_ROWS(filter) \
 	"FROM schemamig.ledger l CROSS JOIN LATERAL (SELECT d.objects, d.command_tag, " \
-	"d.statement, d.direction FROM schemamig.ddl_log d " \
+	"d.statement, d.direction, d.id FROM schemamig.ddl_log d " \
 	"WHERE d.id OPERATOR(pg_catalog.>=) l.ddl_first " \
 	"AND d.ledger_batch OPERATOR(pg_catalog.=) l.batch " \
 	"ORDER BY d.id LIMIT l.ddl_rows) d " \
@@ -354,8 +359,8 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 static void
 load_explained(Explained *e, Baseline *b, MemoryContext caller_cxt)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[5];
 	int			ret;
 
 	memset(e, 0, sizeof(Explained));
@@ -363,20 +368,22 @@ load_explained(Explained *e, Baseline *b, MemoryContext caller_cxt)
 	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
 	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
 	values[3] = Int64GetDatum(b->baseline_batch);
+	values[4] = Int64GetDatum(b->baseline_ddl_id);
 	ret = schemamig_owner_execute("SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
 								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
 								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
 								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
 								  LINK_ROWS("l.ddl_rows OPERATOR(pg_catalog.>) 0 "
-											"AND l.batch OPERATOR(pg_catalog.<>) $4 "
+											"AND NOT (l.batch OPERATOR(pg_catalog.=) $4 "
+											"AND d.id OPERATOR(pg_catalog.<=) $5) "
 											"AND d.direction OPERATOR(pg_catalog.<>) 'unversioned' ")
 								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'identity', "
 								  "o.value OPERATOR(pg_catalog.->>) 'schema', "
 								  "d.statement OPERATOR(pg_catalog.~*) '\\mrename\\M' "
 								  "OR d.command_tag OPERATOR(pg_catalog.=) ANY ('{GRANT,REVOKE,ALTER DEFAULT PRIVILEGES}') "
 								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.<>) 'unversioned' "
-								  "AND $3 OPERATOR(pg_catalog.<>) $4",
-								  4, types, values, NULL, false, 0);
+								  "AND NOT ($3 OPERATOR(pg_catalog.=) $4 AND d.id OPERATOR(pg_catalog.<=) $5)",
+								  5, types, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -492,11 +499,12 @@ is_explained_identity(Explained *e, const char *identity)
 static List *
 load_marks(Baseline *b, int64 upto, MemoryContext caller_cxt)
 {
-	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[5];
+	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[6];
 	List	   *rows = NIL;
 	int			ret;
 
+	values[5] = Int64GetDatum(b->baseline_ddl_id);
 	values[0] = Int64GetDatum(b->accepted_seq);
 	values[1] = Int64GetDatum(schemamig_ledger_current_first_ddl());
 	values[2] = Int64GetDatum(schemamig_ledger_current_batch());
@@ -506,13 +514,14 @@ load_marks(Baseline *b, int64 upto, MemoryContext caller_cxt)
 								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
 								  LINK_ROWS("l.unversioned OPERATOR(pg_catalog.>) 0 "
 											"AND ($4 OPERATOR(pg_catalog.=) 0 OR l.seq OPERATOR(pg_catalog.<=) $4) "
-											"AND l.batch OPERATOR(pg_catalog.<>) $5 "
+											"AND NOT (l.batch OPERATOR(pg_catalog.=) $5 "
+											"AND d.id OPERATOR(pg_catalog.<=) $6) "
 											"AND d.direction OPERATOR(pg_catalog.=) 'unversioned' ")
 								  "UNION ALL SELECT o.value OPERATOR(pg_catalog.->>) 'type', "
 								  "o.value OPERATOR(pg_catalog.->>) 'identity', d.command_tag "
 								  OWN_ROWS "AND d.direction OPERATOR(pg_catalog.=) 'unversioned' "
-								  "AND $3 OPERATOR(pg_catalog.<>) $5",
-								  5, types, values, NULL, false, 0);
+								  "AND NOT ($3 OPERATOR(pg_catalog.=) $5 AND d.id OPERATOR(pg_catalog.<=) $6)",
+								  6, types, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.ddl_log: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -922,7 +931,7 @@ schemamig_drift_check(const char *function)
 		values[1] = Int64GetDatum(baseline_batch);
 		ret = schemamig_owner_execute("SELECT FROM schemamig.ledger WHERE seq OPERATOR(pg_catalog.>) $1 "
 									  "AND unversioned OPERATOR(pg_catalog.>) 0 "
-									  "AND batch OPERATOR(pg_catalog.<>) $2 LIMIT 1",
+									  "AND $2 OPERATOR(pg_catalog.>=) 0 LIMIT 1",
 									  2, types, values, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read schemamig.ledger: %s", SPI_result_code_string(ret));
@@ -936,6 +945,22 @@ schemamig_drift_check(const char *function)
 
 	head = schemamig_ledger_head_seq();
 	rows = compute_drift(&known, head, false, &marks);
+	if (rows == NIL && marks == NIL)
+	{
+		/* only what the baseline itself took in: move the mark on */
+		Oid			types[1] = {INT8OID};
+		Datum		values[1];
+
+		values[0] = Int64GetDatum(head);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ret = schemamig_owner_execute("UPDATE schemamig.state SET accepted_seq = $1",
+									  1, types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
+		SPI_finish();
+		return;
+	}
 	if (rows == NIL)
 	{
 		accept("unversioned changes left no difference", function, rows, marks, head);

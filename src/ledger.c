@@ -189,6 +189,7 @@ typedef struct BatchTable
 {
 	int64		rows;
 	int64		first_id;
+	int64		last_id;
 	uint64		locator;
 	int			pending;		/* bytes of "buffer" not yet hashed */
 } BatchTable;
@@ -636,8 +637,12 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 	if (nsaved == 0 && bt->pending >= FLUSH_BYTES)
 		flush(which);
 
-	if (bt->rows == 0 && plan->id_att >= 0 && !nulls[plan->id_att])
-		bt->first_id = DatumGetInt64(values[plan->id_att]);
+	if (plan->id_att >= 0 && !nulls[plan->id_att])
+	{
+		if (bt->rows == 0)
+			bt->first_id = DatumGetInt64(values[plan->id_att]);
+		bt->last_id = DatumGetInt64(values[plan->id_att]);
+	}
 	bt->rows++;
 	if (plan->direction_att >= 0 && !nulls[plan->direction_att])
 	{
@@ -968,6 +973,13 @@ int64
 schemamig_ledger_current_first_ddl(void)
 {
 	return batch.t[LEDGER_DDL_LOG].rows > 0 ? batch.t[LEDGER_DDL_LOG].first_id : 0;
+}
+
+/* The id of this transaction's last DDL log row, 0 if none */
+int64
+schemamig_ledger_current_last_ddl(void)
+{
+	return batch.t[LEDGER_DDL_LOG].rows > 0 ? batch.t[LEDGER_DDL_LOG].last_id : 0;
 }
 
 /* Unversioned DDL log rows this transaction appended */

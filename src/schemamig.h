@@ -458,6 +458,7 @@ extern Oid	schemamig_ledger_relid(const char *name);
 extern int	schemamig_ledger_tail_ok(void);
 extern int64 schemamig_ledger_current_batch(void);
 extern int64 schemamig_ledger_current_first_ddl(void);
+extern int64 schemamig_ledger_current_last_ddl(void);
 extern int64 schemamig_ledger_current_unversioned(void);
 extern int64 schemamig_ledger_head_seq(void);
 
