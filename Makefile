@@ -5,8 +5,12 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views ledger drift_memory
+REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views references deploy ledger drift_memory
 REGRESS_OPTS = --inputdir=. --outputdir=.
+
+# races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision
+TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes

@@ -11,6 +11,36 @@
 
 /* ==== architecture (#19) ==== */
 
+/*
+ * The references of applied and progress to revision are constraint
+ * triggers instead of foreign keys, so that a parallel pg_restore (-j) may
+ * load the tables' data in any order: they check what the foreign keys
+ * checked, at the same moment and with the same message, except while
+ * schemamig.restoring is on (src/references.c).  The triggers keep the
+ * foreign keys' names.
+ */
+ALTER TABLE schemamig.applied DROP CONSTRAINT applied_revision_fkey;
+ALTER TABLE schemamig.progress DROP CONSTRAINT progress_revision_fkey;
+
+CREATE FUNCTION schemamig.revision_reference_check() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'schemamig_revision_reference_check';
+CREATE FUNCTION schemamig.revision_referenced_check() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'schemamig_revision_referenced_check';
+REVOKE ALL ON FUNCTION schemamig.revision_reference_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION schemamig.revision_referenced_check() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER applied_revision_fkey
+	AFTER INSERT OR UPDATE OF revision ON schemamig.applied
+	FOR EACH ROW EXECUTE FUNCTION schemamig.revision_reference_check();
+CREATE CONSTRAINT TRIGGER progress_revision_fkey
+	AFTER INSERT OR UPDATE OF revision ON schemamig.progress
+	FOR EACH ROW EXECUTE FUNCTION schemamig.revision_reference_check();
+CREATE CONSTRAINT TRIGGER revision_referenced
+	AFTER DELETE OR UPDATE OF revision ON schemamig.revision
+	FOR EACH ROW EXECUTE FUNCTION schemamig.revision_referenced_check();
+
 /* ==== versions and release (#15) ==== */
 
 /* ==== seal the guard (#12) ==== */
@@ -132,16 +162,10 @@ ALTER TABLE schemamig.ddl_log ENABLE ALWAYS TRIGGER ddl_log_append_only;
 ALTER TABLE schemamig.journal ENABLE ALWAYS TRIGGER journal_append_only;
 DROP FUNCTION schemamig.ledger_adopt();
 
-/* status() gains ledger_ok */
-DROP FUNCTION schemamig.status();
-CREATE FUNCTION schemamig.status()
-RETURNS TABLE ("current" text[], heads text[], pending integer,
-			   guard text, event_triggers_installed boolean,
-			   event_triggers_enabled boolean, drift boolean,
-			   last_action text, last_revision text, last_action_at timestamptz,
-			   partial text[], partial_hint text, ledger_ok boolean)
-LANGUAGE c STABLE
-AS 'MODULE_PATHNAME', 'schemamig_status';
+/*
+ * status() gains ledger_ok, its last column: defined once with every
+ * column of 0.2.0, in the Alembic section below.
+ */
 
 /* ==== review and lint (#14) ==== */
 
@@ -199,6 +223,118 @@ GRANT EXECUTE ON FUNCTION schemamig.baseline(text),
 	TO @extowner@ WITH GRANT OPTION;
 
 /* ==== alembic on managed clusters (#18) ==== */
+
+/*
+ * 'move': the version table moved between revisions whose ancestry
+ * schemamig does not know (below the point where it adopted an existing
+ * version table), so the journal does not call it an upgrade or a
+ * downgrade.  The whole list again, so the sections agree.
+ */
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall', 'move'));
+
+DROP FUNCTION schemamig.status();
+CREATE FUNCTION schemamig.status()
+RETURNS TABLE ("current" text[], heads text[], pending integer,
+			   guard text, event_triggers_installed boolean,
+			   event_triggers_enabled boolean, drift boolean,
+			   last_action text, last_revision text, last_action_at timestamptz,
+			   partial text[], partial_hint text,
+			   alembic_version_table text, alembic_writer text,
+			   alembic_setting text, alembic_provisional text[],
+			   ledger_ok boolean)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_status';
+
+/*
+ * Alembic mode without superuser (src/alembic_config.c): the version table
+ * and the one role whose writes to it count, stored by alembic_enable(),
+ * which the extension owner may run and grant.
+ */
+CREATE TABLE schemamig.alembic_config (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	version_table text NOT NULL,
+	writer regrole NOT NULL,
+	enabled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	enabled_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE schemamig.alembic_config IS 'Alembic mode: the version table and its writer role (alembic_enable)';
+
+/*
+ * Revisions that came from the version table: upgrade(), downgrade(),
+ * stamp() and steps() leave them to Alembic.  adopted: the version table
+ * held it before schemamig followed it (its ancestry is unknown).  The
+ * statements of each direction are kept for the review of a re-apply.
+ */
+CREATE TABLE schemamig.alembic_revision (
+	revision text PRIMARY KEY,
+	adopted boolean NOT NULL DEFAULT false,
+	upgrade_statements text[],
+	downgrade_statements text[],
+	first_seen timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE schemamig.alembic_revision IS 'revisions Alembic applies: ancestry known or not, statements each direction ran';
+
+/*
+ * The writer role's DDL waiting for the version write that attributes it,
+ * one row per statement.  Rows of a transaction that wrote the version
+ * table move to ddl_log at its commit; rows that stay (Alembic's
+ * autocommit_block commits before CREATE INDEX CONCURRENTLY) belong to the
+ * session (backend_pid, backend_start) and are settled by its next version
+ * write, or logged as unversioned once that session is gone.
+ */
+CREATE TABLE schemamig.alembic_provisional (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	backend_pid integer NOT NULL,
+	backend_start timestamptz NOT NULL,
+	command_tag text NOT NULL,
+	statement text,
+	objects jsonb NOT NULL DEFAULT '[]',
+	executed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+	role name NOT NULL,
+	session_role name NOT NULL,
+	application_name text,
+	client_addr inet
+);
+COMMENT ON TABLE schemamig.alembic_provisional IS 'DDL of the Alembic writer waiting for a version write';
+
+SELECT pg_catalog.pg_extension_config_dump('schemamig.alembic_config', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.alembic_revision', '');
+SELECT pg_catalog.pg_extension_config_dump('schemamig.alembic_provisional', '');
+REVOKE ALL ON schemamig.alembic_config, schemamig.alembic_revision,
+	schemamig.alembic_provisional FROM PUBLIC;
+GRANT SELECT ON schemamig.alembic_config, schemamig.alembic_revision,
+	schemamig.alembic_provisional TO @extowner@ WITH GRANT OPTION;
+
+CREATE FUNCTION schemamig.alembic_enable(version_table text, writer regrole)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_enable';
+
+CREATE FUNCTION schemamig.alembic_disable()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_alembic_disable';
+
+/* a migration allows a lint finding for the rest of its transaction */
+CREATE FUNCTION schemamig.allow(rule text)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_allow';
+
+REVOKE ALL ON FUNCTION schemamig.alembic_enable(text, regrole),
+	schemamig.alembic_disable() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.alembic_enable(text, regrole),
+	schemamig.alembic_disable() TO @extowner@ WITH GRANT OPTION;
+
+/* revisions 0.1.0 registered from the version table are Alembic's */
+INSERT INTO schemamig.alembic_revision (revision, first_seen)
+	SELECT revision, registered_at FROM schemamig.revision
+	WHERE kind OPERATOR(pg_catalog.=) 'external'
+	AND message OPERATOR(pg_catalog.=) 'Alembic revision';
 
 /* ==== managed clusters and owner restore (#20) ==== */
 

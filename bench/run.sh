@@ -1,10 +1,10 @@
 #!/bin/bash
 # make bench: every benchmark, each on its own throwaway cluster; the
 # one-line summaries are repeated at the end.  Takes about 15 minutes.
-#   env: BENCHES="ddl_overhead dml apply graph review" BENCH_LOG=<file>
+#   env: BENCHES="ddl_overhead dml apply graph review deploy writer_stall" BENCH_LOG=<file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCHES=${BENCHES:-"ddl_overhead dml apply graph review"}
+BENCHES=${BENCHES:-"ddl_overhead dml apply graph review deploy writer_stall"}
 LOG=${BENCH_LOG:-$(mktemp /tmp/schemamig-bench.XXXXXX.log)}
 start=$(date +%s)
 for b in $BENCHES; do

@@ -4,30 +4,37 @@
  *		Flask-Migrate / Alembic compatibility: Alembic's version table
  *		stands in for a migration context.
  *
- * With schemamig.alembic_version_table set (superuser-only), a deploy that
- * runs "flask db upgrade" keeps working unchanged while ad-hoc DDL stays
- * blocked:
+ * With Alembic mode on (alembic_enable(), or the superuser GUC
+ * schemamig.alembic_version_table; alembic_config.c decides which table and
+ * which writer role), a deploy that runs "flask db upgrade" keeps working
+ * unchanged while ad-hoc DDL stays blocked:
  *
  * - Alembic's creation of its version table (one varchar column
  *   version_num, at most a primary key on it) and the drop of that table
- *   that its offline downgrade to base ends with are allowed and logged
- *   with direction 'unversioned': they are bookkeeping, not a revision.
- * - Under schemamig.guard = enforce, DDL with no migration context is
- *   admitted provisionally when the role running it may write the version
- *   table.  Its log row is not written: it is held in memory, because
- *   schemamig.ddl_log is append-only and a row cannot be re-attributed
- *   later.  A role that may not write the version table, or DDL that can
- *   only run outside a transaction block (CREATE INDEX CONCURRENTLY: it
- *   can never share a transaction with a version write), is refused at
- *   once, exactly as without the GUC.
+ *   that its offline downgrade to base ends with are allowed for the writer
+ *   and logged with direction 'unversioned': they are bookkeeping, not a
+ *   revision.
+ * - Under schemamig.guard = enforce, DDL of the writer with no migration
+ *   context is admitted provisionally.  Its log row is not written yet
+ *   (schemamig.ddl_log is append-only and a row cannot be re-attributed):
+ *   it goes to schemamig.alembic_provisional, and the transaction keeps a
+ *   note of its place among the version writes.  Anybody else's DDL is
+ *   refused at once, exactly as without Alembic mode.
  * - A row trigger on the version table records every write (INSERT,
- *   UPDATE, DELETE of a version_num) in order.  At commit the writes are
- *   "settled": grouped into Alembic steps, the held DDL that ran before a
- *   step is written to the log under that step's revision, the revision is
- *   registered as kind 'external' if unknown and the applied set follows
- *   the version table.
- * - A transaction that still holds DDL no version write came after fails
- *   at commit with SM001; it is rolled back, so nothing of it persists.
+ *   UPDATE, DELETE of a version_num) in order; writes by a role that is not
+ *   the writer are refused.  At commit the writes are "settled"
+ *   (alembic_settle.c): grouped into Alembic steps, the DDL held before a
+ *   step is reviewed (alembic_review.c) and moved to the log under that
+ *   step's revision, the revision is registered as kind 'external' if
+ *   unknown, and the applied set follows the version table.
+ * - Held DDL no version write came after: with a named writer it stays
+ *   provisional past commit, bound to the session, for the next version
+ *   write of that session to settle (Alembic's autocommit_block() commits
+ *   before CREATE INDEX CONCURRENTLY, which is admitted the same way); a
+ *   session that ends without one leaves it "abandoned", and the next
+ *   settlement logs it as unversioned.  Without a named writer (GUC only),
+ *   and always at PREPARE TRANSACTION, the transaction fails at commit with
+ *   SM001 and nothing of it persists.
  *
  * Commit time does two jobs, in two mechanisms:
  *
@@ -42,7 +49,8 @@
  *   table right after deleting its last row.
  * - The refusal runs at XACT_EVENT_PRE_COMMIT / PRE_PREPARE (hooks.c's
  *   transaction callback calls schemamig_alembic_pre_commit()): it only
- *   checks backend memory and raises an ERROR, the way postgres_fdw
+ *   checks backend memory and raises an ERROR (or, for DDL that may stay
+ *   provisional, a NOTICE), the way postgres_fdw
  *   refuses commits.  A deferred trigger could not do this
  *   job: a transaction that never writes the version table queues none,
  *   and a client can fire deferred triggers early with SET CONSTRAINTS ALL
@@ -60,10 +68,10 @@
  * Interpreting the writes (which Alembic step, which parents) is
  * alembic_settle.c's job.
  *
- * Trust: whoever can write the version table can change the schema.  The
- * trigger is attached by the role that creates the table (Alembic, in the
- * same statement's ddl_command_end), lazily by the first role that runs
- * DDL while it is missing and may attach it, or by alembic_attach().
+ * Trust: only the writer role may write the version table and have DDL
+ * held.  The trigger is attached by the writer when it creates the table
+ * (Alembic, in the same statement's ddl_command_end), lazily by the first
+ * DDL of the writer while it is missing, or by alembic_attach().
  *
  * IDENTIFICATION
  *		src/alembic.c
@@ -117,18 +125,9 @@ static void queue_settlement(void);
 static RangeVar *
 version_table_rangevar(void)
 {
-	char	   *copy;
-	List	   *names;
+	const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
 
-	if (schemamig_alembic_version_table == NULL ||
-		schemamig_alembic_version_table[0] == '\0')
-		return NULL;
-	copy = pstrdup(schemamig_alembic_version_table);
-	if (!SplitIdentifierString(copy, '.', &names))
-		return NULL;			/* the check hook makes this unreachable */
-	if (list_length(names) == 2)
-		return makeRangeVar(linitial(names), lsecond(names), -1);
-	return makeRangeVar(NULL, linitial(names), -1);
+	return setting->on ? setting->rangevar : NULL;
 }
 
 static Oid
@@ -266,14 +265,25 @@ attach_triggers(Oid relid)
 SchemamigVerdict
 schemamig_alembic_classify(Node *parsetree)
 {
+	const SchemamigAlembicSetting *setting;
 	Oid			relid;
 
 	if (version_table_rangevar() == NULL)
 		return VERDICT_UNVERSIONED;
+	setting = schemamig_alembic_setting();
+	if (!schemamig_alembic_is_writer(GetUserId()))
+		return VERDICT_UNVERSIONED;
 	if (is_version_table_bookkeeping(parsetree))
 		return VERDICT_ALEMBIC_TABLE;
-	if (schemamig_guard_mode != GUARD_ENFORCE ||
-		schemamig_statement_needs_top_level(parsetree))
+	if (schemamig_guard_mode != GUARD_ENFORCE)
+		return VERDICT_UNVERSIONED;
+
+	/*
+	 * A statement that runs outside a transaction block (CREATE INDEX
+	 * CONCURRENTLY in Alembic's autocommit_block) can only be attributed
+	 * across transactions, which needs a named writer.
+	 */
+	if (schemamig_statement_needs_top_level(parsetree) && !OidIsValid(setting->writer))
 		return VERDICT_UNVERSIONED;
 	relid = version_table_oid();
 	if (!OidIsValid(relid) ||
@@ -286,44 +296,107 @@ schemamig_alembic_classify(Node *parsetree)
 			return VERDICT_UNVERSIONED;
 		attach_triggers(relid);
 	}
+	schemamig_alembic_prelint(parsetree);
 	return VERDICT_PROVISIONAL;
 }
 
 /*
- * ddl_command_end of provisional DDL: keep what its log row needs.  The
- * objects come from pg_event_trigger_ddl_commands(), only readable now.
+ * The hint of the guard's SM001 for DDL Alembic mode did not admit, or NULL
+ * when Alembic has nothing to do with it.  A deploy that gets this error is
+ * usually an Alembic deploy on a database where nobody turned the mode on.
+ */
+char *
+schemamig_alembic_hint(Node *parsetree)
+{
+	const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
+	char	   *role = GetUserNameFromId(GetUserId(), false);
+
+	if (!setting->on)
+	{
+		bool		alembic_table = false;
+
+		if (IsA(parsetree, CreateStmt))
+			alembic_table = strcmp(((CreateStmt *) parsetree)->relation->relname,
+								   "alembic_version") == 0;
+		if (!alembic_table &&
+			!OidIsValid(RelnameGetRelid("alembic_version")))
+			return NULL;
+		return psprintf("For Flask-Migrate or Alembic, the extension's owner turns Alembic mode on once: SELECT schemamig.alembic_enable('public.alembic_version', '%s');",
+						role);
+	}
+	if (!schemamig_alembic_is_writer(GetUserId()))
+		return OidIsValid(setting->writer) && !setting->writer_missing ?
+			psprintf("Only role \"%s\", the writer named by schemamig.alembic_enable(), may change the schema through Alembic; deploy as that role.",
+					 GetUserNameFromId(setting->writer, false)) :
+			pstrdup("The writer role named by schemamig.alembic_enable() no longer exists; call schemamig.alembic_enable() again.");
+	if (schemamig_guard_mode == GUARD_ENFORCE &&
+		schemamig_statement_needs_top_level(parsetree) && !OidIsValid(setting->writer))
+		return pstrdup("Statements that run outside a transaction block (Alembic's autocommit_block) need a named writer: SELECT schemamig.alembic_enable('<schema.table>', '<deploy role>');");
+	if (!OidIsValid(version_table_oid()))
+		return psprintf("Schema changes are admitted once Alembic has created its version table %s; run flask db upgrade or alembic upgrade.",
+						quote_qualified_identifier(setting->schema, setting->table));
+	return psprintf("Role \"%s\" may not write the version table %s, so its schema changes cannot be attributed to an Alembic revision.",
+					role, quote_qualified_identifier(setting->schema, setting->table));
+}
+
+/*
+ * ddl_command_end of provisional DDL: keep what its log row needs, in
+ * schemamig.alembic_provisional (the objects come from
+ * pg_event_trigger_ddl_commands(), only readable now), and remember it in
+ * memory with its place among the transaction's version writes.  The row
+ * commits with the transaction: when a named writer's transaction commits
+ * without a version write after its DDL, the row is the provisional state
+ * the next version write of the same session settles.
  */
 void
 schemamig_alembic_hold(const char *tag, const char *statement, const char *objects)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[8] = {INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	NameData	role;
+	NameData	session_role;
 	MemoryContext oldcxt;
-	SchemamigHeldDdl    *h;
-	char	   *all_objects;
+	SchemamigHeldDdl *h;
+	bool		isnull;
 	int			ret;
+
+	namestrcpy(&role, GetUserNameFromId(GetUserId(), false));
+	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+	values[0] = Int32GetDatum(MyProcPid);
+	values[1] = TimestampTzGetDatum(MyStartTimestamp);
+	values[2] = CStringGetTextDatum(tag);
+	values[3] = statement ? CStringGetTextDatum(statement) : (Datum) 0;
+	nulls[3] = statement ? ' ' : 'n';
+	values[4] = CStringGetTextDatum(objects);
+	values[5] = NameGetDatum(&role);
+	values[6] = NameGetDatum(&session_role);
+	values[7] = CStringGetTextDatum(application_name ? application_name : "");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(objects);
-	ret = schemamig_owner_execute("SELECT (" SCHEMAMIG_DDL_COMMANDS_JSON
-								  " OPERATOR(pg_catalog.||) $1::pg_catalog.jsonb)::text",
-								  1, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the event trigger's objects: %s", SPI_result_code_string(ret));
-	all_objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.alembic_provisional "
+								  "(backend_pid, backend_start, command_tag, statement, objects, "
+								  "role, session_role, application_name, client_addr) "
+								  "VALUES ($1, $2, $3, $4, " SCHEMAMIG_DDL_COMMANDS_JSON
+								  " OPERATOR(pg_catalog.||) $5::pg_catalog.jsonb, $6, $7, $8, "
+								  "pg_catalog.inet_client_addr()) RETURNING id",
+								  8, types, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert into schemamig.alembic_provisional: %s",
+			 SPI_result_code_string(ret));
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	h = palloc0(sizeof(SchemamigHeldDdl));
+	h->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	h->subxid = GetCurrentSubTransactionId();
 	h->before_write = next_write_seq;
 	h->tag = pstrdup(tag);
 	h->statement = statement ? pstrdup(statement) : NULL;
-	h->objects = pstrdup(all_objects);
-	h->executed_at = GetCurrentTimestamp();
-	namestrcpy(&h->role, GetUserNameFromId(GetUserId(), false));
-	namestrcpy(&h->session_role, GetUserNameFromId(GetSessionUserId(), false));
+	h->role = role;
 	h->application_name = pstrdup(application_name ? application_name : "");
+	h->carry = OidIsValid(schemamig_alembic_setting()->writer);
 	h->settled_in = InvalidSubTransactionId;
 	schemamig_alembic_held = lappend(schemamig_alembic_held, h);
 	MemoryContextSwitchTo(oldcxt);
@@ -363,6 +436,24 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 	if (schemamig_restoring ||
 		RelationGetRelid(trigdata->tg_relation) != version_table_oid())
 		return PointerGetDatum(NULL);
+	if (!schemamig_alembic_is_writer(GetUserId()))
+	{
+		/* trust is decided: only the writer's version writes count */
+		const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
+		char	   *writer = setting->writer_missing ? NULL :
+			GetUserNameFromId(setting->writer, true);
+
+		ereport(schemamig_guard_mode == GUARD_ENFORCE ? ERROR : WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the Alembic writer role may write the version table %s",
+						quote_qualified_identifier(setting->schema, setting->table)),
+				 errdetail("schemamig.alembic_enable() named role \"%s\" as the writer; role \"%s\" is not a member of it.",
+						   writer ? writer : "(dropped)",
+						   GetUserNameFromId(GetUserId(), false)),
+				 schemamig_guard_mode == GUARD_ENFORCE ? 0 :
+				 errhint("The write is not attributed to any revision.")));
+		return PointerGetDatum(NULL);
+	}
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	attno = SPI_fnumber(desc, "version_num");
@@ -450,28 +541,47 @@ schemamig_alembic_settle(PG_FUNCTION_ARGS)
 
 /*
  * XACT_EVENT_PRE_COMMIT and PRE_PREPARE (hooks.c): refuse to commit DDL
- * that no version write attributed.
+ * that no version write attributed, unless it may stay provisional (a named
+ * writer's, at a commit: a prepared transaction leaves the session).
  */
 void
-schemamig_alembic_pre_commit(void)
+schemamig_alembic_pre_commit(bool prepare)
 {
 	ListCell   *lc;
 	int			unlogged = 0;
+	int			carried = 0;
 	SchemamigHeldDdl *first = NULL;
+	const SchemamigAlembicSetting *setting;
 
 	foreach(lc, schemamig_alembic_held)
 	{
 		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
-		if (h->settled_in == InvalidSubTransactionId)
+		if (h->settled_in != InvalidSubTransactionId)
+			continue;
+		if (h->carry && !prepare)
 		{
-			if (first == NULL)
-				first = h;
-			unlogged++;
+			carried++;
+			continue;
 		}
+		if (first == NULL)
+			first = h;
+		unlogged++;
 	}
-	if (first == NULL)
+	if (first == NULL && carried == 0)
 		return;
+	/* read when the DDL was held, so no query runs here */
+	setting = schemamig_alembic_setting();
+	if (first == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg_plural("%d schema change stays provisional until the next write to %s in this session",
+							   "%d schema changes stay provisional until the next write to %s in this session",
+							   carried, carried,
+							   quote_qualified_identifier(setting->schema, setting->table)),
+				 errdetail("schemamig.status() shows it; if the session ends without a version write, it is logged as unversioned.")));
+		return;
+	}
 	ereport(LOG_SERVER_ONLY,
 			(errmsg("schemamig blocked unversioned %s by role \"%s\" at commit, application \"%s\": %s",
 					first->tag, NameStr(first->role), first->application_name,
@@ -479,9 +589,15 @@ schemamig_alembic_pre_commit(void)
 	ereport(ERROR,
 			(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 			 errmsg("unversioned schema change blocked: %s", first->tag),
+			 prepare ?
+			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave it provisional, so it is rolled back.",
+							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards; a prepared transaction cannot leave them provisional, so it is rolled back.",
+							  unlogged, unlogged,
+							  quote_qualified_identifier(setting->schema, setting->table)) :
 			 errdetail_plural("The transaction ran %d schema change without recording an Alembic revision in %s afterwards, so it is rolled back.",
 							  "The transaction ran %d schema changes without recording an Alembic revision in %s afterwards, so it is rolled back.",
-							  unlogged, unlogged, schemamig_alembic_version_table),
+							  unlogged, unlogged,
+							  quote_qualified_identifier(setting->schema, setting->table)),
 			 errhint("Change the schema through a migration (flask db upgrade, alembic upgrade), which writes the version table in the same transaction.")));
 }
 
@@ -492,6 +608,9 @@ schemamig_alembic_xact_end(void)
 	schemamig_alembic_held = NIL;
 	schemamig_alembic_writes = NIL;
 	settlement_queued_in = InvalidSubTransactionId;
+	schemamig_alembic_setting_reset();
+	schemamig_alembic_allowed_reset();
+	schemamig_alembic_settle_reset();
 }
 
 /*
@@ -558,12 +677,14 @@ schemamig_alembic_attach(PG_FUNCTION_ARGS)
 	if (version_table_rangevar() == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("schemamig.alembic_version_table is not set"),
-				 errhint("ALTER DATABASE ... SET schemamig.alembic_version_table = 'public.alembic_version', then reconnect.")));
+				 errmsg("Alembic mode is off"),
+				 errhint("The extension's owner turns it on with SELECT schemamig.alembic_enable('public.alembic_version', '<deploy role>').")));
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("version table \"%s\" does not exist", schemamig_alembic_version_table),
+				 errmsg("version table %s does not exist",
+						quote_qualified_identifier(version_table_rangevar()->schemaname,
+												   version_table_rangevar()->relname)),
 				 errhint("Alembic creates it on its first run; schemamig attaches itself then.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (!triggers_attached(relid))

@@ -6,10 +6,14 @@
  *		to, and how the applied set follows.
  *
  * Runs at commit, from the deferred constraint trigger of alembic.c, over
- * the writes and held DDL alembic.c recorded (oldest first).  Each step
- * registers its revision if unknown (kind 'external'), writes the DDL held
- * before it to schemamig.ddl_log with its revision, direction and position,
- * moves the applied set and writes one journal row; at the end the schema
+ * the writes and held DDL alembic.c recorded (oldest first).  First, the
+ * provisional DDL of sessions that are gone is logged as unversioned with a
+ * WARNING, and this session's provisional DDL of earlier transactions is
+ * taken up: it belongs to the first step.  Each step registers its
+ * revision if unknown (kind 'external'), has its statements reviewed
+ * (alembic_review.c), moves its DDL from schemamig.alembic_provisional to
+ * schemamig.ddl_log with its revision, direction and position, moves the
+ * applied set and writes one journal row; at the end the schema
  * fingerprint is stored, as after upgrade().
  *
  * How writes become steps.  Alembic writes per step: UPDATE old -> new
@@ -22,7 +26,9 @@
  * downgrading one the INSERTs before it.  DDL is attributed to the first
  * step after it: upgrade to the new version_num, downgrade of the
  * version_num removed, statement_no numbering the step's statements.  A
- * step that ran no DDL (stamp, an empty merge) is journaled as 'stamp'.
+ * step that ran no DDL is journaled as 'upgrade' or 'downgrade' when it
+ * moves along one edge of the graph (a pass migration, an empty merge), as
+ * 'stamp' otherwise (flask db stamp).
  *
  * What the database cannot know: Alembic's down_revision is not in the
  * database.  A revision first seen as an UPDATE gets the replaced
@@ -30,8 +36,12 @@
  * seen as an INSERT becomes a root, so a branch started from an interior
  * revision shows no branch point in history().  A version_num schemamig
  * has never seen (history before schemamig was installed) is adopted as
- * an applied root.  The applied set stays right in every case: it is the
- * closure of what the version table holds.
+ * an applied root, marked adopted in schemamig.alembic_revision.  From an
+ * adopted revision to an id never seen, the step may be an upgrade or a
+ * downgrade below the adoption point: it is a "move", journaled so, its DDL
+ * logged with direction 'client', the new id registered without parents.
+ * The applied set stays right in every case: it is the closure of what
+ * the version table holds.
  *
  * The applied set is computed from a simulation of the version table,
  * starting from current() (what the version table held when schemamig last
@@ -49,6 +59,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "schemamig.h"
@@ -57,13 +69,32 @@
 
 /* the version table as the settlement simulates it, version_num strings */
 static List *simulated = NIL;
-static SPIPlanPtr log_plan = NULL;
+
+/* provisional DDL of earlier transactions of this session: the first step's */
+static List *carried_ids = NIL;
+static List *carried_statements = NIL;
+
+/* revisions whose ancestry schemamig does not know (adopted), while settling */
+static List *unknown_ancestry = NIL;
+static bool settling = false;
+
+typedef enum StepKind
+{
+	STEP_UP,
+	STEP_DOWN,
+	STEP_MOVE					/* between revisions of unknown ancestry */
+} StepKind;
 
 static void settle_update(List *group, SchemamigVersionWrite *w);
 static void settle_single(SchemamigVersionWrite *w);
-static void run_step(bool up, const char *revision, List *parents,
+static void run_step(StepKind kind, const char *revision, List *parents,
 					 List *removed, List *added, int64 last_seq);
-static int	log_held(const char *revision, bool up, int64 last_seq);
+static int	log_held(const char *revision, StepKind kind, int64 last_seq);
+static void log_rows(List *ids, const char *revision, const char *direction);
+static List *session_rows(bool abandoned, List **statements);
+static void mark_alembic(const char *revision, bool adopted);
+static bool same_strings(List *a, List *b);
+static bool string_member(List *list, const char *s);
 static bool held_between(int64 after, int64 upto);
 static List *list_remove_string(List *list, const char *s);
 
@@ -89,6 +120,40 @@ schemamig_alembic_settle_writes(void)
 	schemamig_check_writable("a write to the Alembic version table");
 	schemamig_lock_history();
 	schemamig_bump_generation();
+
+	/*
+	 * Provisional DDL of sessions that ended without a version write is never
+	 * accepted silently: it goes to the log as unversioned, with a WARNING.
+	 */
+	{
+		List	   *statements = NIL;
+		List	   *abandoned = session_rows(true, &statements);
+
+		if (abandoned != NIL)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+					 errmsg_plural("%d provisional schema change of a session that ended without an Alembic version write is logged as unversioned",
+								   "%d provisional schema changes of sessions that ended without an Alembic version write are logged as unversioned",
+								   list_length(abandoned), list_length(abandoned)),
+					 errdetail("The first was: %s", (char *) linitial(statements)),
+					 errhint("See schemamig.ddl_log rows with direction 'unversioned'; undo or register the change.")));
+			log_rows(abandoned, NULL, "unversioned");
+		}
+	}
+	carried_ids = session_rows(false, &carried_statements);
+	unknown_ancestry = NIL;
+	settling = true;
+	{
+		int			ret = schemamig_owner_execute("SELECT revision FROM schemamig.alembic_revision WHERE adopted",
+												  0, NULL, NULL, NULL, true, 0);
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read schemamig.alembic_revision: %s", SPI_result_code_string(ret));
+		for (uint64 i = 0; i < SPI_processed; i++)
+			unknown_ancestry = lappend(unknown_ancestry,
+									   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
 	graph = schemamig_graph_load();
 	simulated = NIL;
 	foreach(lc, schemamig_graph_current(graph))
@@ -121,11 +186,26 @@ schemamig_alembic_settle_writes(void)
 	foreach(lc, pending)
 		((SchemamigVersionWrite *) lfirst(lc))->settled_in = GetCurrentSubTransactionId();
 	schemamig_drift_after_migration();
+	schemamig_alembic_settle_reset();
+}
+
+/* Forget the settlement's lists (they live in its memory context) */
+void
+schemamig_alembic_settle_reset(void)
+{
+	settling = false;
+	unknown_ancestry = NIL;
+	simulated = NIL;
+	carried_ids = carried_statements = NIL;
 }
 
 /*
  * An UPDATE old -> new with the INSERTs and DELETEs written just before it
- * (no DDL in between).  A downgrade when new is a known ancestor of old.
+ * (no DDL in between).  A downgrade when new is a known ancestor of old; an
+ * upgrade when old is a known ancestor of new, or new is unknown and old's
+ * ancestry is known; otherwise the database cannot tell (a revision below
+ * the point where an existing version table was adopted looks exactly like
+ * a new one): a move.
  */
 static void
 settle_update(List *group, SchemamigVersionWrite *w)
@@ -133,29 +213,42 @@ settle_update(List *group, SchemamigVersionWrite *w)
 	SchemamigGraph *graph = schemamig_graph_load();
 	int			old_node = schemamig_graph_find(graph, w->old_version);
 	int			new_node = schemamig_graph_find(graph, w->new_version);
-	bool		down = old_node >= 0 && new_node >= 0 &&
-		schemamig_graph_ancestors(graph, old_node)[new_node];
+	bool		old_known = old_node >= 0 &&
+		!string_member(unknown_ancestry, w->old_version);
+	StepKind	kind;
 	List	   *parents = NIL;
 	List	   *added = list_make1(w->new_version);
 	ListCell   *lc;
+
+	if (old_node >= 0 && new_node >= 0 &&
+		schemamig_graph_ancestors(graph, old_node)[new_node])
+		kind = STEP_DOWN;
+	else if (old_node >= 0 && new_node >= 0 &&
+			 schemamig_graph_ancestors(graph, new_node)[old_node])
+		kind = STEP_UP;
+	else if (new_node < 0 && old_known)
+		kind = STEP_UP;
+	else
+		kind = STEP_MOVE;
 
 	foreach(lc, group)
 	{
 		SchemamigVersionWrite *g = (SchemamigVersionWrite *) lfirst(lc);
 
-		if (down && g->new_version)
-			added = lappend(added, g->new_version);		/* unmerge */
-		else if (!down && g->old_version)
-			parents = lappend(parents, g->old_version);		/* merge */
+		if (kind == STEP_DOWN && g->new_version)
+			added = lappend(added, g->new_version); /* unmerge */
+		else if (kind == STEP_UP && g->old_version)
+			parents = lappend(parents, g->old_version); /* merge */
 		else
 			settle_single(g);
 	}
-	if (down)
-		run_step(false, w->old_version, NIL, list_make1(w->old_version), added, w->seq);
+	if (kind == STEP_DOWN)
+		run_step(STEP_DOWN, w->old_version, NIL, list_make1(w->old_version), added, w->seq);
 	else
 	{
 		parents = lappend(parents, w->old_version);
-		run_step(true, w->new_version, parents, parents, added, w->seq);
+		run_step(kind, w->new_version, kind == STEP_UP ? parents : NIL, parents,
+				 added, w->seq);
 	}
 }
 
@@ -163,27 +256,31 @@ static void
 settle_single(SchemamigVersionWrite *w)
 {
 	if (w->new_version)
-		run_step(true, w->new_version, NIL, NIL, list_make1(w->new_version), w->seq);
+		run_step(STEP_UP, w->new_version, NIL, NIL, list_make1(w->new_version), w->seq);
 	else
-		run_step(false, w->old_version, NIL, list_make1(w->old_version), NIL, w->seq);
+		run_step(STEP_DOWN, w->old_version, NIL, list_make1(w->old_version), NIL, w->seq);
 }
 
 /*
- * One Alembic step.  up: revision enters the version table on top of
- * parents; down: revision leaves it and added enter it.  The applied set
- * follows the simulated version table.
+ * One Alembic step.  Up: revision enters the version table on top of
+ * parents; down: revision leaves it and added enter it; move: revision
+ * replaces removed, ancestry unknown.  The applied set follows the
+ * simulated version table.
  */
 static void
-run_step(bool up, const char *revision, List *parents, List *removed,
+run_step(StepKind kind, const char *revision, List *parents, List *removed,
 		 List *added, int64 last_seq)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	SchemamigGraph *graph;
 	bool	   *want;
 	List	   *parent_nodes = NIL;
+	List	   *registered_parents = NIL;
 	ListCell   *lc;
 	int			node;
 	int			statements;
+	bool		edge;
+	bool		up = kind != STEP_DOWN;
 
 	foreach(lc, parents)
 		parent_nodes = list_append_unique_int(parent_nodes, schemamig_alembic_adopt(lfirst(lc)));
@@ -199,9 +296,19 @@ run_step(bool up, const char *revision, List *parents, List *removed,
 		schemamig_check_valid_id(revision);
 		schemamig_register_external_parents(graph, revision, EXTERNAL_MESSAGE,
 											parent_nodes);
+		/* after a move: parents unknown, a new point to go on from */
+		mark_alembic(revision, false);
 		graph = schemamig_graph_load();
 	}
+	else
+		mark_alembic(revision, false);
 	node = schemamig_graph_require(graph, revision);
+	for (int j = 0; j < graph->nodes[node].nparents; j++)
+		registered_parents = lappend(registered_parents,
+									 graph->nodes[graph->nodes[node].parents[j]].revision);
+	/* one step along one edge of the graph, as Alembic takes them */
+	edge = kind == STEP_UP ? same_strings(registered_parents, removed) :
+		kind == STEP_DOWN ? same_strings(registered_parents, added) : false;
 
 	foreach(lc, removed)
 		simulated = list_remove_string(simulated, lfirst(lc));
@@ -211,7 +318,7 @@ run_step(bool up, const char *revision, List *parents, List *removed,
 		simulated = lappend(simulated, lfirst(lc));
 	}
 
-	/* want = closure of the simulated version table */
+	/* want = closure of the simulated version table; the rest is unapplied */
 	want = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 	foreach(lc, simulated)
 	{
@@ -226,30 +333,12 @@ run_step(bool up, const char *revision, List *parents, List *removed,
 				want[j] |= anc[j];
 		}
 	}
-	if (!up)
-	{
-		/* unapply what the removed revision brought, and what stands on it */
-		bool	   *anc = schemamig_graph_ancestors(graph, node);
-		bool	   *drop = palloc0(sizeof(bool) * graph->nnodes);
-
-		anc[node] = true;
-		for (int i = 0; i < graph->nnodes; i++)
-			if (anc[i] && !want[i] && graph->nodes[i].applied)
-			{
-				bool	   *desc = schemamig_graph_descendants(graph, i);
-
-				drop[i] = true;
-				for (int j = 0; j < graph->nnodes; j++)
-					drop[j] |= desc[j] && graph->nodes[j].applied;
-			}
-		for (int i = 0; i < graph->nnodes; i++)
-			if (drop[i])
-			{
-				schemamig_mark_unapplied(graph->nodes[i].revision);
-				graph->nodes[i].applied = false;
-				want[i] = false;
-			}
-	}
+	for (int i = 0; i < graph->nnodes; i++)
+		if (graph->nodes[i].applied && !want[i])
+		{
+			schemamig_mark_unapplied(graph->nodes[i].revision);
+			graph->nodes[i].applied = false;
+		}
 	for (int k = 0; k < graph->nnodes; k++)
 	{
 		SchemamigNode *n = &graph->nodes[graph->topo[k]];
@@ -258,9 +347,18 @@ run_step(bool up, const char *revision, List *parents, List *removed,
 			schemamig_mark_applied(n->revision, n->checksum);
 	}
 
-	/* like stamp(), a step without DDL is journaled under its target */
-	statements = log_held(revision, up, last_seq);
-	if (statements > 0)
+	statements = log_held(revision, kind, last_seq);
+	if (kind == STEP_MOVE && statements > 0)
+	{
+		ereport(WARNING,
+				(errmsg("cannot tell whether the move of %s to revision \"%s\" is an upgrade or a downgrade",
+						removed != NIL ? (char *) linitial(removed) : "base", revision),
+				 errdetail("The version table held a revision whose ancestry schemamig never saw (history before Alembic mode was turned on); the journal records a move."),
+				 errhint("The applied set follows the version table either way.")));
+		schemamig_journal_insert(revision, "move", revision, started);
+	}
+	else if (statements > 0 || edge)
+		/* a step along an edge runs its migration, even an empty (pass) one */
 		schemamig_journal_insert(revision, up ? "upgrade" : "downgrade",
 								 up ? revision : added != NIL ? linitial(added) : "base",
 								 started);
@@ -285,67 +383,171 @@ schemamig_alembic_adopt(const char *revision)
 		return node;
 	schemamig_check_valid_id(revision);
 	schemamig_register_external_parents(graph, revision, EXTERNAL_MESSAGE, NIL);
+	mark_alembic(revision, true);
+	if (settling)
+		unknown_ancestry = lappend(unknown_ancestry, pstrdup(revision));
 	schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
 	schemamig_journal_insert(revision, "stamp", revision, GetCurrentTimestamp());
 	return schemamig_graph_find(schemamig_graph_load(), revision);
 }
 
-/* Write the held DDL that ran before write last_seq under revision */
+/*
+ * Review and log the DDL of one step: provisional DDL carried over from
+ * earlier transactions of the session (first step only), then the held DDL
+ * that ran before write last_seq.
+ */
 static int
-log_held(const char *revision, bool up, int64 last_seq)
+log_held(const char *revision, StepKind kind, int64 last_seq)
 {
-	SchemamigOwnerContext octx;
+	List	   *ids = carried_ids;
+	List	   *statements = carried_statements;
 	ListCell   *lc;
-	int			n = 0;
 
+	carried_ids = carried_statements = NIL;
 	foreach(lc, schemamig_alembic_held)
 	{
-		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
-		Datum		values[10];
-		char		nulls[10];
-		int			ret;
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->settled_in != InvalidSubTransactionId || h->before_write > last_seq)
 			continue;
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(revision);
-		values[1] = CStringGetTextDatum(up ? "upgrade" : "downgrade");
-		values[2] = Int32GetDatum(++n);
-		values[3] = CStringGetTextDatum(h->tag);
-		values[4] = h->statement ? CStringGetTextDatum(h->statement) : (Datum) 0;
-		nulls[4] = h->statement ? ' ' : 'n';
-		values[5] = CStringGetTextDatum(h->objects);
-		values[6] = TimestampTzGetDatum(h->executed_at);
-		values[7] = NameGetDatum(&h->role);
-		values[8] = NameGetDatum(&h->session_role);
-		values[9] = CStringGetTextDatum(h->application_name);
-
-		schemamig_owner_enter(&octx);
-		if (log_plan == NULL)
-		{
-			Oid			types[10] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-			TEXTOID, TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID};
-			SPIPlanPtr	plan;
-
-			plan = SPI_prepare("INSERT INTO schemamig.ddl_log (revision, direction, "
-							   "statement_no, command_tag, statement, objects, executed_at, "
-							   "xid, role, session_role, application_name, client_addr, "
-							   "backend_pid) VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.jsonb, "
-							   "$7, pg_catalog.pg_current_xact_id(), $8, $9, $10, "
-							   "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
-							   10, types);
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the held DDL log insert: %s",
-					 SPI_result_code_string(SPI_result));
-			log_plan = plan;
-		}
-		ret = SPI_execute_plan(log_plan, values, nulls, false, 0);
-		schemamig_owner_leave(&octx);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+		ids = lappend(ids, &h->id);
+		statements = lappend(statements, h->statement ? h->statement : "");
 		h->settled_in = GetCurrentSubTransactionId();
 	}
-	return n;
+	if (ids == NIL)
+		return 0;
+	if (kind != STEP_MOVE)
+		schemamig_alembic_review(revision, kind == STEP_UP, statements);
+	log_rows(ids, revision,
+			 kind == STEP_UP ? "upgrade" : kind == STEP_DOWN ? "downgrade" : "client");
+	return list_length(ids);
+}
+
+/*
+ * Move provisional rows (ids: pointers to int64) to the DDL log, numbered
+ * in order, under revision (NULL: unversioned), and delete them.
+ */
+static void
+log_rows(List *ids, const char *revision, const char *direction)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(ids));
+	int			n = 0;
+	ListCell   *lc;
+	int			ret;
+
+	foreach(lc, ids)
+		elems[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
+	values[0] = revision ? CStringGetTextDatum(revision) : (Datum) 0;
+	nulls[0] = revision ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(direction);
+	values[2] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	ret = schemamig_owner_execute("INSERT INTO schemamig.ddl_log (revision, direction, "
+								  "statement_no, command_tag, statement, objects, executed_at, "
+								  "xid, role, session_role, application_name, client_addr, "
+								  "backend_pid) "
+								  "SELECT $1, $2, CASE WHEN $1 IS NOT NULL THEN o.n::pg_catalog.int4 END, "
+								  "p.command_tag, p.statement, p.objects, p.executed_at, p.xid, "
+								  "p.role, p.session_role, p.application_name, p.client_addr, "
+								  "p.backend_pid "
+								  "FROM pg_catalog.unnest($3) WITH ORDINALITY o(id, n) "
+								  "JOIN schemamig.alembic_provisional p ON p.id OPERATOR(pg_catalog.=) o.id "
+								  "ORDER BY o.n",
+								  3, types, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
+		elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+	ret = schemamig_owner_execute("DELETE FROM schemamig.alembic_provisional "
+								  "WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+								  1, &types[2], &values[2], NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from schemamig.alembic_provisional: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * Provisional rows of earlier transactions of this session (abandoned =
+ * false), or of sessions that are gone (abandoned = true), oldest first;
+ * ids as pointers to int64, statements alongside.
+ */
+static List *
+session_rows(bool abandoned, List **statements)
+{
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
+	List	   *ids = NIL;
+	int			ret;
+
+	values[0] = Int32GetDatum(MyProcPid);
+	values[1] = TimestampTzGetDatum(MyStartTimestamp);
+	ret = abandoned ?
+		schemamig_owner_execute("SELECT p.id, p.statement FROM schemamig.alembic_provisional p "
+								"WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(p.backend_pid) a "
+								"WHERE a.backend_start OPERATOR(pg_catalog.=) p.backend_start) "
+								"ORDER BY p.id", 0, NULL, NULL, NULL, true, 0) :
+		schemamig_owner_execute("SELECT id, statement FROM schemamig.alembic_provisional "
+								"WHERE backend_pid OPERATOR(pg_catalog.=) $1 "
+								"AND backend_start OPERATOR(pg_catalog.=) $2 "
+								"AND xid OPERATOR(pg_catalog.<>) pg_catalog.pg_current_xact_id() "
+								"ORDER BY id", 2, types, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.alembic_provisional: %s", SPI_result_code_string(ret));
+	*statements = NIL;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+		char	   *st = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		ids = lappend(ids, id);
+		*statements = lappend(*statements, st ? st : "");
+	}
+	return ids;
+}
+
+/* The revision came from the version table: upgrade() must leave it alone */
+static void
+mark_alembic(const char *revision, bool adopted)
+{
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = BoolGetDatum(adopted);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.alembic_revision (revision, adopted) "
+								  "VALUES ($1, $2) ON CONFLICT (revision) DO NOTHING",
+								  2, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into schemamig.alembic_revision: %s",
+			 SPI_result_code_string(ret));
+}
+
+static bool
+same_strings(List *a, List *b)
+{
+	ListCell   *lc;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	foreach(lc, a)
+		if (!string_member(b, lfirst(lc)))
+			return false;
+	return true;
+}
+
+static bool
+string_member(List *list, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
 }
 
 /* Did held, unlogged DDL run after write "after" and before write "upto"? */
@@ -356,7 +558,7 @@ held_between(int64 after, int64 upto)
 
 	foreach(lc, schemamig_alembic_held)
 	{
-		SchemamigHeldDdl    *h = (SchemamigHeldDdl *) lfirst(lc);
+		SchemamigHeldDdl *h = (SchemamigHeldDdl *) lfirst(lc);
 
 		if (h->settled_in == InvalidSubTransactionId &&
 			h->before_write > after && h->before_write <= upto)

@@ -139,8 +139,8 @@ schemamig_assert_at(PG_FUNCTION_ARGS)
 								  schemamig_deploy_names(graph, todo, 0),
 								  p ? psprintf(" Revision \"%s\" is partially applied (%d of %d statements).",
 											   p->revision, p->done, p->statements) : ""),
-				 errhint("Apply them with the schemamig client (schemamig deploy), CALL schemamig.upgrade_each('%s') and the rows of SELECT * FROM schemamig.steps('%s') \\gexec.",
-						 target, target)));
+				 errhint("Run \"schemamig deploy\", or SELECT * FROM schemamig.steps('%s') \\gexec in psql.",
+						 target)));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -304,4 +304,153 @@ schemamig_run_step(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/* ---- repair of an applied revision whose statements did not change ---- */
+
+/* the first statement of two parsed scripts that differs, 0 when none */
+static int
+first_difference(List *old, List *new)
+{
+	int			n = Max(list_length(old), list_length(new));
+
+	for (int k = 0; k < n; k++)
+	{
+		if (k >= list_length(old) || k >= list_length(new))
+			return k + 1;
+		if (!equal(((SchemamigStatement *) list_nth(old, k))->parsetree,
+				   ((SchemamigStatement *) list_nth(new, k))->parsetree))
+			return k + 1;
+	}
+	return 0;
+}
+
+static const char *
+statement_or_end(List *statements, int n)
+{
+	if (n > list_length(statements))
+		return "(no such statement)";
+	return psprintf("\"%.64s%s\"", ((SchemamigStatement *) list_nth(statements, n - 1))->text,
+					strlen(((SchemamigStatement *) list_nth(statements, n - 1))->text) > 64 ? "..." : "");
+}
+
+/*
+ * register() of an applied revision with other text: when both scripts
+ * parse to the same statements (raw parse trees compared with equal(),
+ * which ignores locations: whitespace, comments, keyword case), the new
+ * text replaces the old, the applied checksum follows, and the journal
+ * records a 'repair'; returns true.  Otherwise *difference says which
+ * statement differs first, for the SM002 error.
+ */
+bool
+schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
+				 const char *downgrade, List *down_statements,
+				 const char *checksum, char **difference)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	char	   *old_up;
+	char	   *old_down;
+	bool		isnull;
+	List	   *old_statements;
+	int			k;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute("SELECT upgrade_sql, downgrade_sql FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the scripts of revision \"%s\"", revision);
+	old_up = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	old_down = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		old_down = NULL;
+
+	old_statements = schemamig_script_parse(old_up ? old_up : "", revision, "upgrade");
+	k = first_difference(old_statements, up_statements);
+	if (k > 0)
+	{
+		*difference = psprintf("Upgrade statement %d differs: registered %s, new %s.", k,
+							   statement_or_end(old_statements, k),
+							   statement_or_end(up_statements, k));
+		return false;
+	}
+	if ((old_down == NULL) != (downgrade == NULL))
+	{
+		*difference = pstrdup(old_down == NULL ?
+							  "The registered revision has no downgrade script; the new one has." :
+							  "The registered revision has a downgrade script; the new one has none.");
+		return false;
+	}
+	if (downgrade != NULL)
+	{
+		old_statements = schemamig_script_parse(old_down, revision, "downgrade");
+		k = first_difference(old_statements, down_statements);
+		if (k > 0)
+		{
+			*difference = psprintf("Downgrade statement %d differs: registered %s, new %s.", k,
+								   statement_or_end(old_statements, k),
+								   statement_or_end(down_statements, k));
+			return false;
+		}
+	}
+
+	values[1] = CStringGetTextDatum(upgrade);
+	values[2] = downgrade ? CStringGetTextDatum(downgrade) : (Datum) 0;
+	nulls[2] = downgrade ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(checksum);
+	ret = schemamig_owner_execute("UPDATE schemamig.revision SET upgrade_sql = $2, "
+								  "downgrade_sql = $3, checksum = $4 "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  4, types, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not update schemamig.revision: %s", SPI_result_code_string(ret));
+	ret = schemamig_owner_execute("UPDATE schemamig.applied SET checksum = $2 "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  2, (Oid[]) {TEXTOID, TEXTOID},
+								  (Datum[]) {values[0], values[3]}, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not update schemamig.applied: %s", SPI_result_code_string(ret));
+	schemamig_journal_insert(revision, "repair", revision, GetCurrentTimestamp());
+	ereport(NOTICE,
+			(errmsg("applied revision \"%s\" repaired: its new text has the same statements", revision),
+			 errdetail("Only whitespace, comments or the spelling of keywords changed; the journal records a repair.")));
+	return true;
+}
+
+/*
+ * The heads that parent inference and upgrade('head') consider: revisions
+ * that are not client-driven ('external', from begin_revision() or Alembic)
+ * and have no such descendant.  An environment-only hotfix therefore never
+ * forks the graph that migration files build: the next file without a
+ * parents line goes on top of the last file, in every database.
+ */
+List *
+schemamig_graph_versioned_heads(SchemamigGraph *graph)
+{
+	bool	   *below = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	List	   *heads = NIL;
+
+	/* children before parents: below[i] = a non-external descendant exists */
+	for (int k = graph->nnodes - 1; k >= 0; k--)
+	{
+		int			i = graph->topo[k];
+		SchemamigNode *node = &graph->nodes[i];
+
+		for (int c = 0; c < node->nchildren; c++)
+		{
+			int			child = node->children[c];
+
+			if (below[child] || strcmp(graph->nodes[child].kind, "external") != 0)
+				below[i] = true;
+		}
+	}
+	for (int i = 0; i < graph->nnodes; i++)
+		if (!below[i] && strcmp(graph->nodes[i].kind, "external") != 0)
+			heads = lappend_int(heads, i);
+	pfree(below);
+	return heads;
 }

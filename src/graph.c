@@ -382,7 +382,8 @@ schemamig_graph_pending(SchemamigGraph *graph, const char *target)
 
 	if (strcmp(target, "head") == 0)
 	{
-		List	   *heads = schemamig_graph_heads(graph);
+		/* client-driven revisions never make "head" ambiguous (deploy_sql.c) */
+		List	   *heads = schemamig_graph_versioned_heads(graph);
 
 		if (list_length(heads) > 1)
 		{
@@ -398,6 +399,11 @@ schemamig_graph_pending(SchemamigGraph *graph, const char *target)
 					 errmsg("the revision graph has %d heads", list_length(heads)),
 					 errdetail("The heads are %s.", names.data),
 					 errhint("Use upgrade('heads') to apply all branches, or register a merge revision whose parents are the heads.")));
+		}
+		if (heads != NIL)
+		{
+			wanted = schemamig_graph_ancestors(graph, linitial_int(heads));
+			wanted[linitial_int(heads)] = true;
 		}
 	}
 	else if (relative > 0)

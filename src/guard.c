@@ -58,6 +58,9 @@ PG_FUNCTION_INFO_V1(schemamig_guard_ddl_start);
 /* DDL outside a context, neither exempt nor temporary: NULL = unversioned */
 SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree) = NULL;
 
+/* and the hint for what it did not admit (alembic.c's, through hooks.c) */
+char	   *(*schemamig_guard_hint_rest) (Node *parsetree) = NULL;
+
 /* schemamig's own plumbing statements are running: stand aside */
 bool		schemamig_guard_plumbing = false;
 
@@ -99,6 +102,8 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_ENFORCE)
 	{
 		char	   *statement = schemamig_client_statement_text(trigdata->parsetree);
+		char	   *alembic_hint = schemamig_guard_hint_rest ?
+			schemamig_guard_hint_rest(trigdata->parsetree) : NULL;
 
 		ereport(LOG_SERVER_ONLY,
 				(errmsg("schemamig blocked unversioned %s by role \"%s\" in database \"%s\", application \"%s\": %s",
@@ -110,6 +115,7 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 				 errmsg("unversioned schema change blocked: %s", tag),
 				 errdetail("schemamig.guard is \"enforce\": every schema change in this database must be part of a revision."),
+				 alembic_hint ? errhint("%s", alembic_hint) :
 				 schemamig_statement_needs_top_level(trigdata->parsetree) ?
 				 errhint("Register it with schemamig.register() and run it with SELECT * FROM schemamig.steps() \\gexec in psql: it cannot run inside a transaction block.") :
 				 errhint("Register it with schemamig.register() and apply it with schemamig.upgrade(), or run it inside BEGIN; SELECT schemamig.begin_revision('<id>'); ... COMMIT;.")));

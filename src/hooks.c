@@ -100,6 +100,7 @@ schemamig_hooks_install(void)
 {
 	/* what the runtime asks of the modules above it */
 	schemamig_guard_classify_rest = schemamig_alembic_classify;
+	schemamig_guard_hint_rest = schemamig_alembic_hint;
 	schemamig_ddl_log_callbacks.hold = schemamig_alembic_hold;
 	schemamig_ddl_log_callbacks.version_table_created = schemamig_alembic_table_done;
 	schemamig_ddl_log_callbacks.table_rewritten = schemamig_plan_note_rewrite;
@@ -218,7 +219,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			schemamig_alembic_pre_commit();
+			schemamig_alembic_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			/* last: the link covers every row the transaction wrote */
 			schemamig_ledger_pre_commit();
 			return;

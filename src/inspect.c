@@ -255,6 +255,8 @@ schemamig_status(PG_FUNCTION_ARGS)
 		values[11] = CStringGetTextDatum(hints.data);
 	}
 
+	schemamig_alembic_status(&values[12], &nulls[12]);
+
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	SPI_finish();
 	return (Datum) 0;

@@ -136,6 +136,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 							  up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE, fname);
 	todo = up ? schemamig_graph_pending(graph, target) :
 		schemamig_graph_to_unapply(graph, target);
+	schemamig_alembic_refuse_revisions(graph, todo, fname);
 
 	/* refuse the whole call before running anything */
 	if (!up)
@@ -408,6 +409,14 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		resolved = graph->nodes[node].revision;
 	}
 
+	{
+		List	   *changed = NIL;
+
+		for (int i = 0; i < graph->nnodes; i++)
+			if (wanted[i] != graph->nodes[i].applied)
+				changed = lappend_int(changed, i);
+		schemamig_alembic_refuse_revisions(graph, changed, "stamp()");
+	}
 	unapply = schemamig_graph_to_unapply(graph, "base");
 	foreach(lc, unapply)
 		if (!wanted[lfirst_int(lc)])
@@ -481,6 +490,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	schemamig_progress_refuse(schemamig_progress_load(), DIRECTION_DOWNGRADE,
 							  "upgrade_each()");
 	todo = schemamig_graph_pending(graph, target);
+	schemamig_alembic_refuse_revisions(graph, todo, "upgrade_each()");
 	total = list_length(todo);
 	if (total == 0)
 		ereport(NOTICE, (errmsg("nothing to upgrade")));

@@ -119,13 +119,20 @@ schemamig_register(PG_FUNCTION_ARGS)
 		schemamig_bump_generation();
 		if (parents_arg == NULL)
 		{
-			if (list_length(heads) > 1)
+			/* client-driven revisions never count for the parent (deploy_sql.c) */
+			SchemamigGraph *g = schemamig_graph_load();
+			List	   *versioned = schemamig_graph_versioned_heads(g);
+			ListCell   *lc;
+
+			parent_names = NIL;
+			foreach(lc, versioned)
+				parent_names = lappend(parent_names, g->nodes[lfirst_int(lc)].revision);
+			if (list_length(parent_names) > 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 						 errmsg("cannot choose a parent for revision \"%s\": the graph has %d heads",
-								revision, list_length(heads)),
+								revision, list_length(parent_names)),
 						 errhint("Pass parents explicitly; a revision whose parents are all the heads merges them.")));
-			parent_names = heads;
 		}
 		else
 			parent_names = check_new_parents(revision, parents_arg);
@@ -157,14 +164,28 @@ schemamig_register(PG_FUNCTION_ARGS)
 			PG_RETURN_TEXT_P(cstring_to_text(revision));
 		}
 		if (node->applied)
+		{
+			char	   *difference = NULL;
+
+			/* the same statements in other whitespace: a repair (deploy_sql.c) */
+			if (strcmp(node->checksum, checksum) != 0 && same_parents(node, parents) &&
+				strcmp(node->kind, "sql") == 0 &&
+				schemamig_repair(revision, upgrade, up_statements, downgrade,
+								 down_statements, checksum, &difference))
+			{
+				SPI_finish();
+				PG_RETURN_TEXT_P(cstring_to_text(revision));
+			}
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH),
 					 errmsg("revision \"%s\" is applied and cannot be changed", revision),
 					 strcmp(node->checksum, checksum) != 0 ?
-					 errdetail("The registered scripts have checksum %s, the new ones %s.",
-							   node->checksum, checksum) :
+					 errdetail("The registered scripts have checksum %s, the new ones %s.%s%s",
+							   node->checksum, checksum, difference ? " " : "",
+							   difference ? difference : "") :
 					 errdetail("The new parents differ from the registered ones."),
 					 errhint("Applied migrations are never edited: register a new revision on top of it.")));
+		}
 	}
 
 	/* lint last: it is the only check that may only warn */
@@ -317,7 +338,7 @@ resolve_parents(SchemamigGraph *graph, const char *revision,
 				parents = lappend_int(parents, node->parents[j]);
 			return parents;
 		}
-		heads = schemamig_graph_heads(graph);
+		heads = schemamig_graph_versioned_heads(graph);
 		if (list_length(heads) > 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),

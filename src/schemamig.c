@@ -125,8 +125,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("schemamig.alembic_version_table",
-							   "Alembic's version table, whose writes attribute the DDL of their transaction to an Alembic revision.",
-							   "Empty turns Alembic compatibility off.",
+							   "Alembic's version table, overriding the one schemamig.alembic_enable() stored.",
+							   "Empty leaves the stored setting in effect.",
 							   &schemamig_alembic_version_table,
 							   "",
 							   PGC_SUSET,
@@ -138,7 +138,7 @@ _PG_init(void)
 	schemamig_hooks_install();
 }
 
-/* A table name, optionally schema-qualified, in SQL identifier syntax */
+/* A schema-qualified table name in SQL identifier syntax, never pg_temp */
 static bool
 check_version_table(char **newval, void **extra, GucSource source)
 {
@@ -148,10 +148,10 @@ check_version_table(char **newval, void **extra, GucSource source)
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
 	copy = pstrdup(*newval);
-	if (!SplitIdentifierString(copy, '.', &names) ||
-		list_length(names) < 1 || list_length(names) > 2)
+	if (!SplitIdentifierString(copy, '.', &names) || list_length(names) != 2 ||
+		strncmp(linitial(names), "pg_temp", 7) == 0)
 	{
-		GUC_check_errdetail("A table name, such as public.alembic_version, is required.");
+		GUC_check_errdetail("A schema-qualified table name, such as public.alembic_version, is required: an unqualified name would find a temporary table first.");
 		return false;
 	}
 	return true;

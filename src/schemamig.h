@@ -288,6 +288,7 @@ typedef enum SchemamigVerdict
 
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
+extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
 
 /* ---- ddl_log.c ---- */
@@ -353,15 +354,14 @@ extern char *schemamig_client_statement_text(Node *parsetree);
 /* A DDL statement admitted provisionally, waiting for a version write */
 typedef struct SchemamigHeldDdl
 {
+	int64		id;				/* its schemamig.alembic_provisional row */
 	SubTransactionId subxid;	/* where it ran */
 	int64		before_write;	/* seq the next version write gets */
 	char	   *tag;
 	char	   *statement;
-	char	   *objects;		/* jsonb array as text */
-	TimestampTz executed_at;
 	NameData	role;
-	NameData	session_role;
 	char	   *application_name;
+	bool		carry;			/* may stay provisional past commit */
 	SubTransactionId settled_in;	/* where it was logged, or invalid */
 } SchemamigHeldDdl;
 
@@ -377,18 +377,49 @@ typedef struct SchemamigVersionWrite
 
 extern List *schemamig_alembic_held;	/* of SchemamigHeldDdl */
 extern List *schemamig_alembic_writes;	/* of SchemamigVersionWrite */
-extern void schemamig_alembic_pre_commit(void);
+extern void schemamig_alembic_pre_commit(bool prepare);
 extern void schemamig_alembic_xact_end(void);
 extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
+extern char *schemamig_alembic_hint(Node *parsetree);
 extern void schemamig_alembic_hold(const char *tag, const char *statement,
 								   const char *objects);
 extern void schemamig_alembic_table_done(void);
 
+/* ---- alembic_config.c: the setting in effect ---- */
+
+typedef struct SchemamigAlembicSetting
+{
+	bool		on;
+	const char *source;			/* "stored" or "guc" */
+	char	   *name;			/* as configured */
+	char	   *schema;
+	char	   *table;
+	struct RangeVar *rangevar;
+	Oid			writer;			/* InvalidOid: GUC only, no named writer */
+	bool		writer_missing; /* the named writer was dropped */
+} SchemamigAlembicSetting;
+
+extern const SchemamigAlembicSetting *schemamig_alembic_setting(void);
+extern void schemamig_alembic_setting_reset(void);
+extern bool schemamig_alembic_is_writer(Oid roleid);
+extern void schemamig_alembic_status(Datum *values, bool *nulls);
+
 /* ---- alembic_settle.c: version-table writes become Alembic steps ---- */
 
 extern void schemamig_alembic_settle_writes(void);
+extern void schemamig_alembic_settle_reset(void);
 extern int	schemamig_alembic_adopt(const char *revision);
+
+/* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
+
+extern void schemamig_alembic_allowed_reset(void);
+extern List *schemamig_alembic_allowed(void);
+extern void schemamig_alembic_prelint(Node *parsetree);
+extern void schemamig_alembic_review(const char *revision, bool up, List *statements);
+extern List *schemamig_alembic_provisional_describe(void);
+extern void schemamig_alembic_refuse_revisions(SchemamigGraph *graph, List *nodes,
+											   const char *function);
 
 /* ---- ledger.c, ledger_verify.c: the hash-chained ledger ---- */
 
@@ -625,5 +656,9 @@ extern const char *schemamig_dump_blank_meta(const char *script);
 extern bool schemamig_dump_skip_statement(Node *parsetree);
 extern List *schemamig_script_missing_objects(const char *script, const char *revision);
 extern void schemamig_stamp_check_objects(const char *revision);
+extern bool schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
+							 const char *downgrade, List *down_statements,
+							 const char *checksum, char **difference);
+extern List *schemamig_graph_versioned_heads(SchemamigGraph *graph);
 
 #endif							/* SCHEMAMIG_H */

@@ -209,6 +209,7 @@ steps_srf(FunctionCallInfo fcinfo, bool up)
 							  up ? "steps()" : "downgrade_steps()");
 	todo = up ? schemamig_graph_pending(graph, target) :
 		schemamig_graph_to_unapply(graph, target);
+	schemamig_alembic_refuse_revisions(graph, todo, up ? "steps()" : "downgrade_steps()");
 	applied = palloc(sizeof(bool) * Max(graph->nnodes, 1));
 	for (int i = 0; i < graph->nnodes; i++)
 		applied[i] = graph->nodes[i].applied;

@@ -7,6 +7,9 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl make gcc"
 # test/integration/flask_migrate.sh: a real Flask-Migrate deploy
 PACKAGES="$PACKAGES python3-flask-migrate python3-psycopg2"
+# isolation tests (pg_isolation_regress, isolationtester) and TAP tests
+# (PostgreSQL::Test::Cluster, prove, IPC::Run; ps and kill for the crash tests)
+PACKAGES="$PACKAGES postgresql-client-15 libipc-run-perl perl procps"
 
 ensure_packages() {
 	local missing=""

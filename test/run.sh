@@ -1,35 +1,123 @@
 #!/bin/bash
-# make test: build, install, start a throwaway cluster, run pg_regress,
-# pgTAP and the integration tests, stop the cluster; non-zero on failure.
+# make test: build, install, start a throwaway cluster and run every suite:
+# pg_regress (sql/), isolation (specs/), TAP (t/, clusters of their own),
+# pgTAP (test/pgtap/) and the integration scripts (test/integration/).
+# Ends with one line "N passed, N failed" (CI reads it); non-zero on failure.
+#   env: SUITES="regress isolation tap pgtap integration" picks suites,
+#        PROVE_TESTS="t/001_crash_recovery.pl ..." some TAP tests,
+#        PG_CONFIG / PG_BIN another installation.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
 
+SUITES=${SUITES:-"regress isolation tap pgtap integration"}
+passed=0
+failed=0
+failures=""
+start=$(date +%s)
+
+# count OUTPUT PASS_RE FAIL_RE SUITE: add the matching lines to the totals
+count() {
+	local p f
+	p=$(grep -cE "$2" "$1")
+	f=$(grep -cE "$3" "$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" = 0 ] || failures="$failures $4:$(grep -E "$3" "$1" | awk '{print $1 == "test" ? $2 : $1}' | tr '\n' ' ')"
+}
+# suite NAME CMD...: run a suite that reports no per-test lines we can count
+# (a setup step): a failure counts as one failed test
+step_failed() {
+	failed=$((failed + 1))
+	failures="$failures $1"
+}
+
 ensure_packages || exit 1
 build_and_install || exit 1
 cluster_start
-failed=0
+out=$(mktemp /tmp/schemamig-test.XXXXXX)
+trap 'rm -f "$out"; cluster_stop' EXIT
 
-echo "== pg_regress"
-if ! make -s installcheck; then
-	failed=1
-	[ -f regression.diffs ] && head -200 regression.diffs
-fi
-
-echo "== pgTAP"
-psql -qX -d postgres -c "CREATE DATABASE tap" >/dev/null
-psql -qX -d tap -c "CREATE EXTENSION pgtap; CREATE EXTENSION schemamig" >/dev/null
-pg_prove -d tap test/pgtap/*.sql || failed=1
-
-echo "== integration"
-for t in test/integration/*.sh; do
-	[ -e "$t" ] || continue
-	echo "-- $t"
-	bash "$t" || { echo "FAILED: $t"; failed=1; }
+for suite in $SUITES; do
+	case $suite in
+	regress)
+		echo "== pg_regress"
+		make -s installcheck ISOLATION= TAP_TESTS= 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
+		[ -f regression.diffs ] && grep -q FAILED "$out" && head -200 regression.diffs
+		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' pg_regress
+		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed pg_regress
+		;;
+	isolation)
+		echo "== isolation"
+		make -s installcheck REGRESS= TAP_TESTS= 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
+		[ -f output_iso/regression.diffs ] && grep -q FAILED "$out" && head -200 output_iso/regression.diffs
+		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' isolation
+		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed isolation
+		;;
+	tap)
+		echo "== TAP"
+		ls t/*.pl >/dev/null 2>&1 || continue
+		# PostgreSQL::Test::Cluster runs initdb, pg_ctl and postgres from
+		# PATH and pg_regress from PG_REGRESS; PGXS's prove_installcheck
+		# sets both from PG_CONFIG's installation ($(bindir) first on
+		# PATH).  initdb refuses to run as root: as root, the tests run as
+		# postgres in a copy of the tree it may write (tmp_check/).
+		tapsrc=.
+		if [ "$(id -u)" = 0 ]; then
+			tapdir=$(mktemp -d /tmp/schemamig-tap.XXXXXX)
+			tapsrc=$tapdir/src
+			cp -r . "$tapsrc" && chown -R postgres: "$tapdir"
+			(cd "$tapsrc" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="${PG_CONFIG:-pg_config}" \
+				make -s installcheck REGRESS= ISOLATION= PROVE_FLAGS="${PROVE_FLAGS:-}") 2>&1 | tee "$out"
+		else
+			make -s installcheck REGRESS= ISOLATION= 2>&1 | tee "$out"
+		fi
+		rc=${PIPESTATUS[0]}
+		# prove lists each failed file in its summary as "t/x.pl (Wstat: ...)"
+		total=$(ls ${PROVE_TESTS:-t/*.pl} | wc -l)
+		bad=$(grep -cE '^t/[^ ]+\.pl +\(Wstat' "$out")
+		if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
+			bad=$total
+		fi
+		passed=$((passed + total - bad))
+		failed=$((failed + bad))
+		if [ "$bad" != 0 ]; then
+			failures="$failures tap:$(grep -oE '^t/[^ ]+\.pl +\(Wstat' "$out" | cut -d' ' -f1 | tr '\n' ' ')"
+			logs=$(mktemp -d /tmp/schemamig-tap-logs.XXXXXX)
+			cp -r "$tapsrc/tmp_check/log" "$logs/" 2>/dev/null
+			echo "TAP logs kept in $logs/log"
+		fi
+		[ "$tapsrc" = . ] || rm -rf "$tapdir"
+		;;
+	pgtap)
+		echo "== pgTAP"
+		psql -qX -d postgres -c "CREATE DATABASE tap" >/dev/null
+		psql -qX -d tap -c "CREATE EXTENSION pgtap; CREATE EXTENSION schemamig" >/dev/null
+		pg_prove -d tap test/pgtap/*.sql 2>&1 | tee "$out"
+		count "$out" '^test/pgtap/.*\.sql \.+ ok' '^test/pgtap/.*\.sql \.+ ([^o]|o[^k])' pgtap
+		;;
+	integration)
+		echo "== integration"
+		for t in test/integration/*.sh; do
+			[ -e "$t" ] || continue
+			echo "-- $t"
+			if bash "$t"; then
+				passed=$((passed + 1))
+			else
+				echo "FAILED: $t"
+				step_failed "$t"
+			fi
+		done
+		;;
+	*)
+		echo "unknown suite $suite" >&2
+		step_failed "$suite"
+		;;
+	esac
 done
 
-if [ $failed != 0 ]; then
-	echo "== FAILED"
-	exit 1
-fi
-echo "== all tests passed"
+echo "== $(($(date +%s) - start)) s${failures:+; failed:$failures}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]

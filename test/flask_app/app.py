@@ -1,7 +1,9 @@
 """A tiny Flask-SQLAlchemy app for test/integration/flask_migrate.sh.
 
-The model grows in three steps chosen by MODEL_STAGE (1: create users,
-2: add a nullable bio, 3: add a role), so the test can run "flask db
+The model grows in steps chosen by MODEL_STAGE (1: create users, 2: add a
+nullable bio, 3: add a role, 4: index the role (the test writes that
+migration by hand, with a concurrent build), 5: rename bio to about, which
+autogenerate turns into add + drop), so the test can run "flask db
 migrate" after each change exactly as a developer would.  PER_MIGRATION=1
 configures Alembic's transaction_per_migration.
 """
@@ -23,7 +25,9 @@ migrate = Migrate(app, db,
 class User(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(64), nullable=False)
-    if STAGE >= 2:
+    if 2 <= STAGE < 5:
         bio = db.Column(db.Text, nullable=True)
+    if STAGE >= 5:
+        about = db.Column(db.Text, nullable=True)
     if STAGE >= 3:
-        role = db.Column(db.String(16), nullable=True)
+        role = db.Column(db.String(16), nullable=True, index=STAGE >= 4)
