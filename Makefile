@@ -9,7 +9,7 @@ REGRESS = graph migrate errors guard review fingerprint lint steps alembic revie
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
-ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision ledger_commit
 TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
