@@ -25,16 +25,16 @@ SELECT drift FROM schemamig.status();
 SELECT * FROM schemamig.drift();
 
 -- upgrade_each() that stops half way: what it applied is explained
-SELECT schemamig.register('m2', 'CREATE TABLE m2 (id int)', 'DROP TABLE m2');
-SELECT schemamig.register('m3', 'CREATE TABLE m3 (id int); SELECT 1/0;', 'DROP TABLE m3');
+SELECT schemamig.register('m2', 'CREATE TABLE m2 (id int)', 'DROP TABLE m2', '{c1}');
+SELECT schemamig.register('m3', 'CREATE TABLE m3 (id int); SELECT 1/0;', 'DROP TABLE m3', '{m2}');
 CALL schemamig.upgrade_each();
 SELECT * FROM schemamig.current();
 SELECT drift FROM schemamig.status();
 
 -- a non-transactional revision run by its steps
-SELECT schemamig.register('m3', 'CREATE TABLE m3 (id int)', 'DROP TABLE m3');
+SELECT schemamig.register('m3', 'CREATE TABLE m3 (id int)', 'DROP TABLE m3', '{m2}');
 SELECT revision FROM schemamig.upgrade();
-SELECT schemamig.register('m4', 'CREATE INDEX CONCURRENTLY m3_id ON m3 (id)', 'DROP INDEX CONCURRENTLY m3_id');
+SELECT schemamig.register('m4', 'CREATE INDEX CONCURRENTLY m3_id ON m3 (id)', 'DROP INDEX CONCURRENTLY m3_id', '{m3}');
 SELECT * FROM schemamig.steps() \gexec
 SELECT drift FROM schemamig.status();
 
@@ -88,7 +88,7 @@ SELECT revision FROM schemamig.upgrade();
 -- under warn the migration records the drift itself, with a WARNING
 SET schemamig.guard = warn;
 CREATE INDEX adhoc_id ON adhoc (id);
-SELECT schemamig.register('m5', 'CREATE TABLE m5 (id int)', 'DROP TABLE m5');
+SELECT schemamig.register('m5', 'CREATE TABLE m5 (id int)', 'DROP TABLE m5', '{c2}');
 SELECT revision FROM schemamig.upgrade();
 RESET schemamig.guard;
 SELECT action, detail->>'reason' AS reason, detail->'drift'->0->>'identity' AS first
