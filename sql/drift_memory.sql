@@ -53,7 +53,9 @@ RESET schemamig.guard;
 SELECT drift FROM schemamig.status();
 SELECT * FROM schemamig.drift();
 
--- under enforce every migration refuses until it is accepted
+-- under enforce every migration with something to do refuses until it is
+-- accepted
+SELECT schemamig.register('m6', 'CREATE TABLE m6 (id int)', 'DROP TABLE m6', '{m4}');
 \set VERBOSITY terse
 SELECT revision FROM schemamig.upgrade();
 \echo :LAST_ERROR_SQLSTATE

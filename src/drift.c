@@ -100,7 +100,6 @@ typedef struct Explained
 	List	   *identities;		/* char *: objects and tables named */
 	List	   *schemas;		/* char *: schemas renamed or granted in */
 	List	   *unexplained;	/* char *: named by unaccepted unversioned DDL */
-	bool		nothing;		/* unversioned DDL that names no object */
 } Explained;
 
 static const char *const labels[] = {
@@ -463,8 +462,6 @@ is_explained_identity(Explained *e, const char *identity)
 	int			schemalen = dot ? dot - identity : strlen(identity);
 
 	/* what unversioned DDL named is never explained */
-	if (e->nothing)
-		return false;
 	foreach(lc, e->unexplained)
 	{
 		const char *named = lfirst(lc);
@@ -727,8 +724,7 @@ compute_drift(bool *known, int64 upto, bool stop_at_first, List **marks)
 
 				e.unexplained = lappend(e.unexplained, (char *) (on ? on + 4 : r->identity));
 			}
-			else
-				e.nothing = true;
+			/* a statement the log names no object for unexplains nothing */
 		}
 		MemoryContextSwitchTo(spi_cxt);
 		if (marks)

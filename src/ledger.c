@@ -24,8 +24,9 @@
  * the global order, appending the link, happens at commit:
  *
  *   1. PRE_COMMIT (or PRE_PREPARE) of a transaction that appended rows:
- *      take the chain lock, a transaction-level advisory lock (1935895911,
- *      2) so it is held until the transaction's commit is visible;
+ *      take the chain lock, the transaction-level advisory lock
+ *      (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER), so it is held until the
+ *      transaction's commit is visible;
  *   2. read the newest link with SnapshotSelf, which sees every committed
  *      link (the previous holder released the lock only after its commit
  *      became visible) and, not being an MVCC snapshot, neither depends on
@@ -111,8 +112,6 @@
 PG_FUNCTION_INFO_V1(schemamig_ledger_row_trigger);
 
 #define HASH_LEN SCHEMAMIG_LEDGER_HASH_LEN
-#define CHAIN_LOCK_KEY1 1935895911	/* 'scmg', as the history lock */
-#define CHAIN_LOCK_KEY2 2
 
 /* How a column's value is encoded */
 typedef enum EncKind
@@ -139,7 +138,22 @@ typedef struct EncColumn
 	int			tag;			/* 1-based in known_columns, 0: unknown */
 	EncKind		kind;
 	Oid			typoutput;
+	int16		typlen;
+	bool		typbyval;
 } EncColumn;
+
+/*
+ * The previous row of a batch and table, column by column (by position in
+ * the plan): the raw bytes of each value, for "same as before".
+ */
+typedef struct PrevRow
+{
+	bool		valid;
+	int			ncolumns;
+	int		   *off;			/* into bytes; -1: NULL */
+	int		   *len;
+	StringInfoData bytes;
+} PrevRow;
 
 /*
  * The columns of format 1, by table: a column is encoded by its position
@@ -204,6 +218,7 @@ typedef struct SavedBatch
 {
 	SubTransactionId subid;
 	Batch		batch;
+	PrevRow		prev[2];
 } SavedBatch;
 
 static int64 batch_id = 0;		/* 0: no row appended in this transaction */
@@ -215,6 +230,7 @@ static StringInfoData buffer[2];	/* in TopMemoryContext, reset per transaction *
 static pg_cryptohash_ctx *stream[2];	/* the batch's SHA-256 per table */
 static pg_cryptohash_ctx *xact_hash = NULL;
 static StringInfoData encoding;	/* one row's encoding, reused */
+static PrevRow prev_rows[2];	/* the batch's previous row per table */
 
 /* unhashed bytes kept for rollback to a savepoint before they are hashed */
 #define FLUSH_BYTES 8192
@@ -224,7 +240,8 @@ static bool head_pending = false;
 static char head_text[32 + 2 * HASH_LEN];
 
 static TablePlan *table_plan(Relation rel, int which);
-static void encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf);
+static void encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf,
+					   PrevRow *prev);
 static void sha_update(pg_cryptohash_ctx *ctx, const void *data, size_t len);
 static void append_link(void);
 static bool read_head(Relation rel, int64 *seq, uint8 *hash);
@@ -291,6 +308,8 @@ table_plan(Relation rel, int which)
 			if (strcmp(known_columns[which][k], col->name) == 0)
 				col->tag = k + 1;
 		col->typoutput = InvalidOid;
+		col->typlen = att->attlen;
+		col->typbyval = att->attbyval;
 		switch (att->atttypid)
 		{
 			case TEXTOID:
@@ -401,22 +420,93 @@ put_be64(StringInfo buf, uint64 v)
 	put_value(buf, b, 8);
 }
 
+/* A previous-row slot with room for ncolumns, in TopMemoryContext */
+static void
+prevrow_init(PrevRow *prev, int ncolumns)
+{
+	MemoryContext oldcxt;
+
+	if (prev->bytes.data != NULL && prev->ncolumns >= ncolumns)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (prev->bytes.data == NULL)
+		initStringInfo(&prev->bytes);
+	if (prev->off)
+	{
+		pfree(prev->off);
+		pfree(prev->len);
+	}
+	prev->off = palloc(sizeof(int) * ncolumns);
+	prev->len = palloc(sizeof(int) * ncolumns);
+	prev->ncolumns = ncolumns;
+	prev->valid = false;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+prevrow_copy(PrevRow *dst, PrevRow *src)
+{
+	prevrow_init(dst, src->ncolumns);
+	dst->valid = src->valid;
+	if (!src->valid)
+		return;
+	resetStringInfo(&dst->bytes);
+	appendBinaryStringInfo(&dst->bytes, src->bytes.data, src->bytes.len);
+	memcpy(dst->off, src->off, sizeof(int) * src->ncolumns);
+	memcpy(dst->len, src->len, sizeof(int) * src->ncolumns);
+}
+
+static void
+prevrow_free(PrevRow *prev)
+{
+	if (prev->bytes.data)
+		pfree(prev->bytes.data);
+	if (prev->off)
+	{
+		pfree(prev->off);
+		pfree(prev->len);
+	}
+	memset(prev, 0, sizeof(PrevRow));
+}
+
 /*
  * The canonical encoding of a row (values/nulls of desc) into buf: for
  * each non-NULL column but the hash, in byte order of the names, its tag
  * (or 0, the name and a zero byte) and its value with a LEB128 length.
  */
 static void
-encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf)
+encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf, PrevRow *prev)
 {
+	static StringInfoData next;
+	int		   *next_off = NULL;
+	int		   *next_len = NULL;
+
 	resetStringInfo(buf);
+	if (prev)
+	{
+		if (next.data == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			initStringInfo(&next);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		resetStringInfo(&next);
+		prevrow_init(prev, plan->ncolumns);
+		next_off = palloc(sizeof(int) * plan->ncolumns);
+		next_len = palloc(sizeof(int) * plan->ncolumns);
+	}
 	for (int i = 0; i < plan->ncolumns; i++)
 	{
 		EncColumn  *col = &plan->columns[i];
 		Datum		d = values[col->attno];
 
 		if (nulls[col->attno])
+		{
+			if (prev)
+				next_off[i] = -1;
 			continue;
+		}
 		if (col->tag > 0)
 			appendStringInfoCharMacro(buf, (char) col->tag);
 		else
@@ -424,6 +514,50 @@ encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf)
 			appendStringInfoCharMacro(buf, '\0');
 			appendBinaryStringInfo(buf, col->name, col->namelen + 1);
 		}
+		if (prev)
+		{
+			const char *raw;
+			int			rawlen;
+			Datum		byval = d;
+
+			if (col->typbyval)
+			{
+				raw = (const char *) &byval;
+				rawlen = sizeof(Datum);
+			}
+			else if (col->typlen == -1)
+			{
+				struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+				if (VARATT_IS_EXTENDED(v))
+					v = pg_detoast_datum_packed(v);
+				raw = VARDATA_ANY(v);
+				rawlen = VARSIZE_ANY_EXHDR(v);
+			}
+			else if (col->typlen == -2)
+			{
+				raw = DatumGetCString(d);
+				rawlen = strlen(raw);
+			}
+			else
+			{
+				raw = DatumGetPointer(d);
+				rawlen = col->typlen;
+			}
+			next_off[i] = next.len;
+			next_len[i] = rawlen;
+			appendBinaryStringInfo(&next, raw, rawlen);
+			/* 1: the same value as the previous row of the batch */
+			if (prev->valid && prev->off[i] >= 0 && prev->len[i] == rawlen &&
+				memcmp(prev->bytes.data + prev->off[i], raw, rawlen) == 0)
+			{
+				appendStringInfoCharMacro(buf, 1);
+				continue;
+			}
+			appendStringInfoCharMacro(buf, 0);
+		}
+		else
+			appendStringInfoCharMacro(buf, 0);
 		switch (col->kind)
 		{
 			case ENC_TEXT:
@@ -496,6 +630,16 @@ encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf)
 					break;
 				}
 		}
+	}
+	if (prev)
+	{
+		resetStringInfo(&prev->bytes);
+		appendBinaryStringInfo(&prev->bytes, next.data, next.len);
+		memcpy(prev->off, next_off, sizeof(int) * plan->ncolumns);
+		memcpy(prev->len, next_len, sizeof(int) * plan->ncolumns);
+		prev->valid = true;
+		pfree(next_off);
+		pfree(next_len);
 	}
 }
 
@@ -613,12 +757,15 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 		}
 		saved[nsaved].subid = subid;
 		saved[nsaved].batch = batch;
+		memset(saved[nsaved].prev, 0, sizeof(saved[nsaved].prev));
+		prevrow_copy(&saved[nsaved].prev[0], &prev_rows[0]);
+		prevrow_copy(&saved[nsaved].prev[1], &prev_rows[1]);
 		nsaved++;
 	}
 
 	values[plan->batch_att] = Int64GetDatum(batch_id);
 	nulls[plan->batch_att] = false;
-	encode_row(plan, values, nulls, &encoding);
+	encode_row(plan, values, nulls, &encoding, &prev_rows[which]);
 	bt->locator = row_locator(&encoding, bt->locator);
 	{
 		bytea	   *b = palloc(VARHDRSZ + 8);
@@ -794,7 +941,7 @@ link_hash(TablePlan *plan, Datum *values, bool *nulls, const uint8 *prev, uint8 
 
 	nulls[LINK_HASH] = true;
 	buffers_init();
-	encode_row(plan, values, nulls, &encoding);
+	encode_row(plan, values, nulls, &encoding, NULL);
 	nulls[LINK_HASH] = hash_null;
 	if (pg_cryptohash_init(ctx) < 0)
 		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
@@ -837,7 +984,7 @@ append_link(void)
 		stream[t] = NULL;
 	}
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, CHAIN_LOCK_KEY1, CHAIN_LOCK_KEY2, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER, 2);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	rel = table_open(relid, RowExclusiveLock);
@@ -936,7 +1083,8 @@ schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
  */
 uint64
 schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which, Datum *values,
-						   bool *nulls, uint64 prev, StringInfo stream_bytes)
+						   bool *nulls, uint64 prev, void *prev_row,
+						   StringInfo stream_bytes)
 {
 	TablePlan  *plan = table_plan(rel, which);
 	StringInfoData enc;
@@ -944,13 +1092,27 @@ schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which, Datum *valu
 	uint64		locator;
 
 	initStringInfo(&enc);
-	encode_row(plan, values, nulls, &enc);
+	encode_row(plan, values, nulls, &enc, (PrevRow *) prev_row);
 	locator = row_locator(&enc, prev);
 	frame(len, enc.len);
 	appendBinaryStringInfo(stream_bytes, (char *) len, 4);
 	appendBinaryStringInfo(stream_bytes, enc.data, enc.len);
 	pfree(enc.data);
 	return locator;
+}
+
+/* A previous-row slot for a reader of one batch and table */
+void *
+schemamig_ledger_prev_new(void)
+{
+	return MemoryContextAllocZero(TopMemoryContext, sizeof(PrevRow));
+}
+
+void
+schemamig_ledger_prev_free(void *prev)
+{
+	prevrow_free((PrevRow *) prev);
+	pfree(prev);
 }
 
 /* The hash of a stored link (values/nulls of the links) */
@@ -1017,7 +1179,13 @@ batch_reset(void)
 {
 	batch_id = 0;
 	memset(&batch, 0, sizeof(batch));
-	nsaved = 0;
+	while (nsaved > 0)
+	{
+		nsaved--;
+		prevrow_free(&saved[nsaved].prev[0]);
+		prevrow_free(&saved[nsaved].prev[1]);
+	}
+	prev_rows[0].valid = prev_rows[1].valid = false;
 	stream[0] = stream[1] = NULL;
 	xact_hash = NULL;
 	if (buffer[0].data)
@@ -1098,7 +1266,15 @@ schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
 	{
 		/* the rows since then were never hashed: drop their bytes */
 		while (nsaved > 0 && saved[nsaved - 1].subid >= mySubid)
-			batch = saved[--nsaved].batch;
+		{
+			nsaved--;
+			batch = saved[nsaved].batch;
+			for (int t = 0; t < 2; t++)
+			{
+				prevrow_copy(&prev_rows[t], &saved[nsaved].prev[t]);
+				prevrow_free(&saved[nsaved].prev[t]);
+			}
+		}
 		for (int t = 0; t < 2; t++)
 		{
 			buffer[t].len = batch.t[t].pending;
@@ -1109,10 +1285,13 @@ schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
 	else if (saved[nsaved - 1].subid == mySubid)
 	{
 		/* the parent's saved state, if any, is older and wins */
-		if (nsaved > 1 && saved[nsaved - 2].subid == parentSubid)
+		if ((nsaved > 1 && saved[nsaved - 2].subid == parentSubid) ||
+			parentSubid == TopSubTransactionId)
+		{
 			nsaved--;
-		else if (parentSubid == TopSubTransactionId)
-			nsaved--;
+			prevrow_free(&saved[nsaved].prev[0]);
+			prevrow_free(&saved[nsaved].prev[1]);
+		}
 		else
 			saved[nsaved - 1].subid = parentSubid;
 	}

@@ -64,6 +64,7 @@ typedef struct LinkCheck
 	uint64		locator[2];		/* the last row's stored locator */
 	struct pg_cryptohash_ctx *stream[2];	/* SHA-256 of the rows so far */
 	bool		hashed[2];		/* "last" holds the stream's digest */
+	void	   *prev_row[2];	/* the previous row, for "same as before" */
 	uint8		last[2][HASH_LEN];
 	int64		last_id[2];
 	char	   *problem;		/* first problem of this link, or NULL */
@@ -107,6 +108,9 @@ stream_finish(LinkCheck *lc, int t)
 	pg_cryptohash_free(lc->stream[t]);
 	lc->stream[t] = NULL;
 	lc->hashed[t] = true;
+	if (lc->prev_row[t])
+		schemamig_ledger_prev_free(lc->prev_row[t]);
+	lc->prev_row[t] = NULL;
 }
 
 static void
@@ -296,9 +300,11 @@ walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bo
 		}
 		resetStringInfo(&w->bytes);
 		oldcxt = MemoryContextSwitchTo(w->rowcxt);
+		if (lc->prev_row[which] == NULL)
+			lc->prev_row[which] = schemamig_ledger_prev_new();
 		locator = schemamig_ledger_row_bytes(rel, which, values, nulls,
 											 lc->found[which] > 0 ? lc->locator[which] : 0,
-											 &w->bytes);
+											 lc->prev_row[which], &w->bytes);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(w->rowcxt);
 		if (!row.has_hash || locator != row.locator)
@@ -381,11 +387,18 @@ free_streams(Walk *w)
 {
 	for (int i = 0; i < w->nlinks; i++)
 		for (int t = 0; t < 2; t++)
+		{
 			if (w->links[i].stream[t])
 			{
 				pg_cryptohash_free(w->links[i].stream[t]);
 				w->links[i].stream[t] = NULL;
 			}
+			if (w->links[i].prev_row[t])
+			{
+				schemamig_ledger_prev_free(w->links[i].prev_row[t]);
+				w->links[i].prev_row[t] = NULL;
+			}
+		}
 }
 
 /* The first problem in chain order, or NULL */

@@ -130,7 +130,6 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
 	schemamig_bump_generation();
-	schemamig_drift_check(fname);
 	graph = schemamig_graph_load();
 	schemamig_progress_refuse(schemamig_progress_load(),
 							  up ? DIRECTION_DOWNGRADE : DIRECTION_UPGRADE, fname);
@@ -158,6 +157,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	if (total == 0)
 		ereport(NOTICE,
 				(errmsg("nothing to %s", up ? "upgrade" : "downgrade")));
+	else
+		schemamig_drift_check(fname);	/* last: after the call's own refusals */
 
 	save_nestlevel = schemamig_set_lock_timeout();
 
@@ -379,7 +380,6 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
 	schemamig_bump_generation();
-	schemamig_drift_check("stamp()");
 	graph = schemamig_graph_load();
 	wanted = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 
@@ -417,6 +417,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 				changed = lappend_int(changed, i);
 		schemamig_alembic_refuse_revisions(graph, changed, "stamp()");
 	}
+	schemamig_drift_check("stamp()");
 	unapply = schemamig_graph_to_unapply(graph, "base");
 	foreach(lc, unapply)
 		if (!wanted[lfirst_int(lc)])
@@ -485,7 +486,6 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	/* SPI's procedure context outlives the commits */
 	proccxt = CurrentMemoryContext;
 	schemamig_lock_history();
-	schemamig_drift_check("upgrade_each()");
 	graph = schemamig_graph_load();
 	schemamig_progress_refuse(schemamig_progress_load(), DIRECTION_DOWNGRADE,
 							  "upgrade_each()");
@@ -494,6 +494,8 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	total = list_length(todo);
 	if (total == 0)
 		ereport(NOTICE, (errmsg("nothing to upgrade")));
+	else
+		schemamig_drift_check("upgrade_each()");
 	SPI_commit();
 
 	foreach(lc, todo)

@@ -43,11 +43,14 @@
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
  * SCHEMAMIG_LOCK_HISTORY) serializes every change of the history
  * (catalog.c); the session-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP)
- * is held while a step's statement runs (steps.c, progress.c).
+ * is held while a step's statement runs (steps.c, progress.c); the
+ * transaction-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER) from a
+ * transaction's ledger link to its commit (ledger.c).
  */
 #define SCHEMAMIG_LOCK_CLASS	1935895911	/* 'scmg' */
 #define SCHEMAMIG_LOCK_HISTORY	1
 #define SCHEMAMIG_LOCK_STEP		2
+#define SCHEMAMIG_LOCK_LEDGER	3
 
 /* ---- schemamig.c: GUCs ---- */
 
@@ -479,7 +482,9 @@ extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
 								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
 extern uint64 schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which,
 										 Datum *values, bool *nulls, uint64 prev,
-										 StringInfo stream_bytes);
+										 void *prev_row, StringInfo stream_bytes);
+extern void *schemamig_ledger_prev_new(void);
+extern void schemamig_ledger_prev_free(void *prev);
 extern void schemamig_ledger_link_hash(Relation rel, Datum *values, bool *nulls,
 									   const uint8 *prev, uint8 *out);
 extern void schemamig_ledger_check_link_table(Relation rel);
