@@ -5,15 +5,18 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard review fingerprint lint steps alembic review_views references deploy ledger drift_memory
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views references deploy seal ledger drift_memory
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
-ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision ledger_commit
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional ledger_commit
 TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
+# the library knows its version: the objects of a database must match it
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))schemamig.control)
+PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -215,7 +215,7 @@ RETURNS TABLE ("current" text[], heads text[], pending integer,
 			   partial text[], partial_hint text,
 			   alembic_version_table text, alembic_writer text,
 			   alembic_setting text, alembic_provisional text[],
-			   ledger_ok boolean)
+			   coverage text, ledger_ok boolean)
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'schemamig_status';
 
@@ -469,7 +469,76 @@ CREATE CONSTRAINT TRIGGER revision_referenced
 
 /* ==== versions and release (#15) ==== */
 
+/*
+ * The format of the stored fingerprint (SCHEMAMIG_FINGERPRINT_FORMAT in
+ * src/schemamig.h); NULL is format 1, written by 0.1.0
+ */
+ALTER TABLE schemamig.state ADD COLUMN fingerprint_format integer;
+-- the journal's actions of 0.2 (SPEC "Names"); 'baseline' is also written
+-- when an update stores the fingerprint again in a new format
+ALTER TABLE schemamig.journal DROP CONSTRAINT journal_action_check;
+ALTER TABLE schemamig.journal ADD CONSTRAINT journal_action_check
+	CHECK (action IN ('upgrade', 'downgrade', 'stamp', 'accept_drift', 'repair',
+					  'baseline', 'uninstall'));
+
 /* ==== seal the guard (#12) ==== */
+
+/*
+ * The deliberate uninstall: DROP EXTENSION schemamig is refused (42501)
+ * unless the same transaction called prepare_uninstall() first, which
+ * writes what the drop erases to the server log.  For the extension owner
+ * only (no GRANT OPTION: uninstalling is not a deploy role's business).
+ */
+CREATE FUNCTION schemamig.prepare_uninstall(reason text)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_prepare_uninstall';
+REVOKE ALL ON FUNCTION schemamig.prepare_uninstall(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.prepare_uninstall(text) TO @extowner@;
+
+/*
+ * status() gains coverage text (last column; the definition is with the
+ * Alembic columns): 'full' when schemamig's hooks were active before the
+ * session's first statement, else 'event triggers' (docs/security.md).
+ */
+
+/*
+ * Full coverage with no configuration on PostgreSQL 17+: a login event
+ * trigger loads the library before the session's first statement.  A
+ * login trigger that fails refuses the connection, for superusers too, and
+ * a C function fails before its body runs when its library file is missing
+ * or cannot be loaded; so the trigger function is PL/pgSQL and catches any
+ * error of the C probe, and the session goes on with event-trigger
+ * coverage.  The way back in if it ever refuses logins anyway:
+ * "event_triggers = off" (PostgreSQL 17+) for a superuser session.
+ */
+CREATE FUNCTION schemamig.coverage_probe()
+RETURNS text
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_coverage_probe';
+
+CREATE FUNCTION schemamig.load_at_login()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM schemamig.coverage_probe();
+EXCEPTION WHEN OTHERS THEN
+	RAISE LOG 'schemamig could not load its library at login (coverage: event triggers): %', SQLERRM;
+END
+$$;
+
+/* PostgreSQL 17+ only: the login event exists from 17 on */
+DO $$
+BEGIN
+	IF pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
+		CREATE EVENT TRIGGER schemamig_login ON login
+			EXECUTE FUNCTION schemamig.load_at_login();
+		ALTER EVENT TRIGGER schemamig_login ENABLE ALWAYS;
+	END IF;
+END
+$$;
 
 /* ==== ledger and drift (#13) ==== */
 

@@ -179,7 +179,9 @@ notice_receiver(void *arg, const PGresult *res)
 		if (verbose == 0)
 			return;
 	}
-	if (severity && strcmp(severity, "NOTICE") == 0 && verbose == 0)
+	/* repairs of harmless edits are worth seeing; other notices with -v */
+	if (severity && strcmp(severity, "NOTICE") == 0 && verbose == 0 &&
+		!(msg && strncmp(msg, "applied revision", 16) == 0))
 		return;
 	/* upgrade_each() stopping before a step revision is how deploy works */
 	if (msg && strncmp(msg, "stopped before revision", 23) == 0 && verbose == 0)

@@ -395,6 +395,14 @@ UPDATE alembic_version SET version_num='b2' WHERE alembic_version.version_num = 
 UPDATE alembic_version SET version_num='c3' WHERE alembic_version.version_num = 'b2';
 UPDATE alembic_version SET version_num='a1' WHERE alembic_version.version_num = 'c3';
 UPDATE alembic_version SET version_num='c3' WHERE alembic_version.version_num = 'a1';
+-- the downgrade of a concurrent build, in autocommit_block() too; the log
+-- names the index it dropped
+CREATE INDEX CONCURRENTLY note_body_idx ON note (body);
+UPDATE alembic_version SET version_num='e5' WHERE alembic_version.version_num = 'c3';
+DROP INDEX CONCURRENTLY note_body_idx;
+UPDATE alembic_version SET version_num='c3' WHERE alembic_version.version_num = 'e5';
+SELECT revision, direction, statement_no, command_tag, objects FROM schemamig.ddl_log
+ WHERE revision = 'e5' ORDER BY id;
 
 -- The applied set follows the version table: upgrade() and friends refuse
 \c regress_alembic2 regress_alembic_owner
@@ -410,6 +418,13 @@ SELECT schemamig.stamp('d4');
 \echo :LAST_ERROR_SQLSTATE
 SELECT revision, applied FROM schemamig.history();
 SELECT revision, action, target FROM schemamig.journal ORDER BY id;
+-- allow() lasts for the transaction, for register() too
+SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT schemamig.allow('drop-column');
+SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+ROLLBACK;
 
 -- Only the writer's version writes count: a superuser's is refused too
 \c regress_alembic2 :superuser

@@ -131,6 +131,16 @@ SELECT parents FROM schemamig.revision WHERE revision = 'p5';
 SELECT revision FROM schemamig.upgrade('head');
 SELECT * FROM schemamig.heads();
 
+-- a role without grants reads where the database stands, changes nothing
+CREATE ROLE regress_deploy_stranger;
+SET ROLE regress_deploy_stranger;
+SELECT * FROM schemamig.pending();
+SELECT schemamig.assert_at();
+SELECT schemamig.baseline('x1');
+SELECT schemamig.run_step('p2', 1);
+RESET ROLE;
+DROP ROLE regress_deploy_stranger;
+
 -- clean up
 SET schemamig.guard = off;
 DROP TABLE legacy, p1, p3, p4, p5 CASCADE;

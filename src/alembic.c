@@ -462,7 +462,7 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("version table \"%s\" has no column \"version_num\"",
 						RelationGetRelationName(trigdata->tg_relation)),
-				 errhint("Set schemamig.alembic_version_table to Alembic's version table.")));
+				 errhint("Name Alembic's version table with schemamig.alembic_enable().")));
 	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		old_version = SPI_getvalue(trigdata->tg_trigtuple, desc, attno);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))

@@ -94,9 +94,9 @@ schemamig_allow(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The rules allow() allowed in this transaction */
+/* The rules allow() allowed in this transaction (register() honours them too) */
 List *
-schemamig_alembic_allowed(void)
+schemamig_allow_rules(void)
 {
 	return allowed;
 }

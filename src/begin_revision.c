@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -35,6 +36,24 @@
 
 PG_FUNCTION_INFO_V1(schemamig_begin_revision);
 PG_FUNCTION_INFO_V1(schemamig_end_revision);
+
+/* A registered revision whose upgrade script has statements */
+static bool
+has_upgrade_statements(const char *revision)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	ret = schemamig_owner_execute("SELECT upgrade_statements FROM schemamig.revision "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read schemamig.revision: %s", SPI_result_code_string(ret));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) > 0;
+}
 
 /*
  * begin_revision(revision text, message text DEFAULT NULL)
@@ -60,6 +79,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
 				 errmsg("revision id must not be null")));
 	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	schemamig_check_message(message);
 	if (!IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
@@ -75,7 +95,7 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	if (!schemamig_is_valid_id(revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", revision),
+				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
 				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -102,6 +122,12 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	graph = schemamig_graph_load();
 	node = schemamig_graph_require(graph, revision);
 	n = &graph->nodes[node];
+	if (has_upgrade_statements(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("revision \"%s\" has an upgrade script", revision),
+				 errdetail("begin_revision() would mark it applied without running its script."),
+				 errhint("Apply it with schemamig.upgrade('%s'), or open a new revision id.", revision)));
 	if (n->applied)
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),

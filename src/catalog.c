@@ -28,6 +28,15 @@
  * PostgreSQL's own serialization failure instead of acting on a stale
  * applied set.
  *
+ * The library and the objects can be of different versions: a package
+ * update replaces schemamig.so at once, the objects of each database only
+ * change at its ALTER EXTENSION schemamig UPDATE.  Every access to the
+ * tables (owner_enter) and the DDL log's direct insert first check that
+ * the objects are the library's version, and refuse with a hint to run
+ * the update otherwise: the 0.2 library never reads or writes a 0.1.0
+ * table as if it had 0.2's shape.  The guard keeps refusing DDL meanwhile
+ * (it reads no table), and lets exactly that ALTER EXTENSION through.
+ *
  * IDENTIFICATION
  *		src/catalog.c
  *
@@ -35,16 +44,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_event_trigger.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -89,6 +103,71 @@ schemamig_owner_enter(SchemamigOwnerContext *ctx)
 }
 
 /*
+ * The version of schemamig's objects in this database (pg_extension's
+ * extversion), or NULL when the extension is not installed
+ */
+static char *
+objects_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("schemamig"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		datum = heap_getattr(tuple, Anum_pg_extension_extversion,
+										 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(datum);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Are the objects of another version than this library (and the update
+ * not running right now)?
+ */
+bool
+schemamig_objects_outdated(void)
+{
+	char	   *version;
+
+	if (creating_extension)
+		return false;
+	version = objects_version();
+	return version != NULL && strcmp(version, SCHEMAMIG_VERSION) != 0;
+}
+
+/* Refuse to touch the tables of objects of another version */
+void
+schemamig_require_current_objects(void)
+{
+	char	   *version;
+
+	if (creating_extension)
+		return;
+	version = objects_version();
+	if (version != NULL && strcmp(version, SCHEMAMIG_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("schemamig's objects in this database are version %s, its library is version %s",
+						version, SCHEMAMIG_VERSION),
+				 errdetail("The library was updated; this database's schemamig tables and functions were not."),
+				 errhint("Run ALTER EXTENSION schemamig UPDATE in this database.")));
+}
+
+/*
  * restricted = false leaves out SECURITY_RESTRICTED_OPERATION, which
  * PostgreSQL requires for queuing a deferred trigger.  Only for fixed
  * statements on schemamig's own tables, whose defaults and triggers are
@@ -97,8 +176,10 @@ schemamig_owner_enter(SchemamigOwnerContext *ctx)
 void
 schemamig_owner_enter_ext(SchemamigOwnerContext *ctx, bool restricted)
 {
-	Oid			owner = tables_owner();
+	Oid			owner;
 
+	schemamig_require_current_objects();
+	owner = tables_owner();
 	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
 	SetUserIdAndSecContext(owner,
 						   ctx->save_sec_context |

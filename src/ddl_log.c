@@ -155,6 +155,31 @@ static void push_string(JsonbParseState **state, JsonbIteratorToken token,
 						const char *str);
 static Name role_name(int slot, Oid roleid);
 
+/*
+ * The log row of a statement that fires no event trigger (seal.c: EXPLAIN
+ * ANALYZE CREATE TABLE AS, CLUSTER ... USING, REASSIGN OWNED), with the
+ * objects it touched as comma-separated jsonb array elements.  A frame
+ * without a parse tree tells write_row() there is no event trigger data.
+ */
+void
+schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
+						const char *statement, const char *objects)
+{
+	SchemamigDdlStatement frame;
+
+	if (verdict == VERDICT_SKIP)
+		return;
+	memset(&frame, 0, sizeof(frame));
+	frame.verdict = verdict;
+	frame.statement = statement ? pstrdup(statement) : NULL;
+	frame.objects = makeStringInfo();
+	appendStringInfoString(frame.objects, objects);
+	if (verdict == VERDICT_PROVISIONAL)
+		schemamig_ddl_log_callbacks.hold(tag, frame.statement, psprintf("[%s]", objects));
+	else
+		write_row(&frame, tag);
+}
+
 Datum
 schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 {
@@ -222,6 +247,15 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	if (frame == NULL && schemamig_context.spans_commits)
 		frame = schemamig_ddl_statement_push(((EventTriggerData *) fcinfo->context)->parsetree,
 											 VERDICT_VERSIONED);
+	else if (frame == NULL)
+	{
+		/* the same for the Alembic writer's, held for a version write */
+		EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+
+		if (schemamig_guard_classify(trigdata->parsetree,
+									 GetCommandTagName(trigdata->tag)) == VERDICT_PROVISIONAL)
+			frame = schemamig_ddl_statement_push(trigdata->parsetree, VERDICT_PROVISIONAL);
+	}
 	if (frame == NULL || frame->verdict == VERDICT_SKIP)
 		PG_RETURN_NULL();
 
@@ -455,22 +489,30 @@ write_row(SchemamigDdlStatement *frame, const char *tag)
 
 		/* this command's objects, then those sql_drop/table_rewrite added */
 		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
-		store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
-		slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-		while (tuplestore_gettupleslot(store, true, false, slot))
+		store = frame->parsetree == NULL ? NULL :
+			call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
+		slot = store ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
+		while (store && tuplestore_gettupleslot(store, true, false, slot))
 		{
-			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity */
+			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity,
+			 * 8 in_extension */
 			char	   *command_tag = tuple_text(slot, 4);
+			char	   *schema = tuple_text(slot, 6);
+			char	   *identity = tuple_text(slot, 7);
 			const char *action = "alter";
+			bool		isnull;
 
 			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
 				action = "create";
 			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
 				action = "drop";
-			push_object(&state, tuple_text(slot, 5), tuple_text(slot, 7),
-						tuple_text(slot, 6), action);
+			/* COMMENT and SECURITY LABEL reach no object access hook */
+			if (!DatumGetBool(slot_getattr(slot, 8, &isnull)))
+				schemamig_seal_check_logged(schema, identity);
+			push_object(&state, tuple_text(slot, 5), identity, schema, action);
 		}
-		ExecDropSingleTupleTableSlot(slot);
+		if (slot)
+			ExecDropSingleTupleTableSlot(slot);
 		if (frame->objects && frame->objects->len > 0)
 		{
 			char	   *json = psprintf("[%s]", frame->objects->data);
@@ -612,7 +654,7 @@ insert_with_executor(Relation rel, HeapTuple tuple)
 	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
 	simple_table_tuple_insert(rel, slot);
-	(void) ExecInsertIndexTuples(resultRelInfo, slot, estate, false, false, NULL, NIL);
+	(void) schemamig_insert_index_tuples(resultRelInfo, slot, estate);
 	ExecCloseIndices(resultRelInfo);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);

@@ -93,6 +93,7 @@ schemamig_pending(PG_FUNCTION_ARGS)
 	List	   *todo;
 	ListCell   *lc;
 
+	schemamig_check_target(target);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -119,6 +120,7 @@ schemamig_assert_at(PG_FUNCTION_ARGS)
 	SchemamigProgress *p = NULL;
 	ListCell   *lc;
 
+	schemamig_check_target(target);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	todo = pending_of(target, &graph);

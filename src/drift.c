@@ -69,6 +69,7 @@
 
 PG_FUNCTION_INFO_V1(schemamig_drift);
 PG_FUNCTION_INFO_V1(schemamig_accept_drift);
+PG_FUNCTION_INFO_V1(schemamig_fingerprint_rebaseline);
 
 /* One row of drift() */
 typedef struct DriftRow
@@ -124,6 +125,7 @@ static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
 static List *describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c);
 static char *rows_json(List *rows);
 static void record_baseline(int64 head);
+static List *stored_objects(bool *known, bool any_format);
 static void accept(const char *reason, const char *function, List *rows, List *marks,
 				   int64 head);
 
@@ -176,6 +178,15 @@ objects_json(List *objects, bool descriptions)
 	return buf.data;
 }
 
+/*
+ * The stored fingerprint is compared only when it is of this library's
+ * format; NULL is format 1 (0.1.0 had no column for it, and a dump of a
+ * 0.1.0 database restored into 0.2 brings none)
+ */
+#define STORED_FINGERPRINT_COMPARABLE \
+	"fingerprint IS NOT NULL AND COALESCE(fingerprint_format, 1) " \
+	"OPERATOR(pg_catalog.=) " CppAsString2(SCHEMAMIG_FINGERPRINT_FORMAT)
+
 /* Are the 0.2 columns of schemamig.state there (an older install may run) */
 static bool
 state_has_memory(void)
@@ -198,8 +209,8 @@ static void
 record_baseline(int64 head)
 {
 	SchemamigOwnerContext octx;
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID};
-	Datum		values[6];
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT4OID};
+	Datum		values[7];
 	List	   *objects;
 	bool		memory = state_has_memory();
 	int			ret;
@@ -211,16 +222,19 @@ record_baseline(int64 head)
 	values[3] = Int64GetDatum(head);
 	values[4] = Int64GetDatum(schemamig_ledger_current_batch());
 	values[5] = Int64GetDatum(schemamig_ledger_current_last_ddl());
+	values[6] = Int32GetDatum(SCHEMAMIG_FINGERPRINT_FORMAT);
 
 	schemamig_owner_enter(&octx);
 	ret = memory ?
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
 							  "(fingerprint, objects, descriptions, changed_at, "
-							  "fingerprint_seq, accepted_seq, baseline_batch, baseline_ddl_id) "
+							  "fingerprint_seq, accepted_seq, baseline_batch, baseline_ddl_id, "
+							  "fingerprint_format) "
 							  "VALUES ($1, $2::pg_catalog.jsonb, $3::pg_catalog.jsonb, "
-							  "pg_catalog.now(), $4, $4, $5, $6) "
+							  "pg_catalog.now(), $4, $4, $5, $6, $7) "
 							  "ON CONFLICT (singleton) DO UPDATE "
 							  "SET fingerprint = EXCLUDED.fingerprint, "
+							  "fingerprint_format = EXCLUDED.fingerprint_format, "
 							  "objects = EXCLUDED.objects, "
 							  "descriptions = EXCLUDED.descriptions, "
 							  "changed_at = EXCLUDED.changed_at, "
@@ -228,15 +242,16 @@ record_baseline(int64 head)
 							  "accepted_seq = EXCLUDED.accepted_seq, "
 							  "baseline_batch = EXCLUDED.baseline_batch, "
 							  "baseline_ddl_id = EXCLUDED.baseline_ddl_id",
-							  6, types, values, NULL, false, 0) :
+							  7, types, values, NULL, false, 0) :
 		SPI_execute_with_args("INSERT INTO schemamig.state AS s "
-							  "(fingerprint, objects, changed_at) "
-							  "VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now()) "
+							  "(fingerprint, objects, changed_at, fingerprint_format) "
+							  "VALUES ($1, $2::pg_catalog.jsonb, pg_catalog.now(), $7) "
 							  "ON CONFLICT (singleton) DO UPDATE "
 							  "SET fingerprint = EXCLUDED.fingerprint, "
 							  "objects = EXCLUDED.objects, "
-							  "changed_at = EXCLUDED.changed_at",
-							  2, types, values, NULL, false, 0);
+							  "changed_at = EXCLUDED.changed_at, "
+							  "fingerprint_format = EXCLUDED.fingerprint_format",
+							  7, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not update schemamig.state: %s", SPI_result_code_string(ret));
 	schemamig_owner_leave(&octx);
@@ -268,7 +283,7 @@ schemamig_drift_after_migration(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute("SELECT FROM schemamig.state WHERE fingerprint IS NOT NULL",
+	ret = schemamig_owner_execute("SELECT FROM schemamig.state WHERE " STORED_FINGERPRINT_COMPARABLE,
 								  0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
@@ -297,12 +312,12 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
-								  "WHERE s.fingerprint IS NOT NULL" :
+								  "WHERE s." STORED_FINGERPRINT_COMPARABLE :
 								  "SELECT t.key, o.key, o.value, NULL::text, 0::int8, 0::int8, 0::int8, 0::int8 "
 								  "FROM schemamig.state s "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
 								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
-								  "WHERE s.fingerprint IS NOT NULL",
+								  "WHERE s." STORED_FINGERPRINT_COMPARABLE,
 								  0, NULL, NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
@@ -907,7 +922,7 @@ schemamig_drift_check(const char *function)
 		return;
 	}
 	ret = schemamig_owner_execute("SELECT COALESCE(accepted_seq, 0), COALESCE(baseline_batch, 0) "
-								  "FROM schemamig.state WHERE fingerprint IS NOT NULL",
+								  "FROM schemamig.state WHERE " STORED_FINGERPRINT_COMPARABLE,
 								  0, NULL, NULL, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
@@ -1009,10 +1024,18 @@ schemamig_drift(PG_FUNCTION_ARGS)
 	rows = compute_drift(&known, 0, false, NULL);
 	if (!known)
 	{
-		ereport(NOTICE,
-				(errmsg("no schema fingerprint has been recorded yet"),
-				 errdetail("The first upgrade(), downgrade() or stamp() records it."),
-				 errhint("accept_drift() makes the schema as it is now the reference.")));
+		(void) stored_objects(&known, true);
+		if (known)
+			ereport(NOTICE,
+					(errmsg("the stored schema fingerprint is of another format than this library computes (%d)",
+							SCHEMAMIG_FINGERPRINT_FORMAT),
+					 errdetail("Fingerprints of different formats are never compared."),
+					 errhint("Run ALTER EXTENSION schemamig UPDATE, or accept_drift(), to store it again.")));
+		else
+			ereport(NOTICE,
+					(errmsg("no schema fingerprint has been recorded yet"),
+					 errdetail("The first upgrade(), downgrade() or stamp() records it."),
+					 errhint("accept_drift() makes the schema as it is now the reference.")));
 		return (Datum) 0;
 	}
 	foreach(lc, rows)
@@ -1061,4 +1084,138 @@ schemamig_accept_drift(PG_FUNCTION_ARGS)
 	rows = compute_drift(&known, head, false, &marks);
 	accept(reason, NULL, rows, marks, head);
 	PG_RETURN_INT32(list_length(rows));
+}
+
+/*
+ * The objects stored by the last schemamig_drift_record(), sorted like
+ * schemamig_fingerprint_objects().  Allocated in the caller's context; the
+ * caller is connected to SPI.
+ */
+static List *
+stored_objects(bool *known, bool any_format)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	List	   *objects = NIL;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = schemamig_owner_execute(any_format ?
+								  "SELECT t.key, o.key, o.value, s.fingerprint "
+								  "FROM schemamig.state s "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
+								  "WHERE s.fingerprint IS NOT NULL" :
+								  "SELECT t.key, o.key, o.value, s.fingerprint "
+								  "FROM schemamig.state s "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each(s.objects) t ON true "
+								  "LEFT JOIN LATERAL pg_catalog.jsonb_each_text(t.value) o ON true "
+								  "WHERE s." STORED_FINGERPRINT_COMPARABLE,
+								  0, NULL, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+
+	*known = SPI_processed > 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi_cxt;
+		SchemamigObjectHash *object;
+		bool		isnull;
+
+		/* an empty schema leaves one row of NULLs */
+		(void) SPI_getbinval(tuple, desc, 2, &isnull);
+		if (isnull)
+			continue;
+		spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		object = palloc(sizeof(SchemamigObjectHash));
+		object->type = SPI_getvalue(tuple, desc, 1);
+		object->identity = SPI_getvalue(tuple, desc, 2);
+		object->hash = SPI_getvalue(tuple, desc, 3);
+		objects = lappend(objects, object);
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	SPI_finish();
+
+	list_sort(objects, object_cmp);
+	return objects;
+}
+
+/*
+ * At ALTER EXTENSION schemamig UPDATE (called by the update script): when
+ * the stored fingerprint is of another format than this library computes,
+ * store it again in this format, with a journal row of action 'baseline'
+ * (target "fingerprint format N"), so that a format change never shows as
+ * drift.  Objects whose stored hash differs are named in a NOTICE: a
+ * description that changed with the format, or drift that was already
+ * there before the update.  Does nothing when no fingerprint was stored,
+ * or it already is of this format.
+ */
+Datum
+schemamig_fingerprint_rebaseline(PG_FUNCTION_ARGS)
+{
+	List	   *stored;
+	List	   *current;
+	bool		known;
+	int			ret;
+	int			i = 0;
+	int			j = 0;
+	int			differ = 0;
+	StringInfoData names;
+	char		target[64];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = schemamig_owner_execute("SELECT 1 FROM schemamig.state WHERE "
+								  STORED_FINGERPRINT_COMPARABLE,
+								  0, NULL, NULL, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read schemamig.state: %s", SPI_result_code_string(ret));
+	known = SPI_processed > 0;
+	SPI_finish();
+	if (known)
+		PG_RETURN_BOOL(false);
+	stored = stored_objects(&known, true);
+	if (!known)
+		PG_RETURN_BOOL(false);
+
+	current = schemamig_fingerprint_objects();
+	initStringInfo(&names);
+	while (i < list_length(stored) || j < list_length(current))
+	{
+		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
+		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
+		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
+		SchemamigObjectHash *named = NULL;
+
+		if (order < 0)
+			named = s, i++;
+		else if (order > 0)
+			named = c, j++;
+		else
+		{
+			if (strcmp(s->hash, c->hash) != 0)
+				named = c;
+			i++;
+			j++;
+		}
+		if (named != NULL && differ++ < 10)
+			appendStringInfo(&names, "%s%s %s", differ > 1 ? ", " : "",
+							 named->type, named->identity);
+	}
+	if (differ > 0)
+		ereport(NOTICE,
+				(errmsg("the schema fingerprint was stored again in format %d; %d object(s) are described differently",
+						SCHEMAMIG_FINGERPRINT_FORMAT, differ),
+				 errdetail("%s%s", names.data, differ > 10 ? ", ..." : ""),
+				 errhint("These are description changes of the new format, or drift that existed before the update.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	snprintf(target, sizeof(target), "fingerprint format %d", SCHEMAMIG_FINGERPRINT_FORMAT);
+	schemamig_journal_insert(NULL, "baseline", target, GetCurrentTimestamp());
+	SPI_finish();
+	schemamig_drift_record();
+	PG_RETURN_BOOL(true);
 }

@@ -54,6 +54,14 @@
  *   search_path.  Running as the extension owner changes nothing else:
  *   the catalogs and the deparsers are readable by every role.
  *
+ * - The same text on every PostgreSQL major, that of 15: what newer majors
+ *   store or print differently for the same schema is described as 15
+ *   does (compat.h: the NOT NULL constraints of 17 and 18, the MAINTAIN
+ *   privilege of 17, views deparsed with qualified columns), so a database
+ *   moved to a newer major shows no drift (sql/fingerprint_majors.sql has
+ *   one expected output for every major).  A change of the text is a new
+ *   SCHEMAMIG_FINGERPRINT_FORMAT (schemamig.h).
+ *
  * - Objects that belong to an extension are left out; the extension itself
  *   (name, version, schema) stands for them.  The schemamig extension and
  *   its schema are left out entirely, so bookkeeping never looks like
@@ -226,7 +234,9 @@ static const char *const fingerprint_queries[] = {
 	"THEN t.typcollation::regcollation::text END, "
 	"'constraints ' || (SELECT string_agg(quote_ident(con.conname) || ' ' || "
 	"pg_get_constraintdef(con.oid), ', ' ORDER BY con.conname COLLATE \"C\") "
-	"FROM pg_constraint con WHERE con.contypid = t.oid), "
+	"FROM pg_constraint con WHERE con.contypid = t.oid "
+	/* 17+: a domain's NOT NULL is also a constraint (compat.h) */
+	"AND NOT (con.contype = 'n' AND con.convalidated)), "
 	"'labels ' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) "
 	"FROM pg_enum e WHERE e.enumtypid = t.oid), "
 	"'attributes ' || (SELECT string_agg(quote_ident(ca.attname) || ' ' || "

@@ -289,6 +289,10 @@ schemamig_fp_scan_constraints(SchemamigFpScan *s)
 		table = hash_search(s->rels, &form->conrelid, HASH_FIND, NULL);
 		if (table == NULL || table->member)
 			continue;
+		/* 18's NOT NULL constraints: the column's "not null" (compat.h) */
+		if (form->contype == SCHEMAMIG_CONSTRAINT_NOTNULL && form->convalidated &&
+			!form->connoinherit)
+			continue;
 
 		resetStringInfo(&s->desc);
 		if ((form->contype != CONSTRAINT_PRIMARY && form->contype != CONSTRAINT_UNIQUE) ||

@@ -50,6 +50,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
@@ -74,6 +75,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
+#include "rewrite/prs2lock.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -83,6 +85,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -216,9 +219,27 @@ join_texts(char **texts, int n)
 	return buf.data;
 }
 
+/*
+ * An ACL item of a relation as PostgreSQL 15 would hold it: without the
+ * MAINTAIN that 17+ add to ALL PRIVILEGES (compat.h)
+ */
+static void
+normalize_relation_aclitem(AclItem *item)
+{
+	AclMode		privs = ACLITEM_GET_PRIVS(*item);
+	AclMode		goptions = ACLITEM_GET_GOPTIONS(*item);
+	AclMode		all = SCHEMAMIG_ACL_ALL_RIGHTS_RELATION_15;
+
+	if ((privs & all) == all)
+		privs &= ~SCHEMAMIG_ACL_MAINTAIN;
+	if ((goptions & all) == all)
+		goptions &= ~SCHEMAMIG_ACL_MAINTAIN;
+	ACLITEM_SET_PRIVS_GOPTIONS(*item, privs, goptions);
+}
+
 /* The items of an ACL as text, sorted byte-wise, joined by commas */
 static char *
-sorted_acl_text(Acl *acl)
+sorted_acl_text(Acl *acl, ObjectType objtype)
 {
 	AclItem    *items = ACL_DAT(acl);
 	int			n = ACL_NUM(acl);
@@ -228,8 +249,14 @@ sorted_acl_text(Acl *acl)
 		return NULL;
 	texts = palloc(n * sizeof(char *));
 	for (int i = 0; i < n; i++)
+	{
+		AclItem		item = items[i];
+
+		if (objtype == OBJECT_TABLE)
+			normalize_relation_aclitem(&item);
 		texts[i] = DatumGetCString(DirectFunctionCall1(aclitemout,
-													   PointerGetDatum(&items[i])));
+													   PointerGetDatum(&item)));
+	}
 	qsort(texts, n, sizeof(char *), cstring_cmp);
 	return join_texts(texts, n);
 }
@@ -241,15 +268,46 @@ sorted_acl_text(Acl *acl)
 static char *
 acl_text(Datum datum, ObjectType objtype, Oid owner)
 {
-	char	   *text = sorted_acl_text(DatumGetAclP(datum));
+	char	   *text = sorted_acl_text(DatumGetAclP(datum), objtype);
 	char	   *deftext;
 
 	if (text == NULL)
 		return NULL;
-	deftext = sorted_acl_text(acldefault(objtype, owner));
+	deftext = sorted_acl_text(acldefault(objtype, owner), objtype);
 	if (deftext != NULL && strcmp(deftext, text) == 0)
 		return NULL;
 	return text;
+}
+
+/*
+ * A view's or materialized view's query as pg_get_viewdef() prints it on
+ * PostgreSQL 15, on every major (compat.h): the _RETURN rule's query from
+ * the relcache, deparsed by pg_get_querydef(), with the ';' of viewdef
+ */
+static char *
+view_definition(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	RuleLock   *rules = rel->rd_rules;
+	Query	   *query = NULL;
+	char	   *text;
+
+	for (int i = 0; rules != NULL && i < rules->numLocks; i++)
+	{
+		RewriteRule *rule = rules->rules[i];
+
+		if (rule->event == CMD_SELECT && list_length(rule->actions) == 1)
+		{
+			query = copyObject(linitial_node(Query, rule->actions));
+			break;
+		}
+	}
+	relation_close(rel, AccessShareLock);
+	if (query == NULL)
+		return NULL;
+	schemamig_view_query_as_15(query);
+	text = pg_get_querydef(query, false);
+	return psprintf("%s;", text);
 }
 
 /* The elements of a text[], in order or sorted byte-wise, joined by commas */
@@ -531,8 +589,7 @@ scan_relations(SchemamigFpScan *s)
 		buf[0] = form->relreplident;
 		schemamig_fp_add_prop(&s->desc, "replica identity ", buf);
 		if (form->relkind == RELKIND_VIEW || form->relkind == RELKIND_MATVIEW)
-			schemamig_fp_add_prop(&s->desc, "definition ",
-					 schemamig_fp_call_text(pg_get_viewdef, 1, ObjectIdGetDatum(form->oid), 0));
+			schemamig_fp_add_prop(&s->desc, "definition ", view_definition(form->oid));
 		if (form->relkind == RELKIND_FOREIGN_TABLE)
 			schemamig_fp_add_prop(&s->desc, "server ", foreign_server_text(form->oid));
 

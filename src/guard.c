@@ -16,7 +16,11 @@
  * DDL is allowed without a revision when a migration context is open, when
  * it runs inside an extension script (CREATE EXTENSION's own statements),
  * while schemamig.restoring is on, when its command tag is listed in
- * schemamig.guard_exempt, or when it only touches temporary objects.  The
+ * schemamig.guard_exempt, or when it only touches temporary objects.
+ * REINDEX is always allowed and never logged here: it changes no schema,
+ * and only PostgreSQL 17+ fire event triggers for it.  ALTER EXTENSION
+ * schemamig UPDATE is allowed without a revision while the objects are
+ * older than the library (catalog.c).  The
  * last is decided from the parse tree: CREATE TEMP ..., and for commands
  * naming existing relations (ALTER, DROP, CREATE INDEX, RENAME) a lookup of
  * each relation's persistence.  A DROP ... IF EXISTS of a relation that does
@@ -77,6 +81,18 @@ schemamig_guard_classify(Node *parsetree, const char *tag)
 {
 	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
 		return VERDICT_SKIP;
+	/*
+	 * The library was updated and this database's objects not yet: the one
+	 * thing to let through is their update (catalog.c), which would fail
+	 * to log itself into the old tables
+	 */
+	if (IsA(parsetree, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) parsetree)->extname, "schemamig") == 0 &&
+		schemamig_objects_outdated())
+		return VERDICT_SKIP;
+	/* PostgreSQL 17+ fire event triggers for REINDEX: see compat.h */
+	if (IsA(parsetree, ReindexStmt))
+		return VERDICT_SKIP;
 	if (schemamig_context_active())
 		return VERDICT_VERSIONED;
 	if (tag_is_exempt(tag) || only_temporary(parsetree))
@@ -97,13 +113,32 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 		elog(ERROR, "schemamig_guard_ddl_start: not fired by event trigger manager");
 	trigdata = (EventTriggerData *) fcinfo->context;
 	tag = GetCommandTagName(trigdata->tag);
-	verdict = schemamig_guard_classify(trigdata->parsetree, tag);
+	/* schemamig's own objects first: refused inside a revision too */
+	if (schemamig_seal_check_ddl(trigdata->parsetree))
+		verdict = VERDICT_SKIP;
+	else
+		verdict = schemamig_guard_classify(trigdata->parsetree, tag);
+	if (verdict == VERDICT_UNVERSIONED)
+		schemamig_guard_refuse(trigdata->parsetree, tag);
 
-	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_ENFORCE)
+	(void) schemamig_ddl_statement_push(trigdata->parsetree, verdict);
+	PG_RETURN_NULL();
+}
+
+/*
+ * An unversioned schema change: refused with SM001 under enforce (and
+ * written to the server log), allowed with a WARNING under warn, silently
+ * under off.  Also used for the statements seal.c judges in the
+ * ProcessUtility hook.
+ */
+void
+schemamig_guard_refuse(Node *parsetree, const char *tag)
+{
+	if (schemamig_guard_mode == GUARD_ENFORCE)
 	{
-		char	   *statement = schemamig_client_statement_text(trigdata->parsetree);
+		char	   *statement = schemamig_client_statement_text(parsetree);
 		char	   *alembic_hint = schemamig_guard_hint_rest ?
-			schemamig_guard_hint_rest(trigdata->parsetree) : NULL;
+			schemamig_guard_hint_rest(parsetree) : NULL;
 
 		ereport(LOG_SERVER_ONLY,
 				(errmsg("schemamig blocked unversioned %s by role \"%s\" in database \"%s\", application \"%s\": %s",
@@ -116,18 +151,15 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 				 errmsg("unversioned schema change blocked: %s", tag),
 				 errdetail("schemamig.guard is \"enforce\": every schema change in this database must be part of a revision."),
 				 alembic_hint ? errhint("%s", alembic_hint) :
-				 schemamig_statement_needs_top_level(trigdata->parsetree) ?
+				 schemamig_statement_needs_top_level(parsetree) ?
 				 errhint("Register it with schemamig.register() and run it with SELECT * FROM schemamig.steps() \\gexec in psql: it cannot run inside a transaction block.") :
 				 errhint("Register it with schemamig.register() and apply it with schemamig.upgrade(), or run it inside BEGIN; SELECT schemamig.begin_revision('<id>'); ... COMMIT;.")));
 	}
-	if (verdict == VERDICT_UNVERSIONED && schemamig_guard_mode == GUARD_WARN)
+	if (schemamig_guard_mode == GUARD_WARN)
 		ereport(WARNING,
 				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 				 errmsg("unversioned schema change allowed: %s", tag),
 				 errdetail("schemamig.guard is \"warn\"; the change is recorded in schemamig.ddl_log without a revision.")));
-
-	(void) schemamig_ddl_statement_push(trigdata->parsetree, verdict);
-	PG_RETURN_NULL();
 }
 
 /*
@@ -186,7 +218,16 @@ only_temporary(Node *parsetree)
 	switch (nodeTag(parsetree))
 	{
 		case T_CreateStmt:
-			return rangevar_is_temp(((CreateStmt *) parsetree)->relation, false);
+			{
+				/* a temporary child of a permanent parent changes the parent */
+				CreateStmt *stmt = (CreateStmt *) parsetree;
+				ListCell   *lc;
+
+				foreach(lc, stmt->inhRelations)
+					if (!rangevar_is_temp(lfirst_node(RangeVar, lc), false))
+						return false;
+				return rangevar_is_temp(stmt->relation, false);
+			}
 		case T_CreateTableAsStmt:
 			return rangevar_is_temp(((CreateTableAsStmt *) parsetree)->into->rel, false);
 		case T_ViewStmt:
@@ -198,7 +239,20 @@ only_temporary(Node *parsetree)
 		case T_IndexStmt:
 			return rangevar_is_temp(((IndexStmt *) parsetree)->relation, false);
 		case T_AlterTableStmt:
-			return rangevar_is_temp(((AlterTableStmt *) parsetree)->relation, false);
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+				ListCell   *lc;
+
+				foreach(lc, stmt->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_AddInherit &&
+						!rangevar_is_temp(castNode(RangeVar, cmd->def), false))
+						return false;
+				}
+				return rangevar_is_temp(stmt->relation, false);
+			}
 		case T_RenameStmt:
 			return rangevar_is_temp(((RenameStmt *) parsetree)->relation, false);
 		case T_CreateTrigStmt:

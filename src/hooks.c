@@ -22,16 +22,19 @@
  *	   statement when another session runs it, or runs it under the
  *	   migration context and records it done;
  *	2. statement_text.c capture: the statement's text and location, for the
- *	   guard's and the log's event triggers, which fire inside 3;
- *	3. the previous hook (Citus, when it is loaded: it must be first in
+ *	   guard's and the log's event triggers, which fire inside 4;
+ *	3. seal.c: the statements no event trigger sees (EXPLAIN ANALYZE of
+ *	   CREATE TABLE AS, CLUSTER ... USING, REASSIGN OWNED) are judged like
+ *	   DDL before 4 runs them and logged after it;
+ *	4. the previous hook (Citus, when it is loaded: it must be first in
  *	   shared_preload_libraries, so schemamig's hook wraps Citus' and sees
  *	   the statement before Citus propagates it), else
  *	   standard_ProcessUtility.
  *
  * object_access_hook: installed, chained, and filtered to what a user did
  * (is_internal events, which PostgreSQL raises for objects it creates or
- * alters on its own behalf, are ignored).  No module acts on it yet; the
- * sealing of schemamig's own objects (#12) calls in here.
+ * alters on its own behalf, are ignored); seal.c refuses what would change
+ * schemamig's own objects.
  *
  * Transaction callback.  PostgreSQL calls transaction callbacks in reverse
  * registration order; schemamig registers exactly one, so the order is the
@@ -54,14 +57,15 @@
  *		2. Alembic: forget the held DDL and version writes;
  *		3. the migration context closes (unless a step's statement spans
  *		   this commit), and the log drops its frames;
- *		4. the ledger writes the head a commit made to the server log
+ *		4. seal: a prepared uninstall ends with its transaction;
+ *		5. the ledger writes the head a commit made to the server log
  *		   (LOG_SERVER_ONLY; "pending" at PREPARE) and forgets its batch.
  *
  * Subtransaction callback, at ABORT_SUB: Alembic takes back what the
  * subtransaction held and settled, the log drops its frames, the context
- * closes if the subtransaction opened it, the ledger takes its rows out of
- * the batch; at COMMIT_SUB the context and the ledger's saved state pass
- * to the parent.
+ * closes if the subtransaction opened it, and so does a prepared uninstall,
+ * the ledger takes its rows out of the batch; at COMMIT_SUB the context,
+ * the prepared uninstall and the ledger's saved state pass to the parent.
  *
  * Cache invalidation callbacks: the log forgets its cached OIDs, column
  * map and role names; the ledger its encoding plans.
@@ -121,7 +125,7 @@ schemamig_hooks_install(void)
 
 /* ---- ProcessUtility ---- */
 
-/* 2 and 3 of the banner: capture the statement's text, run it */
+/* 2 to 4 of the banner: capture the statement's text, judge it, run it */
 static void
 run_utility(PlannedStmt *pstmt, const char *queryString,
 			bool readOnlyTree, ProcessUtilityContext context,
@@ -132,12 +136,17 @@ run_utility(PlannedStmt *pstmt, const char *queryString,
 
 	PG_TRY();
 	{
+		SchemamigSealNote note;
+		bool		log = schemamig_seal_utility_start(pstmt, &note);
+
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		if (log)
+			schemamig_seal_utility_end(pstmt, &note);
 	}
 	PG_FINALLY();
 	{
@@ -205,7 +214,7 @@ schemamig_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		prev_object_access(access, classId, objectId, subId, arg);
 	if (object_access_is_internal(access, arg))
 		return;
-	/* the seal of schemamig's own objects (#12) is called here */
+	schemamig_seal_object_access(access, classId, objectId, subId);
 }
 
 /* ---- transaction and subtransaction ends ---- */
@@ -240,6 +249,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 	schemamig_guard_plumbing = false;
 	schemamig_context_xact_end(committed);
 	schemamig_ddl_statement_reset();
+	schemamig_seal_xact_end();
 	schemamig_ledger_xact_end(event);
 }
 
@@ -253,10 +263,12 @@ schemamig_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			schemamig_alembic_subxact_abort(mySubid);
 			schemamig_ddl_statement_abort_sub(mySubid);
 			schemamig_context_subxact_end(false, mySubid, parentSubid);
+			schemamig_seal_subxact_end(false, mySubid, parentSubid);
 			schemamig_ledger_subxact_end(false, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 			schemamig_context_subxact_end(true, mySubid, parentSubid);
+			schemamig_seal_subxact_end(true, mySubid, parentSubid);
 			schemamig_ledger_subxact_end(true, mySubid, parentSubid);
 			break;
 		default:

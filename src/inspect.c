@@ -254,8 +254,9 @@ schemamig_status(PG_FUNCTION_ARGS)
 		values[10] = schemamig_text_array(ids);
 		values[11] = CStringGetTextDatum(hints.data);
 	}
-
 	schemamig_alembic_status(&values[12], &nulls[12]);
+	values[16] = CStringGetTextDatum(schemamig_seal_coverage());
+	nulls[16] = false;
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	SPI_finish();

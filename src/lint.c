@@ -198,7 +198,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 			}
 		default:
 			/* a schema change is what event triggers (and the guard) see */
-			if (!command_tag_event_trigger_ok(CreateCommandTag(tree)))
+			if (!schemamig_tag_fires_event_triggers(CreateCommandTag(tree)))
 				return;
 			state->has_ddl = true;
 			break;

@@ -169,7 +169,8 @@ schemamig_lint_register(const char *revision, const char *upgrade,
 	if (schemamig_lint_mode == LINT_OFF)
 		return;
 
-	findings = schemamig_lint_script(upgrade, up_statements);
+	findings = schemamig_lint_filter_allowed(schemamig_lint_script(upgrade, up_statements),
+											 schemamig_allow_rules());
 
 	/*
 	 * The downgrade is only checked for being there; the allow comment may

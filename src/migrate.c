@@ -123,6 +123,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	int			done = 0;
 	int			save_nestlevel;
 
+	schemamig_check_target(target);
 	schemamig_check_can_migrate(fname);
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -374,6 +375,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 	const char *resolved = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 
+	schemamig_check_target(target);
 	schemamig_check_writable("stamp()");
 	schemamig_check_not_nested("stamp()");
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -479,6 +481,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 				 errmsg("upgrade_each() must be called with CALL outside a transaction block"),
 				 errdetail("It commits after every revision."),
 				 errhint("Run CALL schemamig.upgrade_each(); in autocommit mode, or upgrade() to apply everything in one transaction.")));
+	schemamig_check_target(target);
 	schemamig_check_can_migrate("upgrade_each()");
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)

@@ -44,6 +44,7 @@ static List *check_new_parents(const char *revision, ArrayType *parents_arg);
 static char *parent_element(const char *revision, Datum elem, bool isnull);
 static bool same_parents(SchemamigNode *node, List *parents);
 static void count_statements(List *statements, int *count, bool *transactional);
+static void refuse_unrunnable(List *statements, const char *revision, const char *which);
 static void write_revision(bool replace, const char *revision, Datum parents,
 						   const char *message, const char *upgrade,
 						   const char *downgrade, const char *checksum,
@@ -56,7 +57,7 @@ schemamig_check_valid_id(const char *revision)
 	if (!schemamig_is_valid_id(revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", revision),
+				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
 				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
 }
 
@@ -84,6 +85,15 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 	schemamig_check_writable("register()");
 	schemamig_check_not_nested("register()");
+	/* limits first: nothing oversized reaches the history lock */
+	if (parents_arg != NULL &&
+		ArrayGetNItems(ARR_NDIM(parents_arg), ARR_DIMS(parents_arg)) > SCHEMAMIG_MAX_PARENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many parents"),
+				 errdetail("A revision has at most %d parents; %d were given.", SCHEMAMIG_MAX_PARENTS,
+						   ArrayGetNItems(ARR_NDIM(parents_arg), ARR_DIMS(parents_arg)))));
+	schemamig_check_message(message);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
@@ -98,10 +108,12 @@ schemamig_register(PG_FUNCTION_ARGS)
 	upgrade = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	up_statements = schemamig_script_parse(upgrade, revision, "upgrade");
+	refuse_unrunnable(up_statements, revision, "upgrade");
 	count_statements(up_statements, &up_count, &up_tx);
 	if (downgrade != NULL)
 	{
 		down_statements = schemamig_script_parse(downgrade, revision, "downgrade");
+		refuse_unrunnable(down_statements, revision, "downgrade");
 		count_statements(down_statements, &down_count, &down_tx);
 	}
 	checksum = schemamig_script_checksum(upgrade, downgrade);
@@ -403,6 +415,31 @@ count_statements(List *statements, int *count, bool *transactional)
 	foreach(lc, statements)
 		if (((SchemamigStatement *) lfirst(lc))->needs_top_level)
 			*transactional = false;
+}
+
+/*
+ * Statements neither SPI (upgrade()) nor the step protocol can run: COPY
+ * from or to the client needs the client's side of the COPY protocol.
+ */
+static void
+refuse_unrunnable(List *statements, const char *revision, const char *which)
+{
+	ListCell   *lc;
+
+	foreach(lc, statements)
+	{
+		SchemamigStatement *st = lfirst(lc);
+
+		if (IsA(st->parsetree, CopyStmt) && ((CopyStmt *) st->parsetree)->filename == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+					 errmsg("%s script of revision \"%s\" contains a statement that cannot run in a migration",
+							which, revision),
+					 errdetail("Statement %d is \"%s\": COPY %s needs a client on the other end.",
+							   st->statement_no, schemamig_clip(st->text),
+							   ((CopyStmt *) st->parsetree)->is_from ? "FROM STDIN" : "TO STDOUT"),
+					 errhint("Load data with INSERT ... SELECT or COPY from a file the server can read.")));
+	}
 }
 
 static void

@@ -255,6 +255,7 @@ schemamig_plan(PG_FUNCTION_ARGS)
 	memset(&state, 0, sizeof(state));
 	state.resultcxt = CurrentMemoryContext;
 	state.target = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	schemamig_check_target(state.target);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

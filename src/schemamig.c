@@ -135,6 +135,7 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("schemamig");
 
+	schemamig_seal_loaded();
 	schemamig_hooks_install();
 }
 

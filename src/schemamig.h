@@ -16,6 +16,7 @@
 
 #include "access/htup.h"
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/parsenodes.h"
@@ -30,6 +31,26 @@
 #include "compat.h"
 
 /* SQLSTATEs of the spec */
+/*
+ * The version of this library (schemamig.control's default_version, set by
+ * the Makefile); the objects in a database must be the same version
+ */
+#ifndef SCHEMAMIG_VERSION
+#error "SCHEMAMIG_VERSION must be defined (see the Makefile)"
+#endif
+
+/*
+ * The format of the stored fingerprint (schemamig.state): the text and the
+ * hashes fingerprint.c produces.  Bumped whenever a description changes;
+ * ALTER EXTENSION UPDATE then stores the fingerprint again in the new
+ * format (a journal row of action 'baseline'), and until then a stored
+ * fingerprint of another format is never compared.
+ *   1: 0.1.0
+ *   2: 0.2.0: the same text on every PostgreSQL major (compat.h); on 15
+ *      the same hashes as format 1
+ */
+#define SCHEMAMIG_FINGERPRINT_FORMAT 2
+
 #define ERRCODE_SCHEMAMIG_UNVERSIONED_DDL	MAKE_SQLSTATE('S','M','0','0','1')
 #define ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH MAKE_SQLSTATE('S','M','0','0','2')
 #define ERRCODE_SCHEMAMIG_UNKNOWN_REVISION	MAKE_SQLSTATE('S','M','0','0','3')
@@ -128,6 +149,8 @@ extern int	schemamig_owner_execute_kept(struct _SPI_plan **plan, const char *sql
 										 const char *nulls, bool read_only,
 										 long count);
 extern Oid	schemamig_schema_oid(void);
+extern bool schemamig_objects_outdated(void);
+extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
 extern void schemamig_lock_history(void);
 extern void schemamig_bump_generation(void);
@@ -293,6 +316,43 @@ extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *ta
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
 extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
+extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
+
+/* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
+
+/* Longest message (and prepare_uninstall reason) accepted, in bytes */
+#define SCHEMAMIG_MAX_MESSAGE	65536
+/* Most parents a revision may have */
+#define SCHEMAMIG_MAX_PARENTS	1000
+/* Longest target accepted: an id has at most 128 characters */
+#define SCHEMAMIG_MAX_TARGET	128
+/* Characters of user input an error message quotes */
+#define SCHEMAMIG_QUOTE_CHARS	64
+
+/* A utility statement seal.c judged before it ran, logged after */
+typedef struct SchemamigSealNote
+{
+	SchemamigVerdict verdict;
+	const char *tag;
+	RangeVar   *created;		/* the relation an EXPLAIN ANALYZE creates */
+	StringInfo	objects;		/* log objects known before it ran */
+} SchemamigSealNote;
+
+extern void schemamig_seal_loaded(void);
+extern const char *schemamig_seal_coverage(void);
+extern void schemamig_seal_xact_end(void);
+extern void schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
+									   SubTransactionId parentSubid);
+extern bool schemamig_seal_check_ddl(Node *parsetree);
+extern bool schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note);
+extern void schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note);
+extern void schemamig_seal_object_access(ObjectAccessType access, Oid classId,
+										 Oid objectId, int subId);
+extern void schemamig_seal_check_logged(const char *schema, const char *identity);
+extern const char *schemamig_seal_ledger_head(void);
+extern char *schemamig_clip(const char *input);
+extern void schemamig_check_message(const char *message);
+extern void schemamig_check_target(const char *target);
 
 /* ---- ddl_log.c ---- */
 
@@ -313,6 +373,8 @@ typedef struct SchemamigDdlLogCallbacks
 } SchemamigDdlLogCallbacks;
 
 extern SchemamigDdlLogCallbacks schemamig_ddl_log_callbacks;
+extern void schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
+									const char *statement, const char *objects);
 
 /* ---- statement_text.c: the per-statement state ---- */
 
@@ -338,6 +400,7 @@ extern bool schemamig_ddl_statement_pop(Node *parsetree, SchemamigDdlStatement *
 extern void schemamig_ddl_statement_reset(void);
 extern void schemamig_ddl_statement_abort_sub(SubTransactionId subid);
 extern char *schemamig_client_statement_text(Node *parsetree);
+extern Node *schemamig_current_utility(void);
 
 /*
  * The objects of the DDL statement now ending, as a jsonb array; usable only
@@ -417,7 +480,7 @@ extern int	schemamig_alembic_adopt(const char *revision);
 /* ---- alembic_review.c: review of Alembic revisions, provisional state ---- */
 
 extern void schemamig_alembic_allowed_reset(void);
-extern List *schemamig_alembic_allowed(void);
+extern List *schemamig_allow_rules(void);
 extern void schemamig_alembic_prelint(Node *parsetree);
 extern void schemamig_alembic_review(const char *revision, bool up, List *statements);
 extern List *schemamig_alembic_provisional_describe(void);

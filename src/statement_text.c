@@ -89,6 +89,13 @@ schemamig_statement_capture_pop(int depth)
 	ncaptured = depth;
 }
 
+/* The utility statement now running, innermost first; NULL if none */
+Node *
+schemamig_current_utility(void)
+{
+	return ncaptured > 0 ? captured[ncaptured - 1].utility : NULL;
+}
+
 /*
  * The text of the utility statement now running.  The innermost captured
  * statement is it when its tree is this parse tree or a copy of it

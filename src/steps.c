@@ -484,7 +484,7 @@ static bool
 statement_is_ddl(Node *parsetree)
 {
 	return GetCommandLogLevel(parsetree) == LOGSTMT_DDL ||
-		command_tag_event_trigger_ok(CreateCommandTag(parsetree)) ||
+		schemamig_tag_fires_event_triggers(CreateCommandTag(parsetree)) ||
 		schemamig_statement_needs_top_level(parsetree);
 }
 
@@ -586,7 +586,7 @@ step_record_done(PlannedStmt *pstmt, const char *queryString)
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	}
-	if (!command_tag_event_trigger_ok(tag))
+	if (!schemamig_tag_fires_event_triggers(tag))
 	{
 		Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
 		Datum		values[6];

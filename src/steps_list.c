@@ -200,6 +200,7 @@ steps_srf(FunctionCallInfo fcinfo, bool up)
 	bool	   *applied;
 	const char *absolute_target;
 
+	schemamig_check_target(target);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

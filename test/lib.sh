@@ -3,18 +3,53 @@
 # the system cluster: the cluster lives in a temporary directory, owned by
 # the postgres OS user, listening only on a private Unix socket directory.
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl make gcc"
-# test/integration/flask_migrate.sh: a real Flask-Migrate deploy
-PACKAGES="$PACKAGES python3-flask-migrate python3-psycopg2"
-# isolation tests (pg_isolation_regress, isolationtester) and TAP tests
-# (PostgreSQL::Test::Cluster, prove, IPC::Run; ps and kill for the crash tests)
-PACKAGES="$PACKAGES postgresql-client-15 libipc-run-perl perl procps"
+# The PostgreSQL major comes from the server being tested, never a constant:
+# $PG_CONFIG, else $PG_BIN, else the newest installed server, else the
+# distribution's default major (what `apt-get install postgresql` would give).
+pg_major_default() {
+	local v
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		"$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'
+	elif [[ ${PG_CONFIG:-} =~ /postgresql/([0-9]+)/bin/pg_config$ ]]; then
+		# not installed yet: Debian's path says which major to install
+		echo "${BASH_REMATCH[1]}"
+	elif [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/postgres" ]; then
+		"$PG_BIN/postgres" --version | sed -nE 's/^postgres \(PostgreSQL\) ([0-9]+).*/\1/p'
+	elif v=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed -E 's#.*/postgresql/([0-9]+)/.*#\1#' | sort -n | tail -1) && [ -n "$v" ]; then
+		echo "$v"
+	elif v=$(apt-cache depends postgresql 2>/dev/null | sed -nE 's/.*Depends: postgresql-([0-9]+)$/\1/p' | head -1) && [ -n "$v" ]; then
+		echo "$v"
+	else
+		echo 15
+	fi
+}
+PG_MAJOR=${PG_MAJOR:-$(pg_major_default)}
+if [ -z "${PG_BIN:-}" ]; then
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		PG_BIN=$("$PG_CONFIG" --bindir)
+	elif [ -n "${PG_CONFIG:-}" ]; then
+		PG_BIN=$(dirname "$PG_CONFIG")
+	else
+		PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+	fi
+fi
+export PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
+# Everything the tests call that a minimal Debian (debootstrap minbase)
+# lacks: the server, its headers and client programs (pg_isolation_regress,
+# isolationtester), libpq's headers (the client program), pgTAP and
+# pg_prove, make and a compiler, procps (ps, kill, pgrep), git (the
+# 0.1.0 -> 0.2.0 update test builds the 0.1.0 tag), perl and IPC::Run (TAP
+# tests), python3 with psycopg2 (reliability tests) and Flask-Migrate
+# (test/integration/flask_migrate.sh).
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR
+	libpq-dev postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl perl
+	libipc-run-perl make gcc procps git python3-flask-migrate python3-psycopg2"
 
 ensure_packages() {
 	local missing=""
 	for p in $PACKAGES "$@"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+		[ "$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
+			missing="$missing $p"
 	done
 	if [ -n "$missing" ]; then
 		echo "== installing:$missing"

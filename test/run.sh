@@ -5,10 +5,14 @@
 # Ends with one line "N passed, N failed" (CI reads it); non-zero on failure.
 #   env: SUITES="regress isolation tap pgtap integration" picks suites,
 #        PROVE_TESTS="t/001_crash_recovery.pl ..." some TAP tests,
-#        PG_CONFIG / PG_BIN another installation.
+#        PG_CONFIG / PG_BIN another installation (the major comes from it:
+#        test/lib.sh), INTEGRATION a regex of the integration scripts to
+#        run (test/majors/run.sh runs a subset on other majors).  Every
+#        suite and integration script prints its time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
+INTEGRATION=${INTEGRATION:-.}
 
 SUITES=${SUITES:-"regress isolation tap pgtap integration"}
 passed=0
@@ -23,8 +27,14 @@ count() {
 	f=$(grep -cE "$3" "$1")
 	passed=$((passed + p))
 	failed=$((failed + f))
-	[ "$f" = 0 ] || failures="$failures $4:$(grep -E "$3" "$1" | awk '{print $1 == "test" ? $2 : $1}' | tr '\n' ' ')"
+	[ "$f" = 0 ] || failures="$failures $4:$(grep -E "$3" "$1" |
+		sed -E 's/^test +([^ ]+).*/\1/; s/^not ok +[0-9]+ +- +([^ ]+).*/\1/' | tr '\n' ' ')"
 }
+# pg_regress's lines for a test: "test name ... ok" up to 15, TAP-style
+# "ok 1 - name" / "not ok 1 - name" from 16 on
+REGRESS_OK='^(test .* \.\.\. ok |ok +[0-9]+ +- )'
+REGRESS_FAILED='^(test .* \.\.\. FAILED|not ok +[0-9]+ +- )'
+
 # suite NAME CMD...: run a suite that reports no per-test lines we can count
 # (a setup step): a failure counts as one failed test
 step_failed() {
@@ -38,23 +48,25 @@ cluster_start
 out=$(mktemp /tmp/schemamig-test.XXXXXX)
 trap 'rm -f "$out"; cluster_stop' EXIT
 
+echo "== PostgreSQL $PG_MAJOR ($PG_CONFIG)"
 for suite in $SUITES; do
+	echo "== $suite: from $(($(date +%s) - start)) s"
 	case $suite in
 	regress)
 		echo "== pg_regress"
 		make -s installcheck ISOLATION= TAP_TESTS= 2>&1 | tee "$out"
 		rc=${PIPESTATUS[0]}
-		[ -f regression.diffs ] && grep -q FAILED "$out" && head -200 regression.diffs
-		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' pg_regress
-		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed pg_regress
+		[ -f regression.diffs ] && grep -qE "$REGRESS_FAILED" "$out" && head -200 regression.diffs
+		count "$out" "$REGRESS_OK" "$REGRESS_FAILED" pg_regress
+		[ "$rc" = 0 ] || grep -qE "$REGRESS_FAILED" "$out" || step_failed pg_regress
 		;;
 	isolation)
 		echo "== isolation"
 		make -s installcheck REGRESS= TAP_TESTS= 2>&1 | tee "$out"
 		rc=${PIPESTATUS[0]}
-		[ -f output_iso/regression.diffs ] && grep -q FAILED "$out" && head -200 output_iso/regression.diffs
-		count "$out" '^test .* \.\.\. ok ' '^test .* \.\.\. FAILED' isolation
-		[ "$rc" = 0 ] || grep -q FAILED "$out" || step_failed isolation
+		[ -f output_iso/regression.diffs ] && grep -qE "$REGRESS_FAILED" "$out" && head -200 output_iso/regression.diffs
+		count "$out" "$REGRESS_OK" "$REGRESS_FAILED" isolation
+		[ "$rc" = 0 ] || grep -qE "$REGRESS_FAILED" "$out" || step_failed isolation
 		;;
 	tap)
 		echo "== TAP"
@@ -102,13 +114,16 @@ for suite in $SUITES; do
 		echo "== integration"
 		for t in test/integration/*.sh; do
 			[ -e "$t" ] || continue
+			[[ $(basename "$t" .sh) =~ $INTEGRATION ]] || continue
 			echo "-- $t"
+			t0=$(date +%s)
 			if bash "$t"; then
 				passed=$((passed + 1))
 			else
 				echo "FAILED: $t"
 				step_failed "$t"
 			fi
+			echo "-- $t: $(($(date +%s) - t0)) s"
 		done
 		;;
 	*)

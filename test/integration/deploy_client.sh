@@ -182,6 +182,19 @@ run 0 "load of a folder without the files" "$BIN" -d $d load "$WORK/empty"
 grep -q 'revision "0001_users" is registered but has no file' "$WORK/out" || { echo "FAIL: no warning"; cat "$WORK/out"; fail=1; }
 expect "nothing unregistered" "$(q $d "SELECT count(*) FROM schemamig.revision")" 5
 
+echo "== a harmless edit of an applied file is repaired; a real one is refused"
+d=$(newdb repair)
+ed=$WORK/edited
+cp -r "$FIX/flyway" "$ed"
+run 0 "deploy" "$BIN" -d $d deploy "$ed"
+printf -- '-- accounts, re-indented\nCREATE TABLE accounts (\n  id BIGINT PRIMARY KEY,\n  created TIMESTAMPTZ NOT NULL DEFAULT now()\n);\n' >"$ed/V1__create_accounts.sql"
+run 0 "load of the re-indented file" "$BIN" -d $d load "$ed"
+grep -q 'applied revision "V1__create_accounts" repaired' "$WORK/out" || { echo "FAIL: no repair notice"; cat "$WORK/out"; fail=1; }
+expect "journal records the repair" "$(q $d "SELECT action FROM schemamig.journal ORDER BY id DESC LIMIT 1")" repair
+printf 'CREATE TABLE accounts (id int PRIMARY KEY);\n' >"$ed/V1__create_accounts.sql"
+run 1 "a changed statement is refused" "$BIN" -d $d deploy "$ed"
+grep -q 'Upgrade statement 1 differs' "$WORK/out" || { echo "FAIL: SM002 does not name the statement"; cat "$WORK/out"; fail=1; }
+
 echo "== two deploys at once apply each revision once"
 d=$(newdb twice)
 slow=$WORK/slow

@@ -46,7 +46,7 @@ refused $owner "ALTER ROLE $owner SET schemamig.restoring = on" 42501
 refused $owner "ALTER ROLE $owner IN DATABASE $db SET schemamig.guard = 'off'" 42501
 refused $owner "ALTER EVENT TRIGGER schemamig_guard DISABLE" 42501
 refused $owner "DROP EVENT TRIGGER schemamig_guard" 42501
-refused $owner "DROP EXTENSION schemamig" SM001
+refused $owner "DROP EXTENSION schemamig" 42501
 refused $owner "INSERT INTO schemamig.applied (revision, checksum) VALUES ('t1', 'x')" 42501
 refused $owner "DELETE FROM schemamig.applied" 42501
 refused $owner "UPDATE schemamig.revision SET upgrade_sql = 'x'" 42501

@@ -134,7 +134,7 @@ def call(kind, sql, args, mutating=True):
         q(conn, sql, args)
         outcome = "ok"
     except psycopg2.OperationalError as e:
-        if e.pgcode in ("57014", "55P03", "53200", "54001"):  # timeout, lock timeout, out of memory/stack
+        if e.pgcode in ("57014", "55P03", "53200", "54000", "54001"):  # timeout, lock timeout, out of memory/stack, over a limit (SPEC 54000)
             outcome = e.pgcode
         else:
             fail("%s lost the connection (crashed backend?): %r %s" % (kind, args and str(args)[:200], e))
