@@ -37,7 +37,7 @@ clean: clean-client
 clean-client:
 	$(MAKE) -C client PG_CONFIG="$(PG_CONFIG)" clean
 
-.PHONY: test soak valgrind demo bench
+.PHONY: test soak valgrind demo bench indent image
 test:
 	bash test/run.sh
 
@@ -54,3 +54,14 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# pgindent layout (tools/pgindent: PostgreSQL 15's pgindent, Debian's
+# pg-bsd-indent 2.1.1) with PostgreSQL's typedefs and ours (src/typedefs.list)
+INDENT_FILES ?= $(wildcard src/*.c src/*.h)
+indent:
+	perl tools/pgindent/pgindent --typedefs=tools/pgindent/typedefs.list \
+		--list-of-typedefs="$$(cat src/typedefs.list)" $(INDENT_FILES)
+
+# CloudNativePG extension image (PostgreSQL 18, OCI layout + tar in image/out)
+image:
+	bash image/build.sh

@@ -437,6 +437,10 @@ ALTER SCHEMA schemamig OWNER TO CURRENT_USER;
 
 /* ==== architecture (#19) ==== */
 
+-- a NULL revision id is SM007 everywhere, not a silent NULL result
+ALTER FUNCTION schemamig.unregister(text) CALLED ON NULL INPUT;
+ALTER FUNCTION schemamig.finish_step(text) CALLED ON NULL INPUT;
+
 /*
  * The references of applied and progress to revision are constraint
  * triggers instead of foreign keys, so that a parallel pg_restore (-j) may

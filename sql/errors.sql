@@ -30,8 +30,18 @@ SELECT schemamig.register('e1', 'CREATE TABLE e1 (id bigint)', 'DROP TABLE e1');
 \echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e1', 'CREATE TABLE e1 (id int)', 'DROP TABLE e1', parents => '{e2}');
 \echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.state() = :'before' AS unchanged;
+
+-- SM004: the applied set forbids it (already applied, not applied, has
+-- children, unregistering an applied revision)
 SELECT schemamig.unregister('e1');
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM schemamig.verify('e1');
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT schemamig.begin_revision('e1');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 SELECT pg_temp.state() = :'before' AS unchanged;
 
 -- SM003: unknown revisions and targets
@@ -94,6 +104,25 @@ SELECT schemamig.register(repeat('x', 129), 'SELECT 1');
 SELECT schemamig.register(NULL, 'SELECT 1');
 \echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e5', NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- a NULL or invalid id is SM007 in every function that takes one
+SELECT schemamig.unregister(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT schemamig.unregister('bad id');
+\echo :LAST_ERROR_SQLSTATE
+SELECT schemamig.begin_revision(NULL);
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SELECT schemamig.begin_revision('bad id');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT schemamig.begin_step(NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT schemamig.begin_step('bad id', 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT schemamig.finish_step(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT schemamig.finish_step('bad id');
 \echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e5', E'CREATE TABLE ok (id int);\nCREATE TABEL broken (id int);');
 \echo :LAST_ERROR_SQLSTATE

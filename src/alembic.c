@@ -92,6 +92,7 @@
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -340,18 +341,18 @@ schemamig_alembic_hint(Node *parsetree)
 }
 
 /*
- * ddl_command_end of provisional DDL: keep what its log row needs, in
- * schemamig.alembic_provisional (the objects come from
- * pg_event_trigger_ddl_commands(), only readable now), and remember it in
- * memory with its place among the transaction's version writes.  The row
- * commits with the transaction: when a named writer's transaction commits
- * without a version write after its DDL, the row is the provisional state
- * the next version write of the same session settles.
+ * ddl_command_end of provisional DDL: keep its log row, complete but for
+ * its revision (the log built it, objects included), in
+ * schemamig.alembic_provisional, and remember it in memory with its place
+ * among the transaction's version writes.  The row commits with the
+ * transaction: when a named writer's transaction commits without a version
+ * write after its DDL, the row is the provisional state the next version
+ * write of the same session settles.
  */
 void
-schemamig_alembic_hold(const char *tag, const char *statement, const char *objects)
+schemamig_alembic_hold(const SchemamigLogRow *row)
 {
-	Oid			types[8] = {INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[8] = {INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID,
 	NAMEOID, NAMEOID, TEXTOID};
 	Datum		values[8];
 	char		nulls[8] = "        ";
@@ -366,10 +367,10 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
 	values[0] = Int32GetDatum(MyProcPid);
 	values[1] = TimestampTzGetDatum(MyStartTimestamp);
-	values[2] = CStringGetTextDatum(tag);
-	values[3] = statement ? CStringGetTextDatum(statement) : (Datum) 0;
-	nulls[3] = statement ? ' ' : 'n';
-	values[4] = CStringGetTextDatum(objects);
+	values[2] = CStringGetTextDatum(row->command_tag);
+	values[3] = row->statement ? CStringGetTextDatum(row->statement) : (Datum) 0;
+	nulls[3] = row->statement ? ' ' : 'n';
+	values[4] = JsonbPGetDatum(row->objects);
 	values[5] = NameGetDatum(&role);
 	values[6] = NameGetDatum(&session_role);
 	values[7] = CStringGetTextDatum(application_name ? application_name : "");
@@ -379,8 +380,7 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	ret = schemamig_owner_execute("INSERT INTO schemamig.alembic_provisional "
 								  "(backend_pid, backend_start, command_tag, statement, objects, "
 								  "role, session_role, application_name, client_addr) "
-								  "VALUES ($1, $2, $3, $4, " SCHEMAMIG_DDL_COMMANDS_JSON
-								  " OPERATOR(pg_catalog.||) $5::pg_catalog.jsonb, $6, $7, $8, "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
 								  "pg_catalog.inet_client_addr()) RETURNING id",
 								  8, types, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
@@ -392,8 +392,8 @@ schemamig_alembic_hold(const char *tag, const char *statement, const char *objec
 	h->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	h->subxid = GetCurrentSubTransactionId();
 	h->before_write = next_write_seq;
-	h->tag = pstrdup(tag);
-	h->statement = statement ? pstrdup(statement) : NULL;
+	h->tag = pstrdup(row->command_tag);
+	h->statement = row->statement ? pstrdup(row->statement) : NULL;
 	h->role = role;
 	h->application_name = pstrdup(application_name ? application_name : "");
 	h->carry = OidIsValid(schemamig_alembic_setting()->writer);

@@ -62,6 +62,8 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/xid8.h"
 
 #include "schemamig.h"
 
@@ -425,14 +427,16 @@ log_held(const char *revision, StepKind kind, int64 last_seq)
 
 /*
  * Move provisional rows (ids: pointers to int64) to the DDL log, numbered
- * in order, under revision (NULL: unversioned), and delete them.
+ * in order, under revision (NULL: unversioned), and delete them.  Each row
+ * keeps its origin (transaction, session, time): a row carried over from
+ * an earlier transaction, or left by a session that is gone, is logged as
+ * what it was.
  */
 static void
 log_rows(List *ids, const char *revision, const char *direction)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			type = INT8ARRAYOID;
+	Datum		array;
 	Datum	   *elems = palloc(sizeof(Datum) * list_length(ids));
 	int			n = 0;
 	ListCell   *lc;
@@ -440,28 +444,45 @@ log_rows(List *ids, const char *revision, const char *direction)
 
 	foreach(lc, ids)
 		elems[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
-	values[0] = revision ? CStringGetTextDatum(revision) : (Datum) 0;
-	nulls[0] = revision ? ' ' : 'n';
-	values[1] = CStringGetTextDatum(direction);
-	values[2] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
-												TYPALIGN_DOUBLE));
-	ret = schemamig_owner_execute("INSERT INTO schemamig.ddl_log (revision, direction, "
-								  "statement_no, command_tag, statement, objects, executed_at, "
-								  "xid, role, session_role, application_name, client_addr, "
-								  "backend_pid) "
-								  "SELECT $1, $2, CASE WHEN $1 IS NOT NULL THEN o.n::pg_catalog.int4 END, "
-								  "p.command_tag, p.statement, p.objects, p.executed_at, p.xid, "
-								  "p.role, p.session_role, p.application_name, p.client_addr, "
-								  "p.backend_pid "
-								  "FROM pg_catalog.unnest($3) WITH ORDINALITY o(id, n) "
+	array = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											TYPALIGN_DOUBLE));
+	ret = schemamig_owner_execute("SELECT p.command_tag, p.statement, p.objects, p.executed_at, "
+								  "p.xid, p.role, p.session_role, p.application_name, "
+								  "p.client_addr, p.backend_pid "
+								  "FROM pg_catalog.unnest($1) WITH ORDINALITY o(id, n) "
 								  "JOIN schemamig.alembic_provisional p ON p.id OPERATOR(pg_catalog.=) o.id "
 								  "ORDER BY o.n",
-								  3, types, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
-		elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+								  1, &type, &array, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != (uint64) n)
+		elog(ERROR, "could not read schemamig.alembic_provisional: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SchemamigLogRow row;
+		bool		isnull;
+		Datum		addr;
+
+		memset(&row, 0, sizeof(row));
+		row.revision = revision;
+		row.direction = direction;
+		row.statement_no = revision ? (int) i + 1 : 0;
+		row.command_tag = SPI_getvalue(tuple, desc, 1);
+		row.statement = SPI_getvalue(tuple, desc, 2);
+		row.objects = DatumGetJsonbP(SPI_getbinval(tuple, desc, 3, &isnull));
+		row.executed_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
+		row.origin_xid = DatumGetFullTransactionId(SPI_getbinval(tuple, desc, 5, &isnull));
+		row.role = SPI_getvalue(tuple, desc, 6);
+		row.session_role = SPI_getvalue(tuple, desc, 7);
+		row.application_name = SPI_getvalue(tuple, desc, 8);
+		addr = SPI_getbinval(tuple, desc, 9, &isnull);
+		row.origin_client_addr = isnull ? (Datum) 0 : addr;
+		row.origin_backend_pid = DatumGetInt32(SPI_getbinval(tuple, desc, 10, &isnull));
+		schemamig_ddl_log_write(&row);
+	}
 	ret = schemamig_owner_execute("DELETE FROM schemamig.alembic_provisional "
 								  "WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
-								  1, &types[2], &values[2], NULL, false, 0);
+								  1, &type, &array, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from schemamig.alembic_provisional: %s",
 			 SPI_result_code_string(ret));

@@ -71,14 +71,12 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 	SchemamigGraph *graph;
 	int			node;
 	SchemamigNode *n;
+	List	   *heads;
+	List	   *current;
 	TimestampTz started = GetCurrentTimestamp();
 
 	schemamig_check_writable("begin_revision()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("revision id must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	revision = schemamig_revision_arg(fcinfo, 0);
 	schemamig_check_message(message);
 	if (!IsTransactionBlock())
 		ereport(ERROR,
@@ -92,27 +90,16 @@ schemamig_begin_revision(PG_FUNCTION_ARGS)
 				 errmsg("revision \"%s\" is already open in this transaction",
 						schemamig_context.revision),
 				 errhint("Call end_revision() first, or commit.")));
-	if (!schemamig_is_valid_id(revision))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
-				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
-	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	if (schemamig_new_revision_begin(revision, &heads, &current))
 	{
-		List	   *heads;
-		List	   *current;
-
-		schemamig_graph_summary(&heads, &current);
-		schemamig_bump_generation();
 		schemamig_register_external(revision, message, current);
 		schemamig_mark_applied(revision, schemamig_script_checksum("", NULL));
 		schemamig_journal_insert(revision, "upgrade", revision, started);
-		schemamig_graph_summary_store(schemamig_names_replace(heads, current, revision),
-									  list_make1(revision));
+		schemamig_new_revision_end(revision, heads, current, current, true);
 		SPI_finish();
 		schemamig_context_open(DIRECTION_CLIENT, revision);
 		PG_RETURN_VOID();

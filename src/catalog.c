@@ -358,7 +358,8 @@ schemamig_mark_unapplied(const char *revision)
 }
 
 /*
- * Are the four event triggers there, and do they fire always (also under
+ * Are the four DDL event triggers there (the login trigger of 17+ is
+ * status().coverage's business), and do they fire always (also under
  * session_replication_role = replica)?  Reads pg_event_trigger, which
  * everybody may read.
  */
@@ -376,7 +377,8 @@ schemamig_event_triggers_state(bool *enabled)
 					  "JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) e.evtfoid "
 					  "WHERE p.pronamespace OPERATOR(pg_catalog.=) "
 					  "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'schemamig') "
-					  "AND e.evtname OPERATOR(pg_catalog.~) '^schemamig_'",
+					  "AND e.evtname OPERATOR(pg_catalog.~) '^schemamig_' "
+					  "AND e.evtevent OPERATOR(pg_catalog.<>) 'login'",
 					  true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read pg_event_trigger: %s", SPI_result_code_string(ret));

@@ -2,7 +2,15 @@
  *
  * ddl_log.c
  *		The DDL log: ddl_command_end, sql_drop and table_rewrite event
- *		triggers that write one schemamig.ddl_log row per DDL statement.
+ *		triggers that write one schemamig.ddl_log row per DDL statement,
+ *		and the one writer of ddl_log rows.
+ *
+ * Every row of the log goes through schemamig_ddl_log_write(): the event
+ * triggers' rows, the step protocol's rows for statements that fire no
+ * event trigger (REINDEX, VACUUM, CLUSTER), and the Alembic settlement's
+ * rows for DDL held until a version write attributed it.  Anything that
+ * must hold for every row (a hash-chain link to the previous row) belongs
+ * there.  Every objects array is built by schemamig_ddl_log_objects().
  *
  * One statement fires ddl_command_start, then possibly sql_drop and
  * table_rewrite, then ddl_command_end.  The guard pushes the statement's
@@ -17,8 +25,9 @@
  * This runs for every DDL statement, so the row is written the way the
  * catalogs write theirs: the objects are read by calling the
  * pg_event_trigger_ddl_commands() / pg_event_trigger_dropped_objects()
- * set-returning functions directly (no query), the jsonb is built from
- * their rows with pushJsonbValue() (no text round trip through jsonb_in),
+ * set-returning functions directly (no query), a rewritten table is
+ * described with getObjectIdentity() (no pg_identify_object() query), the
+ * jsonb is built with pushJsonbValue() (no text round trip through jsonb_in),
  * and the tuple goes in with simple_heap_insert() and CatalogIndexInsert()
  * into the log's indexes, the id from nextval on its sequence.  The OIDs
  * of the log and its sequence, the position of each column and the names
@@ -26,14 +35,14 @@
  * forgotten by relcache (the log, its sequence) and syscache (pg_namespace,
  * pg_authid) invalidation callbacks, so a renamed schema, an added column
  * or a reinstalled extension is seen at the next statement.  The table lock
- * is kept to the end of the transaction, as an INSERT keeps it.  An INSERT through SPI cost about 200,000 instructions per
- * statement (executor start-up, re-reading the CHECK constraint's
- * expression, a subplan, switching to the owner's rights and search_path),
- * seven times the PL/pgSQL audit trigger's; the direct insert costs a
- * small fraction of it (README, "Performance").  No privilege check runs,
- * so the role running the DDL needs no privilege on the log and no user
- * switch is needed; the log has no insert triggers, and the values always
- * satisfy its constraints.
+ * is kept to the end of the transaction, as an INSERT keeps it.  An INSERT
+ * through SPI cost about 200,000 instructions per statement (executor
+ * start-up, re-reading the CHECK constraint's expression, a subplan,
+ * switching to the owner's rights and search_path), seven times the PL/pgSQL
+ * audit trigger's; the direct insert costs a small fraction of it
+ * (bench/README.md).  No privilege check runs, so the role running the DDL
+ * needs no privilege on the log and no user switch is needed; the log has no
+ * insert triggers, and the values always satisfy its constraints.
  *
  * The exact text of the statement comes from statement_text.c.
  *
@@ -51,12 +60,13 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -67,7 +77,6 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -137,14 +146,12 @@ static RoleName role_names[2];
 
 
 
-static void add_objects(SchemamigDdlStatement *frame, const char *sql);
-static StringInfo frame_objects(SchemamigDdlStatement *frame);
 static Tuplestorestate *call_srf(Oid funcid, TupleDesc *desc);
-static void append_object(StringInfo buf, const char *type, const char *identity,
-						  const char *schema, const char *action);
 static char *tuple_text(TupleTableSlot *slot, int attnum);
+static void collect_object(SchemamigDdlStatement *frame, const char *type,
+						   const char *identity, const char *schema,
+						   const char *action);
 static Datum client_addr(bool *isnull);
-static void write_row(SchemamigDdlStatement *frame, const char *tag);
 static bool indexes_are_plain(Relation rel);
 static void insert_with_executor(Relation rel, HeapTuple tuple);
 static Relation open_log(void);
@@ -156,75 +163,112 @@ static void push_string(JsonbParseState **state, JsonbIteratorToken token,
 static Name role_name(int slot, Oid roleid);
 
 /*
- * The log row of a statement that fires no event trigger (seal.c: EXPLAIN
- * ANALYZE CREATE TABLE AS, CLUSTER ... USING, REASSIGN OWNED), with the
- * objects it touched as comma-separated jsonb array elements.  A frame
- * without a parse tree tells write_row() there is no event trigger data.
+ * Log one DDL statement under the guard's verdict: a row under the open
+ * migration context (VERDICT_VERSIONED), an unversioned row, or, for
+ * VERDICT_PROVISIONAL, a row handed to Alembic mode to hold.  With
+ * ddl_commands (only inside ddl_command_end) the objects start with
+ * pg_event_trigger_ddl_commands(); collected (SchemamigLogObjects) follow.
+ * seal.c calls this for the statements that fire no event trigger.
  */
 void
-schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
-						const char *statement, const char *objects)
+schemamig_ddl_log_statement(SchemamigVerdict verdict, const char *tag,
+							const char *statement, List *collected,
+							bool ddl_commands)
 {
-	SchemamigDdlStatement frame;
+	SchemamigLogRow row;
 
 	if (verdict == VERDICT_SKIP)
 		return;
-	memset(&frame, 0, sizeof(frame));
-	frame.verdict = verdict;
-	frame.statement = statement ? pstrdup(statement) : NULL;
-	frame.objects = makeStringInfo();
-	appendStringInfoString(frame.objects, objects);
-	if (verdict == VERDICT_PROVISIONAL)
-		schemamig_ddl_log_callbacks.hold(tag, frame.statement, psprintf("[%s]", objects));
+	memset(&row, 0, sizeof(row));
+	row.command_tag = tag;
+	row.statement = statement;
+	row.objects = schemamig_ddl_log_objects(ddl_commands, collected);
+	row.executed_at = GetCurrentTimestamp();
+	if (verdict == VERDICT_VERSIONED)
+	{
+		row.revision = schemamig_context.revision;
+		row.direction = schemamig_direction_name(schemamig_context.direction);
+		row.statement_no = schemamig_context.statement_no;
+		if (row.statement == NULL)
+			row.statement = schemamig_context.statement;
+	}
 	else
-		write_row(&frame, tag);
+		row.direction = "unversioned";
+	if (verdict == VERDICT_PROVISIONAL)
+		schemamig_ddl_log_callbacks.hold(&row);
+	else
+		schemamig_ddl_log_write(&row);
 }
+
+/*
+ * An object as the log describes it, for a statement that fires no event
+ * trigger (seal.c): its type and identity, its schema for a relation.  In
+ * the current memory context.
+ */
+SchemamigLogObject *
+schemamig_ddl_log_object(const ObjectAddress *address, const char *action)
+{
+	SchemamigLogObject *obj = palloc(sizeof(SchemamigLogObject));
+	char	   *type = getObjectTypeDescription(address, true);
+	char	   *identity = getObjectIdentity(address, true);
+	Oid			nsp = InvalidOid;
+
+	if (address->classId == RelationRelationId)
+		nsp = get_rel_namespace(address->objectId);
+	obj->type = type ? type : "";
+	obj->identity = identity ? identity : "";
+	obj->schema = OidIsValid(nsp) ? get_namespace_name(nsp) : NULL;
+	obj->action = action;
+	return obj;
+}
+
+/* ---- the event triggers ---- */
 
 Datum
 schemamig_log_ddl_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	const char *tag;
-	SchemamigDdlStatement	frame;
-	bool		found = false;
+	SchemamigDdlStatement frame;
+	bool		found;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_ddl_end: not fired by event trigger manager");
 	trigdata = (EventTriggerData *) fcinfo->context;
-	tag = GetCommandTagName(trigdata->tag);
 
 	/* the innermost frame is this statement's, unless the guard did not run */
 	found = schemamig_ddl_statement_pop(trigdata->parsetree, &frame);
 	if (!found)
 	{
 		frame.parsetree = trigdata->parsetree;
-		frame.verdict = schemamig_guard_classify(trigdata->parsetree, tag);
+		frame.verdict = schemamig_guard_classify(trigdata->parsetree,
+												 GetCommandTagName(trigdata->tag));
 		frame.statement = schemamig_client_statement_text(trigdata->parsetree);
-		frame.objects = NULL;
+		frame.objects = NIL;
 	}
-	if (frame.verdict == VERDICT_PROVISIONAL)
-	{
-		StringInfoData extra;
-
-		initStringInfo(&extra);
-		appendStringInfo(&extra, "[%s]", frame.objects ? frame.objects->data : "");
-		schemamig_ddl_log_callbacks.hold(tag, frame.statement, extra.data);
-	}
-	else if (frame.verdict != VERDICT_SKIP)
-		write_row(&frame, tag);
+	schemamig_ddl_log_statement(frame.verdict, GetCommandTagName(trigdata->tag),
+								frame.statement, frame.objects, true);
 	if (frame.verdict == VERDICT_ALEMBIC_TABLE &&
 		schemamig_ddl_log_callbacks.version_table_created)
 		schemamig_ddl_log_callbacks.version_table_created();
 	/* a long transaction of DDL must not pile up its frames' text */
 	if (found)
 	{
+		ListCell   *lc;
+
 		if (frame.statement)
 			pfree(frame.statement);
-		if (frame.objects)
+		foreach(lc, frame.objects)
 		{
-			pfree(frame.objects->data);
-			pfree(frame.objects);
+			SchemamigLogObject *obj = lfirst(lc);
+
+			if (obj->type)
+				pfree((char *) obj->type);
+			if (obj->identity)
+				pfree((char *) obj->identity);
+			if (obj->schema)
+				pfree((char *) obj->schema);
 		}
+		list_free_deep(frame.objects);
 	}
 	PG_RETURN_NULL();
 }
@@ -237,7 +281,6 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	TupleTableSlot *slot;
-	StringInfo	objects;
 	SchemamigDdlStatement *frame;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -259,7 +302,6 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	if (frame == NULL || frame->verdict == VERDICT_SKIP)
 		PG_RETURN_NULL();
 
-	objects = frame_objects(frame);
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "schemamig sql_drop",
 									ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
@@ -271,12 +313,11 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 		bool		original = DatumGetBool(slot_getattr(slot, 4, &isnull));
 		bool		normal = DatumGetBool(slot_getattr(slot, 5, &isnull));
 
-		/* 4 original, 5 normal, 7 object_type, 8 schema_name, 10 object_identity */
+		/* 4 original, 5 normal, 7 type, 8 schema, 10 identity */
 		if (!original && !normal)
 			continue;
-		/* objects lives in TopTransactionContext; growing it keeps it there */
-		append_object(objects, tuple_text(slot, 7), tuple_text(slot, 10),
-					  tuple_text(slot, 8), "drop");
+		collect_object(frame, tuple_text(slot, 7), tuple_text(slot, 10),
+					   tuple_text(slot, 8), "drop");
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextSwitchTo(oldcxt);
@@ -284,70 +325,109 @@ schemamig_log_sql_drop(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
+/*
+ * The rewritten table, described as pg_identify_object() describes it
+ * (schema quoted, as there).
+ */
 Datum
 schemamig_log_table_rewrite(PG_FUNCTION_ARGS)
 {
 	SchemamigDdlStatement *frame;
+	Oid			relid;
+	ObjectAddress address;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "schemamig_log_table_rewrite: not fired by event trigger manager");
+	relid = DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
+												 (Datum) 0));
 	if (schemamig_ddl_log_callbacks.table_rewritten)
-		schemamig_ddl_log_callbacks.table_rewritten(DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
-																						 (Datum) 0)));
+		schemamig_ddl_log_callbacks.table_rewritten(relid);
 	frame = schemamig_ddl_statement_current();
-	if (frame != NULL && frame->verdict != VERDICT_SKIP)
-		add_objects(frame, "SELECT pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
-					"'type', i.type, 'identity', i.identity, "
-					"'schema', i.schema, 'action', 'rewrite'))::text "
-					"FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, "
-					"pg_catalog.pg_event_trigger_table_rewrite_oid(), 0) i");
+	if (frame == NULL || frame->verdict == VERDICT_SKIP)
+		PG_RETURN_NULL();
+	ObjectAddressSet(address, RelationRelationId, relid);
+	collect_object(frame, getObjectTypeDescription(&address, false),
+				   getObjectIdentity(&address, false),
+				   quote_identifier(get_namespace_name_or_temp(get_rel_namespace(relid))),
+				   "rewrite");
 	PG_RETURN_NULL();
 }
 
-/* The frame's list of collected objects, created on first use */
-static StringInfo
-frame_objects(SchemamigDdlStatement *frame)
-{
-	if (frame->objects == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+/* ---- the objects array ---- */
 
-		frame->objects = makeStringInfo();
-		MemoryContextSwitchTo(oldcxt);
-	}
-	return frame->objects;
+/*
+ * Keep an object for the statement's row; frames and their objects live
+ * in TopTransactionContext.
+ */
+static void
+collect_object(SchemamigDdlStatement *frame, const char *type,
+			   const char *identity, const char *schema, const char *action)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	SchemamigLogObject *obj = palloc(sizeof(SchemamigLogObject));
+
+	obj->type = type ? pstrdup(type) : NULL;
+	obj->identity = identity ? pstrdup(identity) : NULL;
+	obj->schema = schema ? pstrdup(schema) : NULL;
+	obj->action = action;
+	frame->objects = lappend(frame->objects, obj);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
- * Run a query returning one jsonb array as text; keep its elements in the
- * frame.  Only table_rewrite uses it: rewrites are rare and slow anyway.
+ * The objects jsonb of a ddl_log row, the one place it is built: an array
+ * of {"type","identity","schema","action"}.  With ddl_commands (only inside
+ * a ddl_command_end trigger), first the objects of
+ * pg_event_trigger_ddl_commands(), action from their command tag; then
+ * the collected SchemamigLogObjects (dropped and rewritten objects).
  */
-static void
-add_objects(SchemamigDdlStatement *frame, const char *sql)
+Jsonb *
+schemamig_ddl_log_objects(bool ddl_commands, List *collected)
 {
-	StringInfo	buf = frame_objects(frame);
-	int			ret;
-	char	   *objects;
+	JsonbParseState *state = NULL;
+	JsonbValue *array;
+	ListCell   *lc;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute(sql,
-								  0, NULL, NULL, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the event trigger's objects: %s", SPI_result_code_string(ret));
-	objects = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-	/* keep the array's elements: "[a, b]" -> "a, b" */
-	if (objects != NULL && strlen(objects) > 2)
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	if (ddl_commands)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		Tuplestorestate *store;
+		TupleDesc	desc;
+		TupleTableSlot *slot;
 
-		if (buf->len > 0)
-			appendStringInfoChar(buf, ',');
-		appendBinaryStringInfo(buf, objects + 1, strlen(objects) - 2);
-		MemoryContextSwitchTo(oldcxt);
+		store = call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
+		slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		while (tuplestore_gettupleslot(store, true, false, slot))
+		{
+			/*
+			 * 4 command_tag, 5 object_type, 6 schema_name, 7
+			 * object_identity, 8 in_extension
+			 */
+			char	   *command_tag = tuple_text(slot, 4);
+			char	   *schema = tuple_text(slot, 6);
+			char	   *identity = tuple_text(slot, 7);
+			const char *action = "alter";
+			bool		isnull;
+
+			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
+				action = "create";
+			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
+				action = "drop";
+			if (schemamig_ddl_log_callbacks.command_object &&
+				!DatumGetBool(slot_getattr(slot, 8, &isnull)))
+				schemamig_ddl_log_callbacks.command_object(schema, identity);
+			push_object(&state, tuple_text(slot, 5), identity, schema, action);
+		}
+		ExecDropSingleTupleTableSlot(slot);
 	}
-	SPI_finish();
+	foreach(lc, collected)
+	{
+		SchemamigLogObject *obj = lfirst(lc);
+
+		push_object(&state, obj->type, obj->identity, obj->schema, obj->action);
+	}
+	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbValueToJsonb(array);
 }
 
 /*
@@ -360,6 +440,7 @@ call_srf(Oid funcid, TupleDesc *desc)
 {
 	FmgrInfo	flinfo;
 	ReturnSetInfo rsinfo;
+
 	LOCAL_FCINFO(fcinfo, 0);
 
 	fmgr_info(funcid, &flinfo);
@@ -389,30 +470,7 @@ tuple_text(TupleTableSlot *slot, int attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* One {"type","identity","schema","action"} element; NULL becomes null */
-static void
-append_object(StringInfo buf, const char *type, const char *identity,
-			  const char *schema, const char *action)
-{
-	const char *keys[4] = {"type", "identity", "schema", "action"};
-	const char *vals[4] = {type, identity, schema, action};
-
-	if (buf->len > 0)
-		appendStringInfoChar(buf, ',');
-	appendStringInfoChar(buf, '{');
-	for (int i = 0; i < 4; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		escape_json(buf, keys[i]);
-		appendStringInfoString(buf, ": ");
-		if (vals[i])
-			escape_json(buf, vals[i]);
-		else
-			appendStringInfoString(buf, "null");
-	}
-	appendStringInfoChar(buf, '}');
-}
+/* ---- the writer ---- */
 
 /* inet_client_addr(): NULL over a Unix socket */
 static Datum
@@ -428,27 +486,30 @@ client_addr(bool *isnull)
 }
 
 /*
- * The ddl_log row.  Columns are matched by name, so a later version that
- * adds a column (NULL here) keeps working with this code.
+ * Write one schemamig.ddl_log row: every row of the log goes through here
+ * (the event triggers, the step protocol, the Alembic settlement).  The
+ * row's xid, client_addr and backend_pid are this session's and
+ * transaction's unless it carries its origin; role, session_role and
+ * application_name the current ones unless it carries them (DDL held for
+ * Alembic).  Columns are matched
+ * by name, so a later version that adds a column (NULL here) keeps working
+ * with this code.
  */
-static void
-write_row(SchemamigDdlStatement *frame, const char *tag)
+void
+schemamig_ddl_log_write(const SchemamigLogRow *row)
 {
 	MemoryContext callcxt = AllocSetContextCreate(CurrentMemoryContext,
 												  "schemamig ddl_log",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(callcxt);
-	bool		versioned = frame->verdict == VERDICT_VERSIONED;
-	const char *statement = frame->statement;
 	const int  *column;
 	Relation	rel;
 	TupleDesc	reldesc;
 	Datum	   *values;
 	bool	   *nulls;
 	HeapTuple	tuple;
-
-	if (statement == NULL && versioned)
-		statement = schemamig_context.statement;
+	NameData	role;
+	NameData	session_role;
 
 	rel = open_log();
 	reldesc = RelationGetDescr(rel);
@@ -468,82 +529,57 @@ write_row(SchemamigDdlStatement *frame, const char *tag)
 
 	if (column[LOG_ID] >= 0)
 		SET_COLUMN(LOG_ID, Int64GetDatum(nextval_internal(log_target.seqid, false)));
-	if (versioned)
-		SET_COLUMN(LOG_REVISION, CStringGetTextDatum(schemamig_context.revision));
-	SET_COLUMN(LOG_DIRECTION,
-			   CStringGetTextDatum(versioned ?
-								   schemamig_direction_name(schemamig_context.direction) :
-								   "unversioned"));
-	if (versioned && schemamig_context.statement_no > 0)
-		SET_COLUMN(LOG_STATEMENT_NO, Int32GetDatum(schemamig_context.statement_no));
-	SET_COLUMN(LOG_COMMAND_TAG, CStringGetTextDatum(tag));
-	if (statement != NULL)
-		SET_COLUMN(LOG_STATEMENT, CStringGetTextDatum(statement));
+	if (row->revision != NULL)
+		SET_COLUMN(LOG_REVISION, CStringGetTextDatum(row->revision));
+	SET_COLUMN(LOG_DIRECTION, CStringGetTextDatum(row->direction));
+	if (row->statement_no > 0)
+		SET_COLUMN(LOG_STATEMENT_NO, Int32GetDatum(row->statement_no));
+	SET_COLUMN(LOG_COMMAND_TAG, CStringGetTextDatum(row->command_tag));
+	if (row->statement != NULL)
+		SET_COLUMN(LOG_STATEMENT, CStringGetTextDatum(row->statement));
 	if (column[LOG_OBJECTS] >= 0)
+		SET_COLUMN(LOG_OBJECTS,
+				   JsonbPGetDatum(row->objects ? row->objects :
+								  schemamig_ddl_log_objects(false, NIL)));
+	SET_COLUMN(LOG_EXECUTED_AT, TimestampTzGetDatum(row->executed_at));
+	SET_COLUMN(LOG_XID, FullTransactionIdGetDatum(FullTransactionIdIsValid(row->origin_xid) ?
+												  row->origin_xid :
+												  GetTopFullTransactionId()));
+	if (row->role != NULL)
 	{
-		JsonbParseState *state = NULL;
-		Tuplestorestate *store;
-		TupleDesc	desc;
-		TupleTableSlot *slot;
-		JsonbValue *array;
-
-		/* this command's objects, then those sql_drop/table_rewrite added */
-		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
-		store = frame->parsetree == NULL ? NULL :
-			call_srf(F_PG_EVENT_TRIGGER_DDL_COMMANDS, &desc);
-		slot = store ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
-		while (store && tuplestore_gettupleslot(store, true, false, slot))
-		{
-			/* 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity,
-			 * 8 in_extension */
-			char	   *command_tag = tuple_text(slot, 4);
-			char	   *schema = tuple_text(slot, 6);
-			char	   *identity = tuple_text(slot, 7);
-			const char *action = "alter";
-			bool		isnull;
-
-			if (command_tag && strncmp(command_tag, "CREATE", 6) == 0)
-				action = "create";
-			else if (command_tag && strncmp(command_tag, "DROP", 4) == 0)
-				action = "drop";
-			/* COMMENT and SECURITY LABEL reach no object access hook */
-			if (!DatumGetBool(slot_getattr(slot, 8, &isnull)))
-				schemamig_seal_check_logged(schema, identity);
-			push_object(&state, tuple_text(slot, 5), identity, schema, action);
-		}
-		if (slot)
-			ExecDropSingleTupleTableSlot(slot);
-		if (frame->objects && frame->objects->len > 0)
-		{
-			char	   *json = psprintf("[%s]", frame->objects->data);
-			Jsonb	   *collected = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	  CStringGetDatum(json)));
-			JsonbIterator *it = JsonbIteratorInit(&collected->root);
-			JsonbValue	v;
-			JsonbIteratorToken token;
-
-			while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-				if (token == WJB_ELEM)
-					pushJsonbValue(&state, WJB_ELEM, &v);
-		}
-		array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-		SET_COLUMN(LOG_OBJECTS, JsonbPGetDatum(JsonbValueToJsonb(array)));
+		namestrcpy(&role, row->role);
+		SET_COLUMN(LOG_ROLE, NameGetDatum(&role));
 	}
-	SET_COLUMN(LOG_EXECUTED_AT, TimestampTzGetDatum(GetCurrentTimestamp()));
-	SET_COLUMN(LOG_XID, FullTransactionIdGetDatum(GetTopFullTransactionId()));
-	SET_COLUMN(LOG_ROLE, NameGetDatum(role_name(0, GetUserId())));
-	SET_COLUMN(LOG_SESSION_ROLE, NameGetDatum(role_name(1, GetSessionUserId())));
+	else
+		SET_COLUMN(LOG_ROLE, NameGetDatum(role_name(0, GetUserId())));
+	if (row->session_role != NULL)
+	{
+		namestrcpy(&session_role, row->session_role);
+		SET_COLUMN(LOG_SESSION_ROLE, NameGetDatum(&session_role));
+	}
+	else
+		SET_COLUMN(LOG_SESSION_ROLE, NameGetDatum(role_name(1, GetSessionUserId())));
 	SET_COLUMN(LOG_APPLICATION_NAME,
-			   CStringGetTextDatum(application_name ? application_name : ""));
-	if (column[LOG_CLIENT_ADDR] >= 0)
+			   CStringGetTextDatum(row->application_name ? row->application_name :
+								   application_name ? application_name : ""));
+	if (FullTransactionIdIsValid(row->origin_xid))
 	{
-		bool		isnull;
-		Datum		addr = client_addr(&isnull);
-
-		if (!isnull)
-			SET_COLUMN(LOG_CLIENT_ADDR, addr);
+		if (row->origin_client_addr != (Datum) 0)
+			SET_COLUMN(LOG_CLIENT_ADDR, row->origin_client_addr);
+		SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(row->origin_backend_pid));
 	}
-	SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
+	else
+	{
+		if (column[LOG_CLIENT_ADDR] >= 0)
+		{
+			bool		isnull;
+			Datum		addr = client_addr(&isnull);
+
+			if (!isnull)
+				SET_COLUMN(LOG_CLIENT_ADDR, addr);
+		}
+		SET_COLUMN(LOG_BACKEND_PID, Int32GetDatum(MyProcPid));
+	}
 #undef SET_COLUMN
 
 	schemamig_ledger_row(rel, values, nulls);

@@ -141,7 +141,7 @@ object_order(SchemamigObjectHash *x, SchemamigObjectHash *y)
 static int
 object_cmp(const ListCell *a, const ListCell *b)
 {
-	return object_order(lfirst(a), lfirst(b));
+	return schemamig_fingerprint_order(lfirst(a), lfirst(b));
 }
 
 /* {"type": {"identity": value, ...}, ...}, value the hash or the description */
@@ -1142,6 +1142,25 @@ stored_objects(bool *known, bool any_format)
 	return objects;
 }
 
+/* The objects a rebaseline describes differently: the first ten named */
+typedef struct DifferenceNames
+{
+	StringInfoData text;
+	int			count;
+} DifferenceNames;
+
+static void
+name_difference(SchemamigDiffKind kind, SchemamigObjectHash *before,
+				SchemamigObjectHash *after, void *arg)
+{
+	DifferenceNames *names = (DifferenceNames *) arg;
+	SchemamigObjectHash *named = after ? after : before;
+
+	if (names->count++ < 10)
+		appendStringInfo(&names->text, "%s%s %s", names->count > 1 ? ", " : "",
+						 named->type, named->identity);
+}
+
 /*
  * At ALTER EXTENSION schemamig UPDATE (called by the update script): when
  * the stored fingerprint is of another format than this library computes,
@@ -1159,10 +1178,8 @@ schemamig_fingerprint_rebaseline(PG_FUNCTION_ARGS)
 	List	   *current;
 	bool		known;
 	int			ret;
-	int			i = 0;
-	int			j = 0;
-	int			differ = 0;
-	StringInfoData names;
+	int			differ;
+	DifferenceNames names;
 	char		target[64];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1181,34 +1198,15 @@ schemamig_fingerprint_rebaseline(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 
 	current = schemamig_fingerprint_objects();
-	initStringInfo(&names);
-	while (i < list_length(stored) || j < list_length(current))
-	{
-		SchemamigObjectHash *s = i < list_length(stored) ? list_nth(stored, i) : NULL;
-		SchemamigObjectHash *c = j < list_length(current) ? list_nth(current, j) : NULL;
-		int			order = (s == NULL) ? 1 : (c == NULL) ? -1 : object_order(s, c);
-		SchemamigObjectHash *named = NULL;
-
-		if (order < 0)
-			named = s, i++;
-		else if (order > 0)
-			named = c, j++;
-		else
-		{
-			if (strcmp(s->hash, c->hash) != 0)
-				named = c;
-			i++;
-			j++;
-		}
-		if (named != NULL && differ++ < 10)
-			appendStringInfo(&names, "%s%s %s", differ > 1 ? ", " : "",
-							 named->type, named->identity);
-	}
+	memset(&names, 0, sizeof(names));
+	initStringInfo(&names.text);
+	schemamig_fingerprint_diff(stored, current, name_difference, &names);
+	differ = names.count;
 	if (differ > 0)
 		ereport(NOTICE,
 				(errmsg("the schema fingerprint was stored again in format %d; %d object(s) are described differently",
 						SCHEMAMIG_FINGERPRINT_FORMAT, differ),
-				 errdetail("%s%s", names.data, differ > 10 ? ", ..." : ""),
+				 errdetail("%s%s", names.text.data, differ > 10 ? ", ..." : ""),
 				 errhint("These are description changes of the new format, or drift that existed before the update.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)

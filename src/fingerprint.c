@@ -100,7 +100,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
-#include "schemamig.h"
+#include "fingerprint_int.h"
 
 PG_FUNCTION_INFO_V1(schemamig_fingerprint);
 PG_FUNCTION_INFO_V1(schemamig_fingerprint_objects_srf);
@@ -381,16 +381,10 @@ static int	object_cmp(const ListCell *a, const ListCell *b);
 static char *
 sha256_hex(const char *data, size_t len, pg_cryptohash_ctx *ctx)
 {
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
-
 	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
 		elog(ERROR, "could not compute sha256 hash");
-	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
-	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
-	return hex;
+	return schemamig_sha256_final_hex(ctx);
 }
 
 /*
@@ -562,8 +556,7 @@ char *
 schemamig_fingerprint_of(List *objects)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	char	   *hex;
 	ListCell   *lc;
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
@@ -580,11 +573,8 @@ schemamig_fingerprint_of(List *objects)
 			pg_cryptohash_update(ctx, (const uint8 *) "\n", 1) < 0)
 			elog(ERROR, "could not compute sha256 hash");
 	}
-	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute sha256 hash");
+	hex = schemamig_sha256_final_hex(ctx);
 	pg_cryptohash_free(ctx);
-	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
-	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
 	return hex;
 }
 
@@ -622,4 +612,55 @@ schemamig_fingerprint_objects_srf(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * Byte-wise order by (type, identity), the order of
+ * schemamig_fingerprint_objects(), for any two objects (stored ones too)
+ */
+int
+schemamig_fingerprint_order(const SchemamigObjectHash *x, const SchemamigObjectHash *y)
+{
+	int			r = strcmp(x->type, y->type);
+
+	return r != 0 ? r : strcmp(x->identity, y->identity);
+}
+
+/*
+ * Compare two object lists sorted in schemamig_fingerprint_order(): report
+ * each object only before (removed), only after (added), or in both with
+ * another hash (changed), in that order.
+ */
+void
+schemamig_fingerprint_diff(List *before, List *after,
+						   SchemamigDiffCallback report, void *arg)
+{
+	ListCell   *lb = list_head(before);
+	ListCell   *la = list_head(after);
+
+	while (lb != NULL || la != NULL)
+	{
+		SchemamigObjectHash *b = lb ? lfirst(lb) : NULL;
+		SchemamigObjectHash *a = la ? lfirst(la) : NULL;
+		int			order = b == NULL ? 1 : a == NULL ? -1 :
+			schemamig_fingerprint_order(b, a);
+
+		if (order < 0)
+		{
+			report(DIFF_REMOVED, b, NULL, arg);
+			lb = lnext(before, lb);
+		}
+		else if (order > 0)
+		{
+			report(DIFF_ADDED, NULL, a, arg);
+			la = lnext(after, la);
+		}
+		else
+		{
+			if (strcmp(b->hash, a->hash) != 0)
+				report(DIFF_CHANGED, b, a, arg);
+			lb = lnext(before, lb);
+			la = lnext(after, la);
+		}
+	}
 }

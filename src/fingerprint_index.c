@@ -40,7 +40,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
-#include "schemamig.h"
+#include "fingerprint_int.h"
 
 /* An operator class as "schema.name", NULL when it does not exist */
 static const char *

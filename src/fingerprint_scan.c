@@ -90,7 +90,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
-#include "schemamig.h"
+#include "fingerprint_int.h"
 
 /* A namespace, and whether its objects are part of the fingerprint */
 typedef struct FpNamespace

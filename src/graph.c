@@ -47,15 +47,14 @@
 
 #include "schemamig.h"
 
-#define REVISION_KEY_SIZE 160
-
 typedef struct GraphIndexEntry
 {
-	char		key[REVISION_KEY_SIZE];
+	char		key[SCHEMAMIG_ID_BUFSIZE];
 	int			node;
 } GraphIndexEntry;
 
 static int	heap_min_compare(Datum a, Datum b, void *arg);
+static bool *graph_walk(SchemamigGraph *graph, int start, bool up);
 static void graph_sort(SchemamigGraph *graph);
 static int	parse_relative(const char *target, char sign);
 static int	compare_applied_desc(const void *a, const void *b, void *arg);
@@ -74,7 +73,7 @@ schemamig_is_valid_id(const char *revision)
 {
 	int			len = strlen(revision);
 
-	if (len < 1 || len > 128)
+	if (len < 1 || len > SCHEMAMIG_ID_MAXLEN)
 		return false;
 	if (!isalnum((unsigned char) revision[0]) || IS_HIGHBIT_SET(revision[0]))
 		return false;
@@ -88,6 +87,36 @@ schemamig_is_valid_id(const char *revision)
 	}
 	return strcmp(revision, "head") != 0 && strcmp(revision, "heads") != 0 &&
 		strcmp(revision, "base") != 0 && strcmp(revision, "current") != 0;
+}
+
+/* An invalid revision id is SM007 */
+void
+schemamig_check_valid_id(const char *revision)
+{
+	if (!schemamig_is_valid_id(revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
+				 errdetail("A revision id is 1 to %d characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.",
+						   SCHEMAMIG_ID_MAXLEN)));
+}
+
+/*
+ * Argument argno of a SQL-callable function, a revision id: NULL or invalid
+ * is SM007, everywhere.
+ */
+char *
+schemamig_revision_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *revision;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
+				 errmsg("revision id must not be null")));
+	revision = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	schemamig_check_valid_id(revision);
+	return revision;
 }
 
 /*
@@ -123,7 +152,7 @@ schemamig_graph_load(void)
 	parent_arrays = palloc0(sizeof(ArrayType *) * Max(n, 1));
 
 	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = REVISION_KEY_SIZE;
+	hctl.keysize = SCHEMAMIG_ID_BUFSIZE;
 	hctl.entrysize = sizeof(GraphIndexEntry);
 	hctl.hcxt = callercxt;
 	graph->index = hash_create("schemamig revision graph", Max(n, 16), &hctl,
@@ -220,7 +249,6 @@ graph_sort(SchemamigGraph *graph)
 		int			i = DatumGetInt32(binaryheap_remove_first(ready));
 		SchemamigNode *node = &graph->nodes[i];
 
-		node->topo_rank = sorted;
 		graph->topo[sorted++] = i;
 		for (int j = 0; j < node->nchildren; j++)
 		{
@@ -249,7 +277,7 @@ schemamig_graph_find(SchemamigGraph *graph, const char *revision)
 {
 	GraphIndexEntry *entry;
 
-	if (strlen(revision) >= REVISION_KEY_SIZE)
+	if (strlen(revision) >= SCHEMAMIG_ID_BUFSIZE)
 		return -1;
 	entry = hash_search(graph->index, revision, HASH_FIND, NULL);
 	return entry ? entry->node : -1;
@@ -268,9 +296,12 @@ schemamig_graph_require(SchemamigGraph *graph, const char *revision)
 	return node;
 }
 
-/* Ancestors of a node (the node itself not included) as a bool map */
-bool *
-schemamig_graph_ancestors(SchemamigGraph *graph, int start)
+/*
+ * The nodes reachable from start through parents (up) or children (down),
+ * start itself not included unless a cycle leads back to it, as a bool map
+ */
+static bool *
+graph_walk(SchemamigGraph *graph, int start, bool up)
 {
 	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
 	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
@@ -280,46 +311,34 @@ schemamig_graph_ancestors(SchemamigGraph *graph, int start)
 	while (top > 0)
 	{
 		SchemamigNode *node = &graph->nodes[stack[--top]];
+		int			n = up ? node->nparents : node->nchildren;
+		int		   *next = up ? node->parents : node->children;
 
-		for (int j = 0; j < node->nparents; j++)
+		for (int j = 0; j < n; j++)
 		{
-			int			p = node->parents[j];
-
-			if (!seen[p])
+			if (!seen[next[j]])
 			{
-				seen[p] = true;
-				stack[top++] = p;
+				seen[next[j]] = true;
+				stack[top++] = next[j];
 			}
 		}
 	}
+	pfree(stack);
 	return seen;
+}
+
+/* Ancestors of a node (the node itself not included) as a bool map */
+bool *
+schemamig_graph_ancestors(SchemamigGraph *graph, int start)
+{
+	return graph_walk(graph, start, true);
 }
 
 /* Descendants of a node (the node itself not included) as a bool map */
 bool *
 schemamig_graph_descendants(SchemamigGraph *graph, int start)
 {
-	bool	   *seen = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	int		   *stack = palloc(sizeof(int) * Max(graph->nnodes, 1));
-	int			top = 0;
-
-	stack[top++] = start;
-	while (top > 0)
-	{
-		SchemamigNode *node = &graph->nodes[stack[--top]];
-
-		for (int j = 0; j < node->nchildren; j++)
-		{
-			int			c = node->children[j];
-
-			if (!seen[c])
-			{
-				seen[c] = true;
-				stack[top++] = c;
-			}
-		}
-	}
-	return seen;
+	return graph_walk(graph, start, false);
 }
 
 /* Registered revisions without children, in registration order */
@@ -497,7 +516,7 @@ schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target)
 		node = schemamig_graph_require(graph, target);
 		if (!graph->nodes[node].applied)
 			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_UNKNOWN_REVISION),
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 					 errmsg("revision \"%s\" is not applied", target),
 					 errdetail("downgrade('%s') unapplies what descends from it, and nothing applied descends from an unapplied revision.", target)));
 		wanted = schemamig_graph_descendants(graph, node);
@@ -569,9 +588,13 @@ schemamig_graph_summary(List **heads, List **current)
 	*heads = NIL;
 	*current = NIL;
 	foreach(lc, schemamig_graph_heads(graph))
+	{
 		*heads = lappend(*heads, graph->nodes[lfirst_int(lc)].revision);
+	}
 	foreach(lc, schemamig_graph_current(graph))
+	{
 		*current = lappend(*current, graph->nodes[lfirst_int(lc)].revision);
+	}
 }
 
 /*
@@ -614,8 +637,10 @@ schemamig_names_replace(List *names, List *remove, const char *add)
 		ListCell   *lc2;
 
 		foreach(lc2, remove)
+		{
 			if (strcmp(name, (char *) lfirst(lc2)) == 0)
 				removed = true;
+		}
 		if (!removed)
 			result = lappend(result, name);
 	}

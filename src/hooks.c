@@ -108,6 +108,7 @@ schemamig_hooks_install(void)
 	schemamig_ddl_log_callbacks.hold = schemamig_alembic_hold;
 	schemamig_ddl_log_callbacks.version_table_created = schemamig_alembic_table_done;
 	schemamig_ddl_log_callbacks.table_rewritten = schemamig_plan_note_rewrite;
+	schemamig_ddl_log_callbacks.command_object = schemamig_seal_check_logged;
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = schemamig_ProcessUtility;

@@ -53,6 +53,10 @@ PG_FUNCTION_INFO_V1(schemamig_upgrade_each);
 
 static Datum migrate(FunctionCallInfo fcinfo, SchemamigDirection direction);
 static void statement_error_callback(void *arg);
+static bool upgrade_each_ready(SchemamigGraph *graph, SchemamigNode *node,
+							   int done, int total);
+static ErrorData *upgrade_each_apply(SchemamigNode *node, const char *target,
+									 MemoryContext proccxt);
 
 /*
  * The checks every function that runs migration SQL makes first.
@@ -445,6 +449,88 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 }
 
 /*
+ * upgrade_each(), under the history lock in a new transaction: is the
+ * revision still pending with all its parents applied?  Another session
+ * may have applied it (a NOTICE, false) or reverted a parent (SM004).
+ */
+static bool
+upgrade_each_ready(SchemamigGraph *graph, SchemamigNode *node, int done, int total)
+{
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	List	   *parents = NIL;
+	bool		isnull;
+	bool		pending;
+	int64		parents_applied;
+	int			ret;
+
+	for (int j = 0; j < node->nparents; j++)
+		parents = lappend_int(parents, node->parents[j]);
+	values[0] = CStringGetTextDatum(node->revision);
+	values[1] = schemamig_graph_revision_array(graph, parents);
+	ret = schemamig_owner_execute("SELECT NOT EXISTS (SELECT FROM schemamig.applied "
+								  "WHERE revision OPERATOR(pg_catalog.=) $1), "
+								  "(SELECT pg_catalog.count(*) FROM schemamig.applied "
+								  "WHERE revision OPERATOR(pg_catalog.=) ANY ($2))",
+								  2, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read schemamig.applied: %s", SPI_result_code_string(ret));
+	pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	parents_applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!pending)
+	{
+		ereport(NOTICE,
+				(errmsg("revision \"%s\" was applied by another session", node->revision)));
+		return false;
+	}
+	if (parents_applied != node->nparents)
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+				 errmsg("a parent of revision \"%s\" was reverted by another session",
+						node->revision),
+				 errdetail("%d of %d revisions were applied.", done, total)));
+	return true;
+}
+
+/*
+ * upgrade_each(): apply one revision in a subtransaction; its error, copied
+ * into proccxt (SPI's procedure context, which outlives the commits), or
+ * NULL
+ */
+static ErrorData *
+upgrade_each_apply(SchemamigNode *node, const char *target, MemoryContext proccxt)
+{
+	ErrorData  *failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(proccxt);
+	PG_TRY();
+	{
+		TimestampTz started = GetCurrentTimestamp();
+		int			save_nestlevel;
+
+		schemamig_bump_generation();
+		save_nestlevel = schemamig_set_lock_timeout();
+		(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, false, NULL, NULL);
+		AtEOXact_GUC(true, save_nestlevel);
+		schemamig_mark_applied(node->revision, node->checksum);
+		schemamig_journal_insert(node->revision, "upgrade", target, started);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(proccxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(proccxt);
+		failure = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(proccxt);
+	}
+	PG_END_TRY();
+	return failure;
+}
+
+/*
  * CALL upgrade_each(target): the pending transactional revisions, one
  * transaction each.  One transaction can only lock about
  * max_locks_per_transaction * max_connections objects, so replaying a long
@@ -504,13 +590,6 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	foreach(lc, todo)
 	{
 		SchemamigNode *node = &graph->nodes[lfirst_int(lc)];
-		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-		Datum		values[2];
-		List	   *parents;
-		bool		isnull;
-		bool		pending;
-		int64		parents_applied;
-		int			ret;
 
 		position++;
 		if (!node->upgrade_transactional)
@@ -526,61 +605,14 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 
 		EnsurePortalSnapshotExists();
 		schemamig_lock_history();
-		parents = NIL;
-		for (int j = 0; j < node->nparents; j++)
-			parents = lappend_int(parents, node->parents[j]);
-		values[0] = CStringGetTextDatum(node->revision);
-		values[1] = schemamig_graph_revision_array(graph, parents);
-		ret = schemamig_owner_execute("SELECT NOT EXISTS (SELECT FROM schemamig.applied "
-									  "WHERE revision OPERATOR(pg_catalog.=) $1), "
-									  "(SELECT pg_catalog.count(*) FROM schemamig.applied "
-									  "WHERE revision OPERATOR(pg_catalog.=) ANY ($2))",
-									  2, types, values, NULL, false, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not read schemamig.applied: %s", SPI_result_code_string(ret));
-		pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		parents_applied = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		if (!pending)
+		if (!upgrade_each_ready(graph, node, done, total))
 		{
-			ereport(NOTICE,
-					(errmsg("revision \"%s\" was applied by another session", node->revision)));
 			SPI_commit();
 			continue;
 		}
-		if (parents_applied != node->nparents)
-			ereport(ERROR,
-					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-					 errmsg("a parent of revision \"%s\" was reverted by another session",
-							node->revision),
-					 errdetail("%d of %d revisions were applied.", done, total)));
-
 		ereport(NOTICE,
 				(errmsg("applying %s (%d/%d)", node->revision, position, total)));
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(proccxt);
-		PG_TRY();
-		{
-			TimestampTz started = GetCurrentTimestamp();
-			int			save_nestlevel;
-
-			schemamig_bump_generation();
-			save_nestlevel = schemamig_set_lock_timeout();
-			(void) schemamig_run_script(node->revision, DIRECTION_UPGRADE, false, NULL, NULL);
-			AtEOXact_GUC(true, save_nestlevel);
-			schemamig_mark_applied(node->revision, node->checksum);
-			schemamig_journal_insert(node->revision, "upgrade", target, started);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(proccxt);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(proccxt);
-			failure = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(proccxt);
-		}
-		PG_END_TRY();
+		failure = upgrade_each_apply(node, target, proccxt);
 		if (failure)
 			break;
 		done++;

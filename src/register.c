@@ -51,14 +51,32 @@ static void write_revision(bool replace, const char *revision, Datum parents,
 						   const char *kind, bool up_tx, bool down_tx,
 						   int up_count, int down_count);
 
-void
-schemamig_check_valid_id(const char *revision)
+/*
+ * The fast path for an id not registered yet, shared by register() and
+ * begin_revision(): a primary-key lookup and graph.c's summary of the heads
+ * and applied leaves, no graph load, so the cost does not grow with the
+ * history.  False when the revision exists.  The caller holds the history
+ * lock and calls schemamig_new_revision_end() once the revision is written.
+ */
+bool
+schemamig_new_revision_begin(const char *revision, List **heads, List **current)
 {
-	if (!schemamig_is_valid_id(revision))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("invalid revision id \"%s\"", schemamig_clip(revision)),
-				 errdetail("A revision id is 1 to 128 characters of A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\", starts with a letter or digit, and is none of head, heads, base, current.")));
+	if (schemamig_revision_lookup(revision, NULL, NULL))
+		return false;
+	schemamig_graph_summary(heads, current);
+	schemamig_bump_generation();
+	return true;
+}
+
+/* The new revision stands on parents (and is applied): the summary follows */
+void
+schemamig_new_revision_end(const char *revision, List *heads, List *current,
+						   List *parents, bool applied)
+{
+	schemamig_graph_summary_store(schemamig_names_replace(heads, parents, revision),
+								  applied ?
+								  schemamig_names_replace(current, parents, revision) :
+								  current);
 }
 
 /*
@@ -82,6 +100,8 @@ schemamig_register(PG_FUNCTION_ARGS)
 	SchemamigGraph *graph;
 	int			existing;
 	List	   *parents;
+	List	   *heads;
+	List	   *current;
 
 	schemamig_check_writable("register()");
 	schemamig_check_not_nested("register()");
@@ -94,12 +114,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 				 errdetail("A revision has at most %d parents; %d were given.", SCHEMAMIG_MAX_PARENTS,
 						   ArrayGetNItems(ARR_NDIM(parents_arg), ARR_DIMS(parents_arg)))));
 	schemamig_check_message(message);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
-				 errmsg("revision id must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	schemamig_check_valid_id(revision);
+	revision = schemamig_revision_arg(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_INVALID_SCRIPT),
@@ -121,14 +136,10 @@ schemamig_register(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schemamig_lock_history();
-	if (!schemamig_revision_lookup(revision, NULL, NULL))
+	if (schemamig_new_revision_begin(revision, &heads, &current))
 	{
-		List	   *heads;
-		List	   *current;
 		List	   *parent_names;
 
-		schemamig_graph_summary(&heads, &current);
-		schemamig_bump_generation();
 		if (parents_arg == NULL)
 		{
 			/* client-driven revisions never count for the parent (deploy_sql.c) */
@@ -154,9 +165,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 		write_revision(false, revision, schemamig_text_array(parent_names), message,
 					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 					   up_count, downgrade ? down_count : -1);
-		schemamig_graph_summary_store(schemamig_names_replace(heads, parent_names,
-															  revision),
-									  current);
+		schemamig_new_revision_end(revision, heads, current, parent_names, false);
 		SPI_finish();
 		PG_RETURN_TEXT_P(cstring_to_text(revision));
 	}
@@ -502,7 +511,7 @@ write_revision(bool replace, const char *revision, Datum parents,
 Datum
 schemamig_unregister(PG_FUNCTION_ARGS)
 {
-	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *revision = schemamig_revision_arg(fcinfo, 0);
 	SchemamigGraph *graph;
 	SchemamigNode *node;
 	SchemamigOwnerContext octx;
@@ -520,7 +529,7 @@ schemamig_unregister(PG_FUNCTION_ARGS)
 	node = &graph->nodes[schemamig_graph_require(graph, revision)];
 	if (node->applied)
 		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH),
+				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 				 errmsg("revision \"%s\" is applied and cannot be unregistered", revision),
 				 errhint("Downgrade it first.")));
 	if (node->nchildren > 0)

@@ -488,15 +488,28 @@ verify_step(void *arg)
 	(void) schemamig_run_script(step->revision, step->direction, true, NULL, NULL);
 }
 
-/* Same order as fingerprint.c: by type, then identity, bytewise */
 static int
 compare_objects(const ListCell *a, const ListCell *b)
 {
-	SchemamigObjectHash *oa = (SchemamigObjectHash *) lfirst(a);
-	SchemamigObjectHash *ob = (SchemamigObjectHash *) lfirst(b);
-	int			cmp = strcmp(oa->type, ob->type);
+	return schemamig_fingerprint_order(lfirst(a), lfirst(b));
+}
 
-	return cmp != 0 ? cmp : strcmp(oa->identity, ob->identity);
+/* The differences of schema_differences(), in fingerprint order */
+typedef struct Differences
+{
+	List	   *kinds;
+	List	   *objects;
+} Differences;
+
+static void
+note_difference(SchemamigDiffKind kind, SchemamigObjectHash *before,
+				SchemamigObjectHash *after, void *arg)
+{
+	Differences *d = (Differences *) arg;
+
+	d->kinds = lappend(d->kinds, kind == DIFF_REMOVED ? "does not restore" :
+					   kind == DIFF_ADDED ? "leaves" : "changes");
+	d->objects = lappend(d->objects, after ? after : before);
 }
 
 /*
@@ -508,10 +521,9 @@ compare_objects(const ListCell *a, const ListCell *b)
 static char *
 schema_differences(List *before, List *after)
 {
-	List	   *kinds = NIL;
-	List	   *objects = NIL;
-	ListCell   *lb;
-	ListCell   *la;
+	Differences diff = {NIL, NIL};
+	List	   *kinds;
+	List	   *objects;
 	ListCell   *lk;
 	ListCell   *lo;
 	StringInfoData buf;
@@ -522,43 +534,9 @@ schema_differences(List *before, List *after)
 	after = list_copy(after);
 	list_sort(before, compare_objects);
 	list_sort(after, compare_objects);
-	lb = list_head(before);
-	la = list_head(after);
-	while (lb != NULL || la != NULL)
-	{
-		SchemamigObjectHash *ob = lb ? (SchemamigObjectHash *) lfirst(lb) : NULL;
-		SchemamigObjectHash *oa = la ? (SchemamigObjectHash *) lfirst(la) : NULL;
-		int			cmp;
-
-		if (ob == NULL)
-			cmp = 1;
-		else if (oa == NULL)
-			cmp = -1;
-		else
-			cmp = compare_objects(lb, la);
-		if (cmp < 0)
-		{
-			kinds = lappend(kinds, "does not restore");
-			objects = lappend(objects, ob);
-			lb = lnext(before, lb);
-		}
-		else if (cmp > 0)
-		{
-			kinds = lappend(kinds, "leaves");
-			objects = lappend(objects, oa);
-			la = lnext(after, la);
-		}
-		else
-		{
-			if (strcmp(ob->hash, oa->hash) != 0)
-			{
-				kinds = lappend(kinds, "changes");
-				objects = lappend(objects, oa);
-			}
-			lb = lnext(before, lb);
-			la = lnext(after, la);
-		}
-	}
+	schemamig_fingerprint_diff(before, after, note_difference, &diff);
+	kinds = diff.kinds;
+	objects = diff.objects;
 
 	initStringInfo(&buf);
 	forboth(lk, kinds, lo, objects)
@@ -755,7 +733,7 @@ schemamig_verify(PG_FUNCTION_ARGS)
 
 		if (state.graph->nodes[node].applied)
 			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
 					 errmsg("revision \"%s\" is already applied", revision),
 					 errhint("verify() checks pending revisions; downgrade it first to verify it again.")));
 		state.pending = schemamig_graph_pending(state.graph, revision);

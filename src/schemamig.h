@@ -2,7 +2,9 @@
  *
  * schemamig.h
  *		Declarations shared between the files of schemamig, one section per
- *		source file.
+ *		source file, each naming it.  SQLSTATEs are in errcodes.h; what only
+ *		the fingerprint's files share is in fingerprint_int.h.  src/README.md
+ *		draws the layers.
  *
  * IDENTIFICATION
  *		src/schemamig.h
@@ -25,12 +27,14 @@
 #include "fmgr.h"
 #include "utils/hsearch.h"
 #include "utils/relcache.h"
+#include "utils/jsonb.h"
 #include "utils/snapshot.h"
+#include "access/transam.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "errcodes.h"
 
-/* SQLSTATEs of the spec */
 /*
  * The version of this library (schemamig.control's default_version, set by
  * the Makefile); the objects in a database must be the same version
@@ -51,14 +55,6 @@
  */
 #define SCHEMAMIG_FINGERPRINT_FORMAT 2
 
-#define ERRCODE_SCHEMAMIG_UNVERSIONED_DDL	MAKE_SQLSTATE('S','M','0','0','1')
-#define ERRCODE_SCHEMAMIG_CHECKSUM_MISMATCH MAKE_SQLSTATE('S','M','0','0','2')
-#define ERRCODE_SCHEMAMIG_UNKNOWN_REVISION	MAKE_SQLSTATE('S','M','0','0','3')
-#define ERRCODE_SCHEMAMIG_GRAPH_ERROR		MAKE_SQLSTATE('S','M','0','0','4')
-#define ERRCODE_SCHEMAMIG_IRREVERSIBLE		MAKE_SQLSTATE('S','M','0','0','5')
-#define ERRCODE_SCHEMAMIG_LINT_REFUSED		MAKE_SQLSTATE('S','M','0','0','6')
-#define ERRCODE_SCHEMAMIG_INVALID_SCRIPT	MAKE_SQLSTATE('S','M','0','0','7')
-#define ERRCODE_SCHEMAMIG_TARGET_NOT_REACHED MAKE_SQLSTATE('S','M','0','0','9')
 
 /*
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
@@ -72,6 +68,14 @@
 #define SCHEMAMIG_LOCK_HISTORY	1
 #define SCHEMAMIG_LOCK_STEP		2
 #define SCHEMAMIG_LOCK_LEDGER	3
+
+/*
+ * A revision id is 1 to SCHEMAMIG_ID_MAXLEN ASCII characters (the CHECK
+ * constraint on schemamig.revision says the same); SCHEMAMIG_ID_BUFSIZE
+ * holds one with its terminator.
+ */
+#define SCHEMAMIG_ID_MAXLEN		128
+#define SCHEMAMIG_ID_BUFSIZE	(SCHEMAMIG_ID_MAXLEN + 1)
 
 /* ---- schemamig.c: GUCs ---- */
 
@@ -124,6 +128,8 @@ extern List *schemamig_script_parse_ext(const char *script, const char *revision
 										bool allow_transaction_control);
 extern bool schemamig_statement_needs_top_level(Node *parsetree);
 extern char *schemamig_script_checksum(const char *upgrade, const char *downgrade);
+struct pg_cryptohash_ctx;		/* common/cryptohash.h */
+extern char *schemamig_sha256_final_hex(struct pg_cryptohash_ctx *ctx);
 extern char *schemamig_normalize_newlines(const char *text);
 extern bool schemamig_script_is_empty(const char *script);
 extern char *schemamig_statement_slice(const char *query, int location, int length);
@@ -179,7 +185,6 @@ typedef struct SchemamigNode
 	bool		irreversible;
 	char	   *checksum;
 	char	   *kind;
-	int			topo_rank;		/* position in graph->topo */
 } SchemamigNode;
 
 typedef struct SchemamigGraph
@@ -200,14 +205,19 @@ extern List *schemamig_graph_current(SchemamigGraph *graph);
 extern List *schemamig_graph_pending(SchemamigGraph *graph, const char *target);
 extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *target);
 extern bool schemamig_is_valid_id(const char *revision);
+extern void schemamig_check_valid_id(const char *revision);
+extern char *schemamig_revision_arg(FunctionCallInfo fcinfo, int argno);
 extern Datum schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes);
 extern void schemamig_graph_summary(List **heads, List **current);
 extern void schemamig_graph_summary_store(List *heads, List *current);
 extern List *schemamig_names_replace(List *names, List *remove, const char *add);
 
-/* ---- register.c ---- */
+/* ---- register.c: adding revisions ---- */
 
-extern void schemamig_check_valid_id(const char *revision);
+extern bool schemamig_new_revision_begin(const char *revision, List **heads,
+										 List **current);
+extern void schemamig_new_revision_end(const char *revision, List *heads,
+									   List *current, List *parents, bool applied);
 extern void schemamig_register_external(const char *revision,
 										const char *message, List *parents);
 extern bool schemamig_revision_lookup(const char *revision, bool *applied,
@@ -222,7 +232,7 @@ extern void schemamig_register_external_parents(SchemamigGraph *graph,
 typedef struct SchemamigContext
 {
 	SchemamigDirection direction;
-	char		revision[NAMEDATALEN * 3];
+	char		revision[SCHEMAMIG_ID_BUFSIZE];
 	int			statement_no;	/* 0 when not running a script statement */
 	const char *statement;		/* text of the running statement */
 	SubTransactionId opened_in;
@@ -240,7 +250,7 @@ extern void schemamig_context_xact_end(bool committed);
 extern void schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
 										  SubTransactionId parentSubid);
 
-/* ---- migrate.c ---- */
+/* ---- migrate.c: running scripts ---- */
 
 extern void schemamig_check_not_nested(const char *function);
 extern void schemamig_check_can_migrate(const char *function);
@@ -257,20 +267,7 @@ extern int	schemamig_run_script(const char *revision,
 
 extern void schemamig_hooks_install(void);
 
-/* ---- steps.c, progress.c, steps_list.c: the step protocol ---- */
-
-typedef struct SchemamigProgress
-{
-	char	   *revision;
-	SchemamigDirection direction;
-	int			statements;		/* in the script */
-	int			done;			/* statements 1..done have run */
-	int			running;		/* begun, not known to have finished; 0 = none */
-	int			running_pid;
-	bool		in_progress;	/* running now: its session holds the step lock */
-	bool		interrupted;	/* running but nobody holds the step lock */
-	TimestampTz started_at;
-} SchemamigProgress;
+/* ---- steps.c: the step protocol's admission (steps_list.c: steps()) ---- */
 
 /* What the ProcessUtility hook does with a utility statement */
 typedef enum SchemamigStepAdmission
@@ -288,7 +285,21 @@ extern void schemamig_step_statement_done(PlannedStmt *pstmt, const char *queryS
 extern void schemamig_step_statement_failed(void);
 extern void schemamig_steps_xact_end(bool committed);
 
-/* ---- progress.c ---- */
+/* ---- progress.c: schemamig.progress and the step lock ---- */
+
+/* A row of schemamig.progress: a revision part-way through its steps */
+typedef struct SchemamigProgress
+{
+	char	   *revision;
+	SchemamigDirection direction;
+	int			statements;		/* in the script */
+	int			done;			/* statements 1..done have run */
+	int			running;		/* begun, not known to have finished; 0 = none */
+	int			running_pid;
+	bool		in_progress;	/* running now: its session holds the step lock */
+	bool		interrupted;	/* running but nobody holds the step lock */
+	TimestampTz started_at;
+} SchemamigProgress;
 
 extern SchemamigStatement *schemamig_script_statement(const char *revision,
 													  SchemamigDirection direction,
@@ -301,7 +312,7 @@ extern char *schemamig_progress_leftover(SchemamigProgress *p);
 extern char *schemamig_progress_describe(SchemamigProgress *p, char **hint);
 extern int	schemamig_step_lock_holder(void);
 
-/* ---- guard.c ---- */
+/* ---- guard.c: the verdict on a DDL statement ---- */
 
 typedef enum SchemamigVerdict
 {
@@ -324,8 +335,8 @@ extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
 #define SCHEMAMIG_MAX_MESSAGE	65536
 /* Most parents a revision may have */
 #define SCHEMAMIG_MAX_PARENTS	1000
-/* Longest target accepted: an id has at most 128 characters */
-#define SCHEMAMIG_MAX_TARGET	128
+/* Longest target accepted: as long as the longest id */
+#define SCHEMAMIG_MAX_TARGET	SCHEMAMIG_ID_MAXLEN
 /* Characters of user input an error message quotes */
 #define SCHEMAMIG_QUOTE_CHARS	64
 
@@ -335,7 +346,7 @@ typedef struct SchemamigSealNote
 	SchemamigVerdict verdict;
 	const char *tag;
 	RangeVar   *created;		/* the relation an EXPLAIN ANALYZE creates */
-	StringInfo	objects;		/* log objects known before it ran */
+	List	   *objects;		/* SchemamigLogObjects known before it ran */
 } SchemamigSealNote;
 
 extern void schemamig_seal_loaded(void);
@@ -354,27 +365,67 @@ extern char *schemamig_clip(const char *input);
 extern void schemamig_check_message(const char *message);
 extern void schemamig_check_target(const char *target);
 
-/* ---- ddl_log.c ---- */
+/* ---- ddl_log.c: the one writer of schemamig.ddl_log ---- */
 
 extern void schemamig_ddl_log_relcache_callback(Datum arg, Oid relid);
 extern void schemamig_ddl_log_syscache_callback(Datum arg, int cacheid,
 												uint32 hashvalue);
 
+/* An element of a ddl_log row's objects array */
+typedef struct SchemamigLogObject
+{
+	const char *type;
+	const char *identity;
+	const char *schema;
+	const char *action;			/* create, alter, drop or rewrite */
+} SchemamigLogObject;
+
+/*
+ * A row of schemamig.ddl_log, as schemamig_ddl_log_write() takes it.  The
+ * writer adds the id; xid, client_addr and backend_pid are this
+ * transaction's and session's unless origin_xid is valid (a row logged on
+ * behalf of DDL another transaction ran: Alembic's provisional rows); NULL
+ * role, session_role and application_name mean the current ones.
+ */
+typedef struct SchemamigLogRow
+{
+	const char *revision;		/* NULL: unversioned */
+	const char *direction;		/* upgrade, downgrade, client, unversioned */
+	int			statement_no;	/* 0: NULL */
+	const char *command_tag;
+	const char *statement;
+	Jsonb	   *objects;		/* NULL: [] */
+	TimestampTz executed_at;
+	const char *role;
+	const char *session_role;
+	const char *application_name;
+	FullTransactionId origin_xid;	/* invalid: this transaction */
+	Datum		origin_client_addr; /* inet; 0: NULL */
+	int			origin_backend_pid;
+} SchemamigLogRow;
+
+extern void schemamig_ddl_log_write(const SchemamigLogRow *row);
+extern Jsonb *schemamig_ddl_log_objects(bool ddl_commands, List *collected);
+extern void schemamig_ddl_log_statement(SchemamigVerdict verdict, const char *tag,
+										const char *statement, List *collected,
+										bool ddl_commands);
+extern SchemamigLogObject *schemamig_ddl_log_object(const ObjectAddress *address,
+													const char *action);
+
 /* What the log hands to the modules above it; filled by hooks.c */
 typedef struct SchemamigDdlLogCallbacks
 {
 	/* a VERDICT_PROVISIONAL statement ended: keep its row until attributed */
-	void		(*hold) (const char *tag, const char *statement,
-						 const char *objects);
+	void		(*hold) (const SchemamigLogRow *row);
 	/* a VERDICT_ALEMBIC_TABLE statement ended (optional) */
 	void		(*version_table_created) (void);
 	/* table_rewrite fired (optional) */
 	void		(*table_rewritten) (Oid relid);
+	/* an object of ddl_command_end outside an extension script (optional) */
+	void		(*command_object) (const char *schema, const char *identity);
 } SchemamigDdlLogCallbacks;
 
 extern SchemamigDdlLogCallbacks schemamig_ddl_log_callbacks;
-extern void schemamig_ddl_log_write(SchemamigVerdict verdict, const char *tag,
-									const char *statement, const char *objects);
 
 /* ---- statement_text.c: the per-statement state ---- */
 
@@ -389,8 +440,8 @@ typedef struct SchemamigDdlStatement
 	SubTransactionId subxid;	/* where it started */
 	SchemamigVerdict verdict;	/* the guard's */
 	char	   *statement;		/* its text; NULL when VERDICT_SKIP */
-	StringInfo	objects;		/* elements of a jsonb array, comma-separated;
-								 * NULL until sql_drop or table_rewrite add one */
+	List	   *objects;		/* SchemamigLogObjects that sql_drop and
+								 * table_rewrite collected */
 } SchemamigDdlStatement;
 
 extern SchemamigDdlStatement *schemamig_ddl_statement_push(Node *parsetree,
@@ -401,19 +452,6 @@ extern void schemamig_ddl_statement_reset(void);
 extern void schemamig_ddl_statement_abort_sub(SubTransactionId subid);
 extern char *schemamig_client_statement_text(Node *parsetree);
 extern Node *schemamig_current_utility(void);
-
-/*
- * The objects of the DDL statement now ending, as a jsonb array; usable only
- * inside a ddl_command_end event trigger.
- */
-#define SCHEMAMIG_DDL_COMMANDS_JSON \
-	"COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
-	"'type', c.object_type, 'identity', c.object_identity, " \
-	"'schema', c.schema_name, 'action', " \
-	"CASE WHEN c.command_tag OPERATOR(pg_catalog.~~) 'CREATE%' THEN 'create' " \
-	"WHEN c.command_tag OPERATOR(pg_catalog.~~) 'DROP%' THEN 'drop' " \
-	"ELSE 'alter' END)) " \
-	"FROM pg_catalog.pg_event_trigger_ddl_commands() c), '[]')"
 
 /* ---- alembic.c: Flask-Migrate / Alembic compatibility ---- */
 
@@ -448,8 +486,7 @@ extern void schemamig_alembic_xact_end(void);
 extern void schemamig_alembic_subxact_abort(SubTransactionId mySubid);
 extern SchemamigVerdict schemamig_alembic_classify(Node *parsetree);
 extern char *schemamig_alembic_hint(Node *parsetree);
-extern void schemamig_alembic_hold(const char *tag, const char *statement,
-								   const char *objects);
+extern void schemamig_alembic_hold(const SchemamigLogRow *row);
 extern void schemamig_alembic_table_done(void);
 
 /* ---- alembic_config.c: the setting in effect ---- */
@@ -562,6 +599,7 @@ extern int64 schemamig_ledger_current_unversioned(void);
 extern int64 schemamig_ledger_head_seq(void);
 
 /* ---- drift.c ---- */
+/* ---- drift.c: the stored fingerprint ---- */
 
 #define ERRCODE_SCHEMAMIG_DRIFT				MAKE_SQLSTATE('S','M','0','0','8')
 
@@ -570,7 +608,7 @@ extern void schemamig_drift_after_migration(void);
 extern void schemamig_drift_check(const char *function);
 extern bool schemamig_drift_detected(bool *known);
 
-/* ---- lint.c ---- */
+/* ---- lint.c: the rules ---- */
 
 typedef struct SchemamigLintFinding
 {
@@ -598,7 +636,7 @@ extern bool schemamig_plan_active;
 extern List *schemamig_plan_rewrites;
 extern void schemamig_plan_note_rewrite(Oid relid);
 
-/* ---- fingerprint.c ---- */
+/* ---- fingerprint.c: the schema fingerprint (internals: fingerprint_int.h) ---- */
 
 typedef struct SchemamigObjectHash
 {
@@ -613,109 +651,22 @@ extern List *schemamig_fingerprint_objects(void);
 /* sha256 over the sorted (type, identity, hash) list */
 extern char *schemamig_fingerprint_of(List *objects);
 
-/* The objects being collected, hashed as they are added */
-typedef struct SchemamigFingerprintState
+/* Two sorted object lists compared */
+typedef enum SchemamigDiffKind
 {
-	MemoryContext result_cxt;	/* where the objects live */
-	struct pg_cryptohash_ctx *hash_ctx;
-	List	   *objects;
-} SchemamigFingerprintState;
+	DIFF_REMOVED,				/* only before */
+	DIFF_ADDED,					/* only after */
+	DIFF_CHANGED				/* in both, another hash */
+} SchemamigDiffKind;
 
-/* Add an object; identity is copied, description hashed */
-extern void schemamig_fingerprint_add(SchemamigFingerprintState *state,
-									  const char *type, const char *identity,
-									  StringInfo description);
+typedef void (*SchemamigDiffCallback) (SchemamigDiffKind kind,
+									   SchemamigObjectHash *before,
+									   SchemamigObjectHash *after, void *arg);
 
-/* ---- fingerprint_scan.c: the common classes described in C ---- */
-
-/* A set of OIDs, sorted once filled */
-typedef struct SchemamigOidSet
-{
-	Oid		   *oids;
-	int			n;
-	int			size;
-} SchemamigOidSet;
-
-/* Extension members by catalog */
-typedef struct SchemamigExtensionMembers
-{
-	SchemamigOidSet pg_class;
-	SchemamigOidSet pg_proc;
-	SchemamigOidSet pg_type;
-	SchemamigOidSet pg_namespace;
-	SchemamigOidSet pg_statistic_ext;
-} SchemamigExtensionMembers;
-
-extern void schemamig_extension_members(SchemamigExtensionMembers *members);
-extern bool schemamig_extension_member(const SchemamigOidSet *set, Oid oid);
-extern void schemamig_oid_set_add(SchemamigOidSet *set, Oid oid);
-extern void schemamig_fingerprint_scan(SchemamigFingerprintState *state,
-									   SchemamigExtensionMembers *members,
-									   Snapshot snapshot, SchemamigOidSet *composites);
-
-/* ---- fingerprint_scan.c and fingerprint_index.c: the catalog scans ---- */
-
-/* A relation of a user schema */
-typedef struct SchemamigFpRel
-{
-	Oid			oid;			/* hash key */
-	const char *nspname;
-	char	   *relname;
-	char	   *qualname;		/* "schema.name", quoted */
-	char		relkind;
-	Oid			relowner;
-	bool		member;			/* belongs to an extension */
-	Oid			relam;
-	Oid			reltablespace;
-	char	   *options;		/* reloptions of an index, unsorted */
-	int			natts;
-	HeapTuple  *atts;			/* live columns by attnum, described kinds */
-	char	  **defaults;		/* adbin by attnum, described kinds */
-	HeapTuple	index;			/* pg_index row, for an index */
-} SchemamigFpRel;
-
-/* Cached text of a catalog object: a type with typmod, an opclass, a collation */
-typedef struct SchemamigFpNameKey
-{
-	Oid			catalog;
-	Oid			oid;
-	int32		typmod;
-} SchemamigFpNameKey;
-
-typedef struct SchemamigFpName
-{
-	SchemamigFpNameKey	key;
-	char	   *text;
-	Oid			typcollation;	/* for a type */
-} SchemamigFpName;
-
-/* State of one scan of the catalogs */
-typedef struct SchemamigFpScan
-{
-	Snapshot	snapshot;
-	SchemamigFingerprintState *state;
-	HTAB	   *namespaces;
-	HTAB	   *rels;
-	HTAB	   *names;
-	HTAB	   *exprs;
-	struct SchemamigFpInherit *inherits;	/* sorted by (relid, seqno) */
-	int			ninherits;
-	SchemamigExtensionMembers *members;
-	SchemamigOidSet *composites;	/* relations of kind 'c', for the types */
-	StringInfoData desc;
-	StringInfoData ident;
-} SchemamigFpScan;
-
-extern void schemamig_fp_add_prop(StringInfo desc, const char *label, const char *value);
-extern char *schemamig_fp_qualified(const char *nspname, const char *name);
-extern const char *schemamig_fp_column_name(SchemamigFpScan *s, SchemamigFpRel *rel,
-											Oid relid, int attnum);
-extern char *schemamig_fp_deparse_expr(SchemamigFpScan *s, char *nodestr, Oid relid);
-extern char *schemamig_fp_call_text(PGFunction fn, int nargs, Datum arg0, Datum arg1);
-extern SchemamigFpName *schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog, Oid oid,
-												int32 typmod, bool *found);
-extern void schemamig_fp_scan_indexes(SchemamigFpScan *s);
-extern void schemamig_fp_scan_constraints(SchemamigFpScan *s);
+extern int	schemamig_fingerprint_order(const SchemamigObjectHash *x,
+										const SchemamigObjectHash *y);
+extern void schemamig_fingerprint_diff(List *before, List *after,
+									   SchemamigDiffCallback report, void *arg);
 
 /* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
 extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);

@@ -224,8 +224,7 @@ char *
 schemamig_script_checksum(const char *upgrade, const char *downgrade)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	char	   *hex;
 	char	   *up = schemamig_normalize_newlines(upgrade);
 	static const uint8 separator = 0;
 
@@ -240,10 +239,23 @@ schemamig_script_checksum(const char *upgrade, const char *downgrade)
 			pg_cryptohash_update(ctx, (const uint8 *) down, strlen(down)) < 0)
 			elog(ERROR, "could not compute sha256 checksum");
 	}
-	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute sha256 checksum");
+	hex = schemamig_sha256_final_hex(ctx);
 	pg_cryptohash_free(ctx);
+	return hex;
+}
 
+/*
+ * Finish a sha256 computation: the digest as 64 lowercase hex digits.  The
+ * context can be initialized again and reused.
+ */
+char *
+schemamig_sha256_final_hex(pg_cryptohash_ctx *ctx)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+
+	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute sha256 hash: %s", pg_cryptohash_error(ctx));
 	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
 	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
 	return hex;

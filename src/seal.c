@@ -110,8 +110,6 @@ static bool names_schemamig(List *names);
 static List *owned_objects(List *roles);
 static void refuse_owned(List *roles, const char *command);
 static void refuse(const char *message, const char *detail);
-static void append_object(StringInfo buf, const ObjectAddress *address,
-						  const char *action);
 
 void
 schemamig_seal_loaded(void)
@@ -361,9 +359,8 @@ schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
 				/* CLUSTER on the index already marked is maintenance */
 				if (OidIsValid(indexid) && get_index_isclustered(indexid))
 					return false;
-				note->objects = makeStringInfo();
-				append_object(note->objects,
-							  &(ObjectAddress) {RelationRelationId, relid, 0}, "alter");
+				note->objects = list_make1(schemamig_ddl_log_object(&(ObjectAddress) {RelationRelationId, relid, 0},
+																	"alter"));
 				note->tag = "CLUSTER";
 				break;
 			}
@@ -374,9 +371,10 @@ schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
 
 				if (!owner_rules_waived())
 					refuse_owned(stmt->roles, "REASSIGN OWNED");
-				note->objects = makeStringInfo();
+				note->objects = NIL;
 				foreach(lc, owned_objects(stmt->roles))
-					append_object(note->objects, lfirst(lc), "alter");
+					note->objects = lappend(note->objects,
+											schemamig_ddl_log_object(lfirst(lc), "alter"));
 				note->tag = "REASSIGN OWNED";
 				break;
 			}
@@ -398,39 +396,12 @@ schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note)
 	{
 		Oid			relid = RangeVarGetRelid(note->created, NoLock, true);
 
-		note->objects = makeStringInfo();
+		note->objects = NIL;
 		if (OidIsValid(relid))
-			append_object(note->objects,
-						  &(ObjectAddress) {RelationRelationId, relid, 0}, "create");
+			note->objects = list_make1(schemamig_ddl_log_object(&(ObjectAddress) {RelationRelationId, relid, 0},
+																"create"));
 	}
-	schemamig_ddl_log_write(note->verdict, note->tag, statement,
-							note->objects ? note->objects->data : "");
-}
-
-/* One {"type","identity","schema","action"} element, as the log has them */
-static void
-append_object(StringInfo buf, const ObjectAddress *address, const char *action)
-{
-	char	   *type = getObjectTypeDescription(address, true);
-	char	   *identity = getObjectIdentity(address, true);
-	Oid			nsp = InvalidOid;
-
-	if (address->classId == RelationRelationId)
-		nsp = get_rel_namespace(address->objectId);
-	if (buf->len > 0)
-		appendStringInfoString(buf, ", ");
-	appendStringInfoString(buf, "{\"type\": ");
-	escape_json(buf, type ? type : "");
-	appendStringInfoString(buf, ", \"identity\": ");
-	escape_json(buf, identity ? identity : "");
-	appendStringInfoString(buf, ", \"schema\": ");
-	if (OidIsValid(nsp))
-		escape_json(buf, get_namespace_name(nsp));
-	else
-		appendStringInfoString(buf, "null");
-	appendStringInfoString(buf, ", \"action\": ");
-	escape_json(buf, action);
-	appendStringInfoChar(buf, '}');
+	schemamig_ddl_log_statement(note->verdict, note->tag, statement, note->objects, false);
 }
 
 /*

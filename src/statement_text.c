@@ -154,7 +154,7 @@ schemamig_ddl_statement_push(Node *parsetree, SchemamigVerdict verdict)
 	frame->verdict = verdict;
 	frame->statement = verdict == VERDICT_SKIP ? NULL :
 		schemamig_client_statement_text(parsetree);
-	frame->objects = NULL;
+	frame->objects = NIL;
 	MemoryContextSwitchTo(oldcxt);
 	return frame;
 }

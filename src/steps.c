@@ -25,9 +25,9 @@
  * because PostgreSQL 15 fires no event trigger for REINDEX or VACUUM; for
  * the statements that do fire them, the admission opens the migration
  * context around the statement so the guard admits it and the log records
- * it under the revision and statement number.  Utility
- * statements that are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL
- * is refused with SM001 and closes the step.
+ * it under the revision and statement number.  Utility statements that
+ * are not DDL (SET, SHOW, BEGIN, ...) pass; any other DDL is refused with
+ * SM001 and closes the step.
  *
  * Progress.  schemamig.progress has one row per revision whose steps have
  * begun and not finished: statements done, and the statement "running"
@@ -107,7 +107,7 @@ typedef struct StepState
 	bool		holds_lock;
 	bool		release_at_xact_end;	/* statement done, its xact not ended */
 	SchemamigDirection direction;
-	char		revision[NAMEDATALEN * 3];
+	char		revision[SCHEMAMIG_ID_BUFSIZE];
 	int			statement_no;
 	char	   *text;			/* the statement expected */
 	Node	   *parsetree;
@@ -244,59 +244,27 @@ step_notice_skip(const char *reason)
 			 errdetail("The statement that follows is not executed.")));
 }
 
-/*
- * begin_step(revision text, statement_no integer, direction text DEFAULT
- * 'upgrade')
- */
-Datum
-schemamig_begin_step(PG_FUNCTION_ARGS)
+/* begin_step()'s direction argument */
+static SchemamigDirection
+step_direction_arg(const char *dirname)
 {
-	char	   *revision;
-	int			n;
-	char	   *dirname;
-	SchemamigDirection direction;
-	bool		up;
-	SchemamigGraph *graph;
-	SchemamigNode *node;
-	SchemamigProgress *p;
-	SchemamigStatement *st;
-	int			total;
-	char	   *leftover;
-	bool		got_lock;
-	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID};
-	Datum		values[5];
-	int			ret;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("begin_step() arguments must not be null")));
-	revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	n = PG_GETARG_INT32(1);
-	dirname = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (strcmp(dirname, "upgrade") == 0)
-		direction = DIRECTION_UPGRADE;
-	else if (strcmp(dirname, "downgrade") == 0)
-		direction = DIRECTION_DOWNGRADE;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid step direction \"%s\"", dirname),
-				 errhint("The direction is \"upgrade\" or \"downgrade\".")));
-	up = direction == DIRECTION_UPGRADE;
+		return DIRECTION_UPGRADE;
+	if (strcmp(dirname, "downgrade") == 0)
+		return DIRECTION_DOWNGRADE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid step direction \"%s\"", dirname),
+			 errhint("The direction is \"upgrade\" or \"downgrade\".")));
+	return DIRECTION_NONE;		/* keep the compiler quiet */
+}
 
-	schemamig_check_can_migrate("begin_step()");
-	if (IsTransactionBlock())
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("begin_step() cannot run inside a transaction block"),
-				 errdetail("The statement it admits runs at top level, after begin_step() has committed."),
-				 errhint("Run the rows of steps() one by one in autocommit mode, e.g. with psql's \\gexec.")));
-	/* a step left open by the previous row is replaced */
-	step_close();
-
-	/* first the step lock, then progress as of now: never a stale "done" */
-	step_bookkeeping_begin(revision, true, &got_lock, &graph, &node, &p);
+/* The revision has steps in this direction, and none in the other begun */
+static void
+step_check_steppable(const char *revision, SchemamigNode *node,
+					 SchemamigProgress *p, SchemamigDirection direction)
+{
+	bool		up = direction == DIRECTION_UPGRADE;
 
 	if (up ? node->upgrade_transactional : node->downgrade_transactional)
 		ereport(ERROR,
@@ -314,6 +282,115 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 				 errmsg("revision \"%s\" is partially %s", revision,
 						up ? "reverted" : "applied"),
 				 errhint("Finish that first, or stamp() the database.")));
+}
+
+/*
+ * Statement n is next: the revision is next in line in the graph (for its
+ * first statement) and the statements before n have run.
+ */
+static void
+step_check_next(SchemamigGraph *graph, SchemamigNode *node,
+				SchemamigProgress *p, bool up, int n)
+{
+	if (p == NULL && up)
+	{
+		for (int j = 0; j < node->nparents; j++)
+			if (!graph->nodes[node->parents[j]].applied)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("parent \"%s\" of revision \"%s\" is not applied",
+								graph->nodes[node->parents[j]].revision, node->revision),
+						 errhint("Run the rows of steps() in order.")));
+	}
+	else if (p == NULL)
+	{
+		for (int j = 0; j < node->nchildren; j++)
+			if (graph->nodes[node->children[j]].applied)
+				ereport(ERROR,
+						(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
+						 errmsg("child \"%s\" of revision \"%s\" is still applied",
+								graph->nodes[node->children[j]].revision, node->revision),
+						 errhint("Run the rows of downgrade_steps() in order.")));
+	}
+	if (n != (p ? p->done : 0) + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("statement %d of revision \"%s\" must run first",
+						(p ? p->done : 0) + 1, node->revision),
+				 errhint("Run the rows of %s in order.", up ? "steps()" : "downgrade_steps()")));
+}
+
+/* schemamig.progress: statement n of the revision is running in this session */
+static void
+step_record_running(const char *revision, const char *dirname, int total, int n)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[5];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(revision);
+	values[1] = CStringGetTextDatum(dirname);
+	values[2] = Int32GetDatum(total);
+	values[3] = Int32GetDatum(n);
+	values[4] = Int32GetDatum(MyProcPid);
+	ret = schemamig_owner_execute("INSERT INTO schemamig.progress AS p "
+								  "(revision, direction, statements, done, running, running_pid) "
+								  "VALUES ($1, $2, $3, $4 OPERATOR(pg_catalog.-) 1, $4, $5) "
+								  "ON CONFLICT (revision) DO UPDATE SET running = $4, "
+								  "running_pid = $5, direction = $2, statements = $3, "
+								  "updated_at = pg_catalog.now()",
+								  5, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * begin_step(revision text, statement_no integer, direction text DEFAULT
+ * 'upgrade')
+ *
+ * Opens the step that admits statement n: in "skip" mode when another
+ * session holds the step lock or the statement has run already, in
+ * "repair" mode when an interrupted run of it left an INVALID index,
+ * otherwise to run it.
+ */
+Datum
+schemamig_begin_step(PG_FUNCTION_ARGS)
+{
+	char	   *revision = schemamig_revision_arg(fcinfo, 0);
+	int			n;
+	char	   *dirname;
+	SchemamigDirection direction;
+	bool		up;
+	SchemamigGraph *graph;
+	SchemamigNode *node;
+	SchemamigProgress *p;
+	SchemamigStatement *st;
+	int			total;
+	char	   *leftover;
+	bool		got_lock;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("begin_step() arguments must not be null")));
+	n = PG_GETARG_INT32(1);
+	dirname = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	direction = step_direction_arg(dirname);
+	up = direction == DIRECTION_UPGRADE;
+
+	schemamig_check_can_migrate("begin_step()");
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("begin_step() cannot run inside a transaction block"),
+				 errdetail("The statement it admits runs at top level, after begin_step() has committed."),
+				 errhint("Run the rows of steps() one by one in autocommit mode, e.g. with psql's \\gexec.")));
+	/* a step left open by the previous row is replaced */
+	step_close();
+
+	/* first the step lock, then progress as of now: never a stale "done" */
+	step_bookkeeping_begin(revision, true, &got_lock, &graph, &node, &p);
+	step_check_steppable(revision, node, p, direction);
 	st = schemamig_script_statement(revision, direction, n, &total);
 	if (st == NULL)
 		ereport(ERROR,
@@ -349,36 +426,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 
-	if (p == NULL)
-	{
-		/* the first statement: the revision must be next in line */
-		if (up)
-		{
-			for (int j = 0; j < node->nparents; j++)
-				if (!graph->nodes[node->parents[j]].applied)
-					ereport(ERROR,
-							(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-							 errmsg("parent \"%s\" of revision \"%s\" is not applied",
-									graph->nodes[node->parents[j]].revision, revision),
-							 errhint("Run the rows of steps() in order.")));
-		}
-		else
-		{
-			for (int j = 0; j < node->nchildren; j++)
-				if (graph->nodes[node->children[j]].applied)
-					ereport(ERROR,
-							(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-							 errmsg("child \"%s\" of revision \"%s\" is still applied",
-									graph->nodes[node->children[j]].revision, revision),
-							 errhint("Run the rows of downgrade_steps() in order.")));
-		}
-	}
-	if (n != (p ? p->done : 0) + 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("statement %d of revision \"%s\" must run first",
-						(p ? p->done : 0) + 1, revision),
-				 errhint("Run the rows of %s in order.", up ? "steps()" : "downgrade_steps()")));
+	step_check_next(graph, node, p, up, n);
 
 	/* an interrupted statement may have left an INVALID index: drop it first */
 	leftover = p ? schemamig_progress_leftover(p) : NULL;
@@ -396,20 +444,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 
-	values[0] = CStringGetTextDatum(revision);
-	values[1] = CStringGetTextDatum(dirname);
-	values[2] = Int32GetDatum(total);
-	values[3] = Int32GetDatum(n);
-	values[4] = Int32GetDatum(MyProcPid);
-	ret = schemamig_owner_execute("INSERT INTO schemamig.progress AS p "
-								  "(revision, direction, statements, done, running, running_pid) "
-								  "VALUES ($1, $2, $3, $4 OPERATOR(pg_catalog.-) 1, $4, $5) "
-								  "ON CONFLICT (revision) DO UPDATE SET running = $4, "
-								  "running_pid = $5, direction = $2, statements = $3, "
-								  "updated_at = pg_catalog.now()",
-								  5, types, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
+	step_record_running(revision, dirname, total, n);
 	step_open(STEP_RUN, direction, revision, n, st->text, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -422,7 +457,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 Datum
 schemamig_finish_step(PG_FUNCTION_ARGS)
 {
-	char	   *revision = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *revision = schemamig_revision_arg(fcinfo, 0);
 	SchemamigGraph *graph;
 	SchemamigNode *node;
 	SchemamigProgress *p;
@@ -586,29 +621,20 @@ step_record_done(PlannedStmt *pstmt, const char *queryString)
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	}
+	SPI_finish();
 	if (!schemamig_tag_fires_event_triggers(tag))
 	{
-		Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[6];
+		SchemamigLogRow row;
 
-		values[0] = CStringGetTextDatum(step.revision);
-		values[1] = CStringGetTextDatum(schemamig_direction_name(step.direction));
-		values[2] = Int32GetDatum(step.statement_no);
-		values[3] = CStringGetTextDatum(GetCommandTagName(tag));
-		values[4] = CStringGetTextDatum(queryString ?
-										schemamig_statement_slice(queryString, pstmt->stmt_location,
-																  pstmt->stmt_len) :
-										step.text);
-		values[5] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-		ret = schemamig_owner_execute("INSERT INTO schemamig.ddl_log (revision, direction, "
-									  "statement_no, command_tag, statement, objects, xid, role, "
-									  "session_role, application_name, client_addr, backend_pid) "
-									  "VALUES ($1, $2, $3, $4, $5, '[]', pg_catalog.pg_current_xact_id(), "
-									  "$6, SESSION_USER, pg_catalog.current_setting('application_name'), "
-									  "pg_catalog.inet_client_addr(), pg_catalog.pg_backend_pid())",
-									  6, types, values, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into schemamig.ddl_log: %s", SPI_result_code_string(ret));
+		memset(&row, 0, sizeof(row));
+		row.revision = step.revision;
+		row.direction = schemamig_direction_name(step.direction);
+		row.statement_no = step.statement_no;
+		row.command_tag = GetCommandTagName(tag);
+		row.statement = queryString ?
+			schemamig_statement_slice(queryString, pstmt->stmt_location, pstmt->stmt_len) :
+			step.text;
+		row.executed_at = GetCurrentTimestamp();
+		schemamig_ddl_log_write(&row);
 	}
-	SPI_finish();
 }
