@@ -634,6 +634,44 @@ GRANT EXECUTE ON FUNCTION schemamig.accept_drift(text) TO @extowner@ WITH GRANT 
 
 /* ==== review and lint (#14) ==== */
 
+/*
+ * plan() predicts by default: execute => false reads the parse trees and
+ * the catalogs and takes no lock anyone could wait for, so it is safe on
+ * production; execute => true is 0.1's dry run, for staging.  The columns
+ * gain held (the locks earlier statements of the plan still hold) and note
+ * (why a statement's locks are 'unknown').
+ */
+DROP FUNCTION schemamig.plan(text);
+CREATE FUNCTION schemamig.plan(target text DEFAULT 'heads', execute boolean DEFAULT false)
+RETURNS TABLE (revision text, statement_no integer, statement text,
+			   locks text[], strongest_lock text, rewrites text[],
+			   duration interval, held text[], note text)
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'schemamig_plan';
+REVOKE ALL ON FUNCTION schemamig.plan(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.plan(text, boolean) TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The role that registered a revision, by OID: executed review (plan with
+ * execute => true, verify()) runs the scripts as this role.  Revisions
+ * registered before 0.2.0 get the role of their registered_by name.
+ */
+ALTER TABLE schemamig.revision ADD COLUMN registered_role oid;
+UPDATE schemamig.revision r SET registered_role = a.oid
+FROM pg_catalog.pg_authid a WHERE a.rolname OPERATOR(pg_catalog.=) r.registered_by;
+
+/*
+ * lint(sql, parents): the pending parents' scripts are the schema context
+ * (an index a parent creates counts for foreign-key-without-index); the
+ * scripts are only read, never shown.
+ */
+DROP FUNCTION schemamig.lint(text);
+CREATE FUNCTION schemamig.lint(sql text, parents text[] DEFAULT NULL)
+RETURNS TABLE (rule text, severity text, statement_no integer,
+			   statement text, message text, hint text)
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'schemamig_lint';
+
 /* ==== deploy and client program (#17) ==== */
 
 /*
@@ -783,6 +821,48 @@ GRANT EXECUTE ON FUNCTION schemamig.alembic_enable(text, regrole),
 	schemamig.alembic_disable() TO @extowner@ WITH GRANT OPTION;
 
 /* ==== managed clusters and owner restore (#20) ==== */
+
+/*
+ * The owner can dump its own database: pg_dump reads the position of every
+ * dumped sequence, and the owner had SELECT on the tables only.
+ */
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA schemamig TO @extowner@ WITH GRANT OPTION;
+
+/*
+ * The extension owner's restore window (src/owner_restore.c): restoring its
+ * own dump into a new database without superuser.  Opened only by the
+ * install script below when CREATE EXTENSION runs with schemamig.restoring
+ * on for a role that is not superuser; closed by end_restore().  Not
+ * dumped, and readable by nobody but its owner: a restored database never
+ * brings a window along.
+ */
+CREATE TABLE schemamig.restore_window (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	role oid NOT NULL,
+	opened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	granted boolean NOT NULL DEFAULT false
+);
+REVOKE ALL ON schemamig.restore_window FROM PUBLIC;
+
+CREATE FUNCTION schemamig.end_restore()
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'schemamig_end_restore';
+REVOKE ALL ON FUNCTION schemamig.end_restore() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION schemamig.end_restore() TO @extowner@;
+
+/*
+ * A restore by the owner: pg_dump's CREATE EXTENSION comes first, in a
+ * session with schemamig.restoring on.  (A superuser needs no window.)
+ */
+DO $$
+BEGIN
+	IF pg_catalog.current_setting('schemamig.restoring', true) OPERATOR(pg_catalog.=) ANY (ARRAY['on', 'true', '1', 'yes'])
+	   AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) '@extowner@'::pg_catalog.regrole) THEN
+		INSERT INTO schemamig.restore_window (role) VALUES ('@extowner@'::pg_catalog.regrole);
+	END IF;
+END
+$$;
 
 /* ==== citus (#16) ==== */
 

@@ -419,11 +419,11 @@ SELECT schemamig.stamp('d4');
 SELECT revision, applied FROM schemamig.history();
 SELECT revision, action, target FROM schemamig.journal ORDER BY id;
 -- allow() lasts for the transaction, for register() too
-SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+SELECT schemamig.register('x1', 'ALTER TABLE note ADD COLUMN k int NOT NULL', NULL, '{}');
 \echo :LAST_ERROR_SQLSTATE
 BEGIN;
-SELECT schemamig.allow('drop-column');
-SELECT schemamig.register('x1', 'ALTER TABLE note DROP COLUMN body', NULL, '{}');
+SELECT schemamig.allow('add-column-not-null-no-default');
+SELECT schemamig.register('x1', 'ALTER TABLE note ADD COLUMN k int NOT NULL', NULL, '{}');
 ROLLBACK;
 
 -- Only the writer's version writes count: a superuser's is refused too

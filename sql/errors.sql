@@ -88,7 +88,7 @@ SELECT revision FROM schemamig.downgrade('base');
 SELECT pg_temp.state() = :'before' AS unchanged;
 
 -- SM006: the lint refuses unsafe scripts
-SELECT schemamig.register('e7', 'ALTER TABLE e1 DROP COLUMN id', 'ALTER TABLE e1 ADD COLUMN id int');
+SELECT schemamig.register('e7', 'ALTER TABLE e1 ADD COLUMN x int NOT NULL', 'ALTER TABLE e1 DROP COLUMN x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.state() = :'before' AS unchanged;
 

@@ -248,23 +248,23 @@ SELECT * FROM schemamig.lint('ALTER TABLE lint_t.users ADD COLUMN;');
 -- WARNINGs, info findings NOTICEs; missing-downgrade checks the downgrade.
 --
 SELECT count(*) AS revisions_before FROM schemamig.revision \gset
-SELECT schemamig.register('lint_drop', 'ALTER TABLE lint_t.users DROP COLUMN email;',
-						  'ALTER TABLE lint_t.users ADD COLUMN email text;', '{}');
+SELECT schemamig.register('lint_drop', 'ALTER TABLE lint_t.users ADD COLUMN role text NOT NULL;',
+						  'ALTER TABLE lint_t.users DROP COLUMN role;', '{}');
 -- every error finding is listed; the hint is the first one's
 SELECT schemamig.register('lint_two', $$
 ALTER TABLE lint_t.users ADD COLUMN role text NOT NULL;
-DROP TABLE lint_t.orgs;
+ALTER TABLE lint_t.orgs ADD COLUMN rank int NOT NULL;
 $$, 'SELECT 1;', '{}');
 \set VERBOSITY sqlstate
-SELECT schemamig.register('lint_two', 'DROP TABLE lint_t.orgs;', NULL, '{}');
+SELECT schemamig.register('lint_two', 'ALTER TABLE lint_t.orgs ADD COLUMN rank int NOT NULL;', NULL, '{}');
 \set VERBOSITY default
 SELECT count(*) - :revisions_before AS registered FROM schemamig.revision;
 
 -- allowed explicitly: registers
 SELECT schemamig.register('lint_drop', $$
--- schemamig:allow drop-column
-ALTER TABLE lint_t.users DROP COLUMN email;
-$$, 'ALTER TABLE lint_t.users ADD COLUMN email text;', '{}');
+-- schemamig:allow add-column-not-null-no-default
+ALTER TABLE lint_t.users ADD COLUMN role text NOT NULL;
+$$, 'ALTER TABLE lint_t.users DROP COLUMN role;', '{}');
 
 -- warnings and info findings are reported and the revision registers
 SELECT schemamig.register('lint_warn', $$
@@ -286,8 +286,8 @@ SELECT count(*) - :revisions_before AS registered FROM schemamig.revision;
 
 -- schemamig.lint = warn: error findings become WARNINGs
 SET schemamig.lint = warn;
-SELECT schemamig.register('lint_warn_mode', 'ALTER TABLE lint_t.users DROP COLUMN name;',
-						  'ALTER TABLE lint_t.users ADD COLUMN name text;', '{}');
+SELECT schemamig.register('lint_warn_mode', 'ALTER TABLE lint_t.users ADD COLUMN role text NOT NULL;',
+						  'ALTER TABLE lint_t.users DROP COLUMN role;', '{}');
 -- schemamig.lint = off: no review at all
 SET schemamig.lint = off;
 SELECT schemamig.register('lint_off_mode', 'DROP TABLE lint_t.orgs;', NULL, '{}');

@@ -25,6 +25,9 @@ SELECT (SELECT count(*) FROM schemamig.ddl_log) AS ddl_log,
 -- plan(): every pending statement with the locks it takes and rewrites
 SELECT revision, statement_no, statement, locks, strongest_lock, rewrites,
 	   duration >= '0'::interval AS timed
+FROM schemamig.plan(execute => true);
+-- the default predicts without running anything: the same locks and rewrites
+SELECT revision, statement_no, locks, strongest_lock, rewrites, held, duration, note
 FROM schemamig.plan();
 SELECT revision, statement_no, strongest_lock FROM schemamig.plan('r2_review');
 SELECT revision, statement_no, strongest_lock FROM schemamig.plan('+1');
@@ -98,13 +101,25 @@ SELECT (SELECT count(*) FROM schemamig.ddl_log) = ddl_log AS ddl_log_unchanged,
 FROM counts;
 SELECT has_table_privilege('public', 'public.users', 'SELECT') AS public_can_select;
 
+-- predicted and executed plans agree on every statement above (the
+-- executed plan runs CREATE INDEX CONCURRENTLY's plain form: skipped)
+SELECT count(*) AS compared,
+	   count(*) FILTER (WHERE p.strongest_lock IS DISTINCT FROM e.strongest_lock
+						OR p.rewrites IS DISTINCT FROM e.rewrites) AS differ
+FROM schemamig.plan('r10_drops') p
+JOIN schemamig.plan('r10_drops', execute => true) e USING (revision, statement_no);
+SELECT p.revision, p.statement_no, p.strongest_lock AS predicted, e.strongest_lock AS executed
+FROM schemamig.plan('b2_concurrent') p
+JOIN schemamig.plan('b2_concurrent', execute => true) e USING (revision, statement_no);
+
 -- an upgrade failing in plan() is an error, and also leaves nothing
-SELECT revision, statement_no FROM schemamig.plan('r11_broken');
+SELECT revision, statement_no FROM schemamig.plan('r11_broken', execute => true);
 SELECT to_regclass('public.audit') IS NULL AS no_audit;
 
 -- verify() of an applied revision, plan() of an unknown target
 SELECT * FROM schemamig.verify('r1_users');
 SELECT * FROM schemamig.plan('nosuch');
+SELECT * FROM schemamig.plan('nosuch', execute => true);
 
 -- both are for deploy roles only
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

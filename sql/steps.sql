@@ -158,6 +158,8 @@ SELECT schemamig.register('s11_nick_idx',
   'CREATE INDEX CONCURRENTLY users_nick_idx ON users (nick)',
   'DROP INDEX CONCURRENTLY users_nick_idx');
 SELECT revision, statement_no, locks, strongest_lock FROM schemamig.plan();
+-- executed, the plain form runs instead: its locks
+SELECT revision, statement_no, locks, strongest_lock FROM schemamig.plan(execute => true);
 SELECT * FROM schemamig.verify();
 SELECT to_regclass('users_nick_idx') AS left_behind;
 

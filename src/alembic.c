@@ -433,7 +433,7 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		elog(ERROR, "schemamig_alembic_version_written: must be fired AFTER ... FOR EACH ROW");
-	if (schemamig_restoring ||
+	if (schemamig_restore_active() ||
 		RelationGetRelid(trigdata->tg_relation) != version_table_oid())
 		return PointerGetDatum(NULL);
 	if (!schemamig_alembic_is_writer(GetUserId()))

@@ -261,6 +261,7 @@ schemamig_check_writable(const char *what)
 				 errdetail("This server is a standby (or still recovering); the schema history changes only on the primary."),
 				 errhint("Run %s on the primary server. status(), history(), current(), heads() and the DDL log can be read here.", what)));
 	PreventCommandIfReadOnly(what);
+	schemamig_restore_check_closed();
 }
 
 void

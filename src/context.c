@@ -103,3 +103,30 @@ schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
 	else
 		schemamig_context_close();
 }
+
+void
+schemamig_check_not_nested(const char *function)
+{
+	if (schemamig_context.direction == DIRECTION_UPGRADE ||
+		schemamig_context.direction == DIRECTION_DOWNGRADE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called from inside a migration", function),
+				 errdetail("Revision \"%s\" is being applied.", schemamig_context.revision)));
+}
+
+/*
+ * The checks every function that runs migration SQL makes first.
+ */
+void
+schemamig_check_can_migrate(const char *function)
+{
+	schemamig_check_writable(function);
+	schemamig_check_not_nested(function);
+	if (schemamig_context_active())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot run while revision \"%s\" is open", function,
+						schemamig_context.revision),
+				 errhint("Call end_revision() or commit first.")));
+}

@@ -43,33 +43,6 @@ PG_FUNCTION_INFO_V1(schemamig_pending);
 PG_FUNCTION_INFO_V1(schemamig_assert_at);
 PG_FUNCTION_INFO_V1(schemamig_run_step);
 
-/* at most this many ids in a message; the rest are counted */
-#define NAMES_IN_MESSAGE	10
-
-/*
- * "a, b, c and 7 more" for the nodes of a list: used by the warnings and
- * errors that say what is left.
- */
-char *
-schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from)
-{
-	StringInfoData buf;
-	int			shown = 0;
-
-	initStringInfo(&buf);
-	for (int k = from; k < list_length(nodes); k++)
-	{
-		if (shown == NAMES_IN_MESSAGE)
-		{
-			appendStringInfo(&buf, " and %d more", list_length(nodes) - k);
-			break;
-		}
-		appendStringInfo(&buf, "%s%s", shown ? ", " : "",
-						 graph->nodes[list_nth_int(nodes, k)].revision);
-		shown++;
-	}
-	return buf.data;
-}
 
 static List *
 pending_of(const char *target, SchemamigGraph **graph)
@@ -423,36 +396,3 @@ schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
 	return true;
 }
 
-/*
- * The heads that parent inference and upgrade('head') consider: revisions
- * that are not client-driven ('external', from begin_revision() or Alembic)
- * and have no such descendant.  An environment-only hotfix therefore never
- * forks the graph that migration files build: the next file without a
- * parents line goes on top of the last file, in every database.
- */
-List *
-schemamig_graph_versioned_heads(SchemamigGraph *graph)
-{
-	bool	   *below = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
-	List	   *heads = NIL;
-
-	/* children before parents: below[i] = a non-external descendant exists */
-	for (int k = graph->nnodes - 1; k >= 0; k--)
-	{
-		int			i = graph->topo[k];
-		SchemamigNode *node = &graph->nodes[i];
-
-		for (int c = 0; c < node->nchildren; c++)
-		{
-			int			child = node->children[c];
-
-			if (below[child] || strcmp(graph->nodes[child].kind, "external") != 0)
-				below[i] = true;
-		}
-	}
-	for (int i = 0; i < graph->nnodes; i++)
-		if (!below[i] && strcmp(graph->nodes[i].kind, "external") != 0)
-			heads = lappend_int(heads, i);
-	pfree(below);
-	return heads;
-}

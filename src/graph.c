@@ -40,6 +40,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/binaryheap.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -657,4 +658,105 @@ schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes)
 	foreach(lc, nodes)
 		names = lappend(names, graph->nodes[lfirst_int(lc)].revision);
 	return schemamig_text_array(names);
+}
+
+/*
+ * The heads that parent inference and upgrade('head') consider: revisions
+ * that are not client-driven ('external', from begin_revision() or Alembic)
+ * and have no such descendant.  An environment-only hotfix therefore never
+ * forks the graph that migration files build: the next file without a
+ * parents line goes on top of the last file, in every database.
+ */
+List *
+schemamig_graph_versioned_heads(SchemamigGraph *graph)
+{
+	bool	   *below = palloc0(sizeof(bool) * Max(graph->nnodes, 1));
+	List	   *heads = NIL;
+
+	/* children before parents: below[i] = a non-external descendant exists */
+	for (int k = graph->nnodes - 1; k >= 0; k--)
+	{
+		int			i = graph->topo[k];
+		SchemamigNode *node = &graph->nodes[i];
+
+		for (int c = 0; c < node->nchildren; c++)
+		{
+			int			child = node->children[c];
+
+			if (below[child] || strcmp(graph->nodes[child].kind, "external") != 0)
+				below[i] = true;
+		}
+	}
+	for (int i = 0; i < graph->nnodes; i++)
+		if (!below[i] && strcmp(graph->nodes[i].kind, "external") != 0)
+			heads = lappend_int(heads, i);
+	pfree(below);
+	return heads;
+}
+
+/* at most this many ids in a message; the rest are counted */
+#define NAMES_IN_MESSAGE	10
+
+/*
+ * "a, b, c and 7 more" for the nodes of a list: used by the warnings and
+ * errors that say what is left.
+ */
+char *
+schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from)
+{
+	StringInfoData buf;
+	int			shown = 0;
+
+	initStringInfo(&buf);
+	for (int k = from; k < list_length(nodes); k++)
+	{
+		if (shown == NAMES_IN_MESSAGE)
+		{
+			appendStringInfo(&buf, " and %d more", list_length(nodes) - k);
+			break;
+		}
+		appendStringInfo(&buf, "%s%s", shown ? ", " : "",
+						 graph->nodes[list_nth_int(nodes, k)].revision);
+		shown++;
+	}
+	return buf.data;
+}
+
+/*
+ * User input quoted in an error message: at most SCHEMAMIG_QUOTE_CHARS
+ * characters, then "...".
+ */
+char *
+schemamig_clip(const char *input)
+{
+	int			len = strlen(input);
+	int			cut;
+
+	if (pg_mbstrlen_with_len(input, len) <= SCHEMAMIG_QUOTE_CHARS)
+		return pstrdup(input);
+	cut = pg_mbcharcliplen(input, len, SCHEMAMIG_QUOTE_CHARS);
+	return psprintf("%.*s...", cut, input);
+}
+
+/* SPEC limits, checked before any lock is taken */
+void
+schemamig_check_message(const char *message)
+{
+	if (message != NULL && strlen(message) > SCHEMAMIG_MAX_MESSAGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message is too long"),
+				 errdetail("A message has at most %d bytes; this one has %zu.",
+						   SCHEMAMIG_MAX_MESSAGE, strlen(message))));
+}
+
+void
+schemamig_check_target(const char *target)
+{
+	if (strlen(target) > SCHEMAMIG_MAX_TARGET)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("target \"%s\" is too long", schemamig_clip(target)),
+				 errdetail("A target is a revision id (at most %d characters), heads, head, base, +N or -N.",
+						   SCHEMAMIG_MAX_TARGET)));
 }

@@ -65,6 +65,9 @@ SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree) = NULL;
 /* and the hint for what it did not admit (alembic.c's, through hooks.c) */
 char	   *(*schemamig_guard_hint_rest) (Node *parsetree) = NULL;
 
+/* seal.c: a statement on schemamig's own objects (true: judged) */
+bool		(*schemamig_guard_check_own_objects) (Node *parsetree) = NULL;
+
 /* schemamig's own plumbing statements are running: stand aside */
 bool		schemamig_guard_plumbing = false;
 
@@ -79,7 +82,7 @@ static bool rangevar_is_temp(RangeVar *rv, bool absent_is_temp);
 SchemamigVerdict
 schemamig_guard_classify(Node *parsetree, const char *tag)
 {
-	if (schemamig_restoring || creating_extension || schemamig_guard_plumbing)
+	if (creating_extension || schemamig_guard_plumbing || schemamig_restore_active())
 		return VERDICT_SKIP;
 	/*
 	 * The library was updated and this database's objects not yet: the one
@@ -114,7 +117,8 @@ schemamig_guard_ddl_start(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	tag = GetCommandTagName(trigdata->tag);
 	/* schemamig's own objects first: refused inside a revision too */
-	if (schemamig_seal_check_ddl(trigdata->parsetree))
+	if (schemamig_guard_check_own_objects &&
+		schemamig_guard_check_own_objects(trigdata->parsetree))
 		verdict = VERDICT_SKIP;
 	else
 		verdict = schemamig_guard_classify(trigdata->parsetree, tag);

@@ -7,8 +7,9 @@
  * Modelled on sepgsql's hooks.c: every module exposes plain functions and
  * this file decides when they run.  The runtime below it (context.c,
  * statement_text.c, guard.c, ddl_log.c) never calls a module above it by
- * name; where it needs one (the guard asking Alembic mode for a verdict,
- * the log handing a provisional row to Alembic or a rewrite to plan()), it
+ * name; where it needs one (the guard asking seal.c about schemamig's own
+ * objects or Alembic mode for a verdict, the log handing a provisional row
+ * to Alembic, a rewrite to plan() or a command's object to seal.c), it
  * calls a function pointer it owns and this file fills at load time.
  * src/README.md draws the layers.
  *
@@ -102,9 +103,13 @@ static void schemamig_subxact_callback(SubXactEvent event, SubTransactionId mySu
 void
 schemamig_hooks_install(void)
 {
+	/* whether the hooks were in place before the session's first statement */
+	schemamig_seal_loaded();
+
 	/* what the runtime asks of the modules above it */
 	schemamig_guard_classify_rest = schemamig_alembic_classify;
 	schemamig_guard_hint_rest = schemamig_alembic_hint;
+	schemamig_guard_check_own_objects = schemamig_seal_check_ddl;
 	schemamig_ddl_log_callbacks.hold = schemamig_alembic_hold;
 	schemamig_ddl_log_callbacks.version_table_created = schemamig_alembic_table_done;
 	schemamig_ddl_log_callbacks.table_rewritten = schemamig_plan_note_rewrite;

@@ -43,17 +43,21 @@
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
+#include "commands/defrem.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_type.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "schemamig.h"
@@ -87,7 +91,11 @@ typedef struct LintState
 	List	   *dropped;		/* ColumnSet * of one column */
 	List	   *foreign_keys;	/* ColumnSet * */
 	List	   *indexes;		/* ColumnSet * */
+	List	   *not_null_checks;	/* ColumnSet *: validated CHECK (c IS NOT NULL) */
+	List	   *unvalidated;	/* ColumnSet *: the same, NOT VALID; name in type */
 	SchemamigStatement *first_dml;
+	List	   *dml;			/* SchemamigStatement * of data statements */
+	List	   *created_indexes;	/* String table_key() of indexes built */
 	bool		has_ddl;
 } LintState;
 
@@ -110,7 +118,16 @@ static void lint_constraint(LintState *state, SchemamigStatement *st,
 static ColumnSet *record_columns(List **list, RangeVar *rel, List *columns,
 								 SchemamigStatement *st);
 static bool has_volatile_call(Node *node, void *context);
+static void lint_context_statement(LintState *state, SchemamigStatement *st);
+static void record_index(LintState *state, SchemamigStatement *st, IndexStmt *stmt);
+static void lint_column_type(LintState *state, SchemamigStatement *st,
+							 RangeVar *rel, ColumnDef *def);
+static bool type_change_rewrites_existing(RangeVar *rel, AlterTableCmd *cmd);
+static void record_not_null_check(LintState *state, RangeVar *rel, Constraint *con);
+static void validate_not_null_check(LintState *state, RangeVar *rel, const char *name);
+static bool has_not_null_check(LintState *state, RangeVar *rel, const char *column);
 static void lint_drop_add(LintState *state);
+static bool column_read_before(LintState *state, ColumnSet *drop);
 static void lint_foreign_keys(LintState *state);
 static bool index_in_script(LintState *state, ColumnSet *fk);
 static bool index_in_database(ColumnSet *fk);
@@ -127,10 +144,24 @@ static bool leading_columns_match(List *fkcols, List *idxcols);
 List *
 schemamig_lint_script(const char *script, List *statements)
 {
+	return schemamig_lint_script_context(script, statements, NIL);
+}
+
+/*
+ * The same with a schema context: the statements of the pending revisions
+ * the script will run after (its parents and their pending ancestors, in
+ * upgrade order).  They are not linted; the indexes and validated NOT NULL
+ * checks they make count as if they were in the database.
+ */
+List *
+schemamig_lint_script_context(const char *script, List *statements, List *context)
+{
 	LintState	state;
 	ListCell   *lc;
 
 	memset(&state, 0, sizeof(state));
+	foreach(lc, context)
+		lint_context_statement(&state, (SchemamigStatement *) lfirst(lc));
 	foreach(lc, statements)
 		lint_statement(&state, (SchemamigStatement *) lfirst(lc));
 
@@ -161,7 +192,9 @@ schemamig_lint_script(const char *script, List *statements)
 	}
 
 	list_sort(state.findings, finding_cmp);
-	return schemamig_lint_filter_allowed(state.findings, schemamig_lint_allowed_rules(script));
+	return schemamig_lint_filter_squawk(script, statements,
+										schemamig_lint_filter_allowed(state.findings,
+																	  schemamig_lint_allowed_rules(script)));
 }
 
 static void
@@ -183,6 +216,29 @@ lint_statement(LintState *state, SchemamigStatement *st)
 		case T_MergeStmt:
 			if (state->first_dml == NULL)
 				state->first_dml = st;
+			state->dml = lappend(state->dml, st);
+			return;
+		/* not DDL to event triggers, but locking maintenance */
+		case T_ReindexStmt:
+			{
+				ReindexStmt *stmt = (ReindexStmt *) tree;
+				bool		concurrent = false;
+				ListCell   *lc;
+
+				foreach(lc, stmt->params)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "concurrently") == 0)
+						concurrent = defGetBoolean(lfirst_node(DefElem, lc));
+				if (!concurrent)
+					add_finding(state, "reindex-locks", "warning", st,
+								pstrdup("REINDEX without CONCURRENTLY blocks writes to the table and reads that use the index while it rebuilds"),
+								pstrdup("Use REINDEX ... CONCURRENTLY in a revision of its own; it runs only outside a transaction block."));
+				return;
+			}
+		case T_TruncateStmt:
+			if (((TruncateStmt *) tree)->behavior == DROP_CASCADE)
+				add_finding(state, "truncate-cascade", "warning", st,
+							pstrdup("TRUNCATE ... CASCADE also empties every table that references these tables, recursively"),
+							pstrdup("Name every table to be emptied in the TRUNCATE itself, so the script says what it deletes."));
 			return;
 		case T_SelectStmt:
 			{
@@ -227,6 +283,23 @@ lint_statement(LintState *state, SchemamigStatement *st)
 				DropStmt   *stmt = (DropStmt *) tree;
 				ListCell   *lc;
 
+				if (stmt->removeType == OBJECT_INDEX && !stmt->concurrent)
+				{
+					foreach(lc, stmt->objects)
+					{
+						RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
+
+						/* an index the script built itself is no one else's yet */
+						if (!list_member(state->created_indexes, makeString(table_key(rv))))
+						{
+							add_finding(state, "drop-index-locks", "warning", st,
+										psprintf("index \"%s\" is dropped without CONCURRENTLY, which takes an ACCESS EXCLUSIVE lock on its table",
+												 table_name(rv)),
+										pstrdup("Use DROP INDEX CONCURRENTLY (one index per statement) in a revision of its own; it runs only outside a transaction block."));
+							break;
+						}
+					}
+				}
 				if (stmt->removeType != OBJECT_TABLE)
 					break;
 				foreach(lc, stmt->objects)
@@ -234,7 +307,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 					RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
 
 					if (is_existing(state, rv))
-						add_finding(state, "drop-table", "error", st,
+						add_finding(state, "drop-table", "warning", st,
 									psprintf("existing table \"%s\" is dropped", table_name(rv)),
 									pstrdup("Dropping a table loses its data: stop using it in the application first, keep a backup, and drop it in a later revision of its own."));
 				}
@@ -243,16 +316,13 @@ lint_statement(LintState *state, SchemamigStatement *st)
 		case T_IndexStmt:
 			{
 				IndexStmt  *stmt = (IndexStmt *) tree;
-				List	   *columns = NIL;
-				ListCell   *lc;
 
-				foreach(lc, stmt->indexParams)
-				{
-					IndexElem  *elem = lfirst_node(IndexElem, lc);
-
-					columns = lappend(columns, elem->name ? makeString(elem->name) : NULL);
-				}
-				record_columns(&state->indexes, stmt->relation, columns, st);
+				record_index(state, st, stmt);
+				if (stmt->idxname != NULL)
+					state->created_indexes =
+						lappend(state->created_indexes,
+								makeString(table_key(makeRangeVar(stmt->relation->schemaname,
+																  stmt->idxname, -1))));
 				if (!stmt->concurrent && is_existing(state, stmt->relation))
 					add_finding(state, "create-index-locks-writes", "warning", st,
 								psprintf("index on existing table \"%s\" is created without CONCURRENTLY, which blocks writes while it builds",
@@ -260,6 +330,14 @@ lint_statement(LintState *state, SchemamigStatement *st)
 								pstrdup("Use CREATE INDEX CONCURRENTLY in a revision of its own; it runs only outside a transaction block (see the README, \"Migrations that cannot run in a transaction\")."));
 				break;
 			}
+		case T_AlterEnumStmt:
+			if (((AlterEnumStmt *) tree)->newVal != NULL &&
+				((AlterEnumStmt *) tree)->oldVal == NULL)
+				add_finding(state, "enum-value-added", "info", st,
+							psprintf("enum value \"%s\" is added; PostgreSQL lets no statement use it until the transaction commits",
+									 ((AlterEnumStmt *) tree)->newVal),
+							pstrdup("Use the new value in a later revision, applied in a transaction of its own (upgrade_each() or a separate upgrade() call)."));
+			break;
 		case T_RenameStmt:
 			{
 				RenameStmt *stmt = (RenameStmt *) tree;
@@ -299,6 +377,7 @@ lint_create_table(LintState *state, SchemamigStatement *st, CreateStmt *stmt)
 		{
 			ColumnDef  *def = (ColumnDef *) lfirst(lc);
 
+			lint_column_type(state, st, stmt->relation, def);
 			foreach(lc2, def->constraints)
 				lint_constraint(state, st, stmt->relation, false,
 								lfirst_node(Constraint, lc2), def->colname);
@@ -336,13 +415,34 @@ lint_alter_table(LintState *state, SchemamigStatement *st, AlterTableStmt *stmt)
 				{
 					record_columns(&state->dropped, rel,
 								   list_make1(makeString(cmd->name)), st);
-					add_finding(state, "drop-column", "error", st,
+					add_finding(state, "drop-column", "warning", st,
 								psprintf("column \"%s\" is dropped from existing table \"%s\"",
 										 cmd->name, table_name(rel)),
 								pstrdup("Dropping a column loses its data: stop reading and writing it in the application first, then drop it in a later revision."));
 				}
 				break;
+			case AT_SetLogged:
+			case AT_SetUnLogged:
+				if (existing)
+					add_finding(state, "set-logged-rewrites", "warning", st,
+								psprintf("SET %s rewrites existing table \"%s\" under an ACCESS EXCLUSIVE lock",
+										 cmd->subtype == AT_SetLogged ? "LOGGED" : "UNLOGGED",
+										 table_name(rel)),
+								pstrdup("Plan it for a maintenance window, or create a new table with the wanted persistence and move the data over in batches."));
+				break;
+			case AT_DetachPartition:
+				if (existing && !((PartitionCmd *) cmd->def)->concurrent)
+					add_finding(state, "detach-partition-locks", "warning", st,
+								psprintf("DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on partitioned table \"%s\"",
+										 table_name(rel)),
+								pstrdup("Use DETACH PARTITION ... CONCURRENTLY in a revision of its own; it runs only outside a transaction block."));
+				break;
+			case AT_ValidateConstraint:
+				validate_not_null_check(state, rel, cmd->name);
+				break;
 			case AT_AlterColumnType:
+				if (existing && !type_change_rewrites_existing(rel, cmd))
+					break;
 				if (existing)
 					add_finding(state, "alter-column-type", "warning", st,
 								psprintf("type of column \"%s\" of existing table \"%s\" is changed, which can rewrite the table under an ACCESS EXCLUSIVE lock",
@@ -350,7 +450,7 @@ lint_alter_table(LintState *state, SchemamigStatement *st, AlterTableStmt *stmt)
 								pstrdup("Add a column of the new type, backfill it and move the application over in steps, unless the change is binary-compatible (such as varchar(n) to text)."));
 				break;
 			case AT_SetNotNull:
-				if (existing)
+				if (existing && !has_not_null_check(state, rel, cmd->name))
 					add_finding(state, "set-not-null", "warning", st,
 								psprintf("SET NOT NULL on column \"%s\" of existing table \"%s\" scans the table under an ACCESS EXCLUSIVE lock",
 										 cmd->name, table_name(rel)),
@@ -401,6 +501,13 @@ lint_add_column(LintState *state, SchemamigStatement *st, RangeVar *rel,
 		record_columns(&state->added, rel, list_make1(makeString(def->colname)),
 					   st)->type = def->typeName;
 
+	lint_column_type(state, st, rel, def);
+	if (existing && (has_value || def->generated == ATTRIBUTE_GENERATED_STORED))
+		add_finding(state, "add-column-rewrites", "warning", st,
+					psprintf("column \"%s\" is added to existing table \"%s\" as serial, identity or stored generated column, which rewrites the table under an ACCESS EXCLUSIVE lock",
+							 def->colname, table_name(rel)),
+					pstrdup("Add a plain nullable column, fill it in batches (from a sequence or the expression), then add the default, identity or NOT NULL in later revisions; or accept the rewrite in a maintenance window."));
+
 	if (existing && not_null && default_expr == NULL && !has_value)
 		add_finding(state, "add-column-not-null-no-default", "error", st,
 					psprintf("column \"%s\" is added as NOT NULL without a default to existing table \"%s\"",
@@ -436,11 +543,19 @@ lint_constraint(LintState *state, SchemamigStatement *st, RangeVar *rel,
 							pstrdup("Add the foreign key with NOT VALID, then VALIDATE CONSTRAINT it in a later revision, which does not block writes."));
 			break;
 		case CONSTR_CHECK:
+			record_not_null_check(state, rel, con);
 			if (existing && !con->skip_validation)
 				add_finding(state, "add-check-validates", "warning", st,
 							psprintf("check constraint on existing table \"%s\" is validated while it is added, under an ACCESS EXCLUSIVE lock",
 									 table_name(rel)),
 							pstrdup("Add the check with NOT VALID, then VALIDATE CONSTRAINT it in a later revision, which does not block reads or writes."));
+			break;
+		case CONSTR_EXCLUSION:
+			if (existing)
+				add_finding(state, "exclusion-constraint-locks", "warning", st,
+							psprintf("exclusion constraint on existing table \"%s\" builds its index and checks every row under an ACCESS EXCLUSIVE lock",
+									 table_name(rel)),
+							pstrdup("An exclusion constraint cannot be added NOT VALID or USING INDEX: add it while the table is small, or in a maintenance window."));
 			break;
 		case CONSTR_PRIMARY:
 		case CONSTR_UNIQUE:
@@ -495,6 +610,55 @@ has_volatile_call(Node *node, void *context)
 	return raw_expression_tree_walker(node, has_volatile_call, context);
 }
 
+typedef struct ReadContext
+{
+	const char *table;			/* table_key() */
+	const char *column;
+	bool		table_seen;
+	bool		column_seen;
+} ReadContext;
+
+static bool
+read_walker(Node *node, ReadContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeVar) && strcmp(table_key((RangeVar *) node), ctx->table) == 0)
+		ctx->table_seen = true;
+	else if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+
+		if (IsA(last, String) && strcmp(strVal(last), ctx->column) == 0)
+			ctx->column_seen = true;
+	}
+	return raw_expression_tree_walker(node, read_walker, (void *) ctx);
+}
+
+/*
+ * Does a data statement before the drop read the dropped column of that
+ * table (UPDATE t SET status = CASE WHEN is_active ..., INSERT ... SELECT)?
+ * Then its values were carried over, and the drop is no accidental rename.
+ */
+static bool
+column_read_before(LintState *state, ColumnSet *drop)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->dml)
+	{
+		SchemamigStatement *st = (SchemamigStatement *) lfirst(lc);
+		ReadContext ctx = {drop->table, strVal(linitial(drop->columns)), false, false};
+
+		if (st->statement_no >= drop->st->statement_no)
+			continue;
+		(void) read_walker(st->parsetree, &ctx);
+		if (ctx.table_seen && ctx.column_seen)
+			return true;
+	}
+	return false;
+}
+
 /*
  * A column dropped and another added to the same existing table is how a
  * rename looks after an ORM autogenerates it.  When the table is in the
@@ -523,6 +687,10 @@ lint_drop_add(LintState *state)
 				continue;
 			drop_type = get_atttype(relid, attnum);
 		}
+
+		/* its values were copied first (UPDATE ... SET new = f(old)): no rename */
+		if (column_read_before(state, drop))
+			continue;
 
 		foreach(la, state->added)
 		{
@@ -731,4 +899,256 @@ is_existing(LintState *state, RangeVar *rv)
 		if (strcmp((char *) lfirst(lc), key) == 0)
 			return false;
 	return true;
+}
+
+/* ---- schema context, type preferences, NOT NULL checks ---- */
+
+static void
+record_index(LintState *state, SchemamigStatement *st, IndexStmt *stmt)
+{
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->indexParams)
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+		columns = lappend(columns, elem->name ? makeString(elem->name) : NULL);
+	}
+	record_columns(&state->indexes, stmt->relation, columns, st);
+}
+
+/* A key constraint's index, or a NOT NULL check, of a pending parent */
+static void
+context_constraint(LintState *state, SchemamigStatement *st, RangeVar *rel,
+				   Constraint *con, const char *column)
+{
+	List	   *columns;
+
+	if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
+	{
+		columns = column ? list_make1(makeString(pstrdup(column))) : con->keys;
+		if (columns != NIL)
+			record_columns(&state->indexes, rel, columns, st);
+	}
+	else if (con->contype == CONSTR_CHECK)
+		record_not_null_check(state, rel, con);
+}
+
+/*
+ * A statement of a pending parent revision: what it builds that the
+ * script's rules may rely on (indexes, validated NOT NULL checks).
+ */
+static void
+lint_context_statement(LintState *state, SchemamigStatement *st)
+{
+	Node	   *tree = st->parsetree;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	if (IsA(tree, IndexStmt))
+		record_index(state, st, (IndexStmt *) tree);
+	else if (IsA(tree, CreateStmt))
+	{
+		CreateStmt *stmt = (CreateStmt *) tree;
+
+		foreach(lc, stmt->tableElts)
+		{
+			if (IsA(lfirst(lc), ColumnDef))
+			{
+				ColumnDef  *def = (ColumnDef *) lfirst(lc);
+
+				foreach(lc2, def->constraints)
+					context_constraint(state, st, stmt->relation,
+									   lfirst_node(Constraint, lc2), def->colname);
+			}
+			else if (IsA(lfirst(lc), Constraint))
+				context_constraint(state, st, stmt->relation, (Constraint *) lfirst(lc), NULL);
+		}
+	}
+	else if (IsA(tree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) tree;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AddConstraint)
+				context_constraint(state, st, stmt->relation, (Constraint *) cmd->def, NULL);
+			else if (cmd->subtype == AT_ValidateConstraint)
+				validate_not_null_check(state, stmt->relation, cmd->name);
+		}
+	}
+}
+
+static bool
+type_is(TypeName *tn, const char *name)
+{
+	return tn != NULL && tn->names != NIL && strcmp(strVal(llast(tn->names)), name) == 0;
+}
+
+/* squawk's type preferences, for a column a script creates */
+static void
+lint_column_type(LintState *state, SchemamigStatement *st, RangeVar *rel, ColumnDef *def)
+{
+	TypeName   *tn = def->typeName;
+	bool		key = false;
+	bool		identity = def->identity != 0;
+	ListCell   *lc;
+
+	if (tn == NULL || tn->arrayBounds != NIL)
+		return;
+	foreach(lc, def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (con->contype == CONSTR_PRIMARY)
+			key = true;
+		else if (con->contype == CONSTR_IDENTITY)
+			identity = true;
+	}
+	if (type_is(tn, "serial") || type_is(tn, "serial4") || type_is(tn, "bigserial") ||
+		type_is(tn, "serial8") || type_is(tn, "smallserial") || type_is(tn, "serial2"))
+		add_finding(state, "prefer-identity", "info", st,
+					psprintf("column \"%s\" of \"%s\" is %s; identity columns are the SQL-standard form",
+							 def->colname, table_name(rel), strVal(llast(tn->names))),
+					pstrdup("Use bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT): the sequence belongs to the column and its permissions follow the table."));
+	if (type_is(tn, "serial") || type_is(tn, "serial4") || type_is(tn, "smallserial") ||
+		type_is(tn, "serial2") ||
+		((type_is(tn, "int4") || type_is(tn, "int2")) && (key || identity)))
+		add_finding(state, "prefer-bigint", "warning", st,
+					psprintf("key column \"%s\" of \"%s\" is a 32- or 16-bit integer, which a busy table can run out of",
+							 def->colname, table_name(rel)),
+					pstrdup("Use bigint (or bigserial / bigint identity) for keys: widening one later rewrites the table and every table that references it."));
+	if (type_is(tn, "varchar") && tn->typmods != NIL)
+		add_finding(state, "prefer-text", "warning", st,
+					psprintf("column \"%s\" of \"%s\" is varchar(n); raising the limit later needs an ALTER, lowering it a rewrite",
+							 def->colname, table_name(rel)),
+					pstrdup("Use text, with a CHECK (length(...) <= n) constraint if a limit is wanted: the check can be changed with NOT VALID, without rewriting the table."));
+	if (type_is(tn, "timestamp"))
+		add_finding(state, "prefer-timestamptz", "warning", st,
+					psprintf("column \"%s\" of \"%s\" is timestamp without time zone",
+							 def->colname, table_name(rel)),
+					pstrdup("Use timestamptz: it stores an instant, while timestamp depends on the time zone of whoever wrote the value."));
+}
+
+/*
+ * Does ALTER COLUMN TYPE on a table in the database rewrite it?  Decided
+ * like the server does (plan_predict.c); true when the table or column is
+ * not in the database (a pending parent makes it) or the type unknown.
+ */
+static bool
+type_change_rewrites_existing(RangeVar *rel, AlterTableCmd *cmd)
+{
+	Oid			relid = RangeVarGetRelid(rel, NoLock, true);
+	ColumnDef  *def = (ColumnDef *) cmd->def;
+	HeapTuple	tup;
+	Oid			oldtype;
+	int32		oldtypmod;
+
+	if (!OidIsValid(relid) || def == NULL || def->typeName == NULL)
+		return true;
+	tup = SearchSysCacheAttName(relid, cmd->name);
+	if (!HeapTupleIsValid(tup))
+		return true;
+	oldtype = ((Form_pg_attribute) GETSTRUCT(tup))->atttypid;
+	oldtypmod = ((Form_pg_attribute) GETSTRUCT(tup))->atttypmod;
+	ReleaseSysCache(tup);
+	/* an unknown type name: let the real run report it, keep the finding */
+	if (LookupTypeNameOid(NULL, def->typeName, true) == InvalidOid)
+		return true;
+	return schemamig_type_change_rewrites(oldtype, oldtypmod, def->typeName,
+										  def->raw_default, cmd->name);
+}
+
+/* A CHECK (column IS NOT NULL): validated, or NOT VALID until validated */
+static void
+record_not_null_check(LintState *state, RangeVar *rel, Constraint *con)
+{
+	NullTest   *nt = (NullTest *) con->raw_expr;
+	ColumnRef  *ref;
+	ColumnSet  *set;
+
+	if (nt == NULL || !IsA(nt, NullTest) || nt->nulltesttype != IS_NOT_NULL ||
+		!IsA(nt->arg, ColumnRef))
+		return;
+	ref = (ColumnRef *) nt->arg;
+	if (list_length(ref->fields) != 1 || !IsA(linitial(ref->fields), String))
+		return;
+	set = record_columns(con->skip_validation ? &state->unvalidated : &state->not_null_checks,
+						 rel, list_make1(linitial(ref->fields)), NULL);
+	set->type = con->conname ? makeTypeName(con->conname) : NULL;
+}
+
+static void
+validate_not_null_check(LintState *state, RangeVar *rel, const char *name)
+{
+	char	   *key = table_key(rel);
+	ListCell   *lc;
+
+	foreach(lc, state->unvalidated)
+	{
+		ColumnSet  *set = (ColumnSet *) lfirst(lc);
+
+		if (set->type != NULL && strcmp(set->table, key) == 0 &&
+			strcmp(strVal(linitial(set->type->names)), name) == 0)
+			state->not_null_checks = lappend(state->not_null_checks, set);
+	}
+}
+
+/*
+ * Is there a validated CHECK (column IS NOT NULL) on the table, in the
+ * script (or a pending parent) or in the database?  Then SET NOT NULL uses
+ * it and does not scan the table.
+ */
+static bool
+has_not_null_check(LintState *state, RangeVar *rel, const char *column)
+{
+	char	   *key = table_key(rel);
+	ListCell   *lc;
+	Oid			relid;
+	AttrNumber	attnum;
+	Relation	conrel;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	foreach(lc, state->not_null_checks)
+	{
+		ColumnSet  *set = (ColumnSet *) lfirst(lc);
+
+		if (strcmp(set->table, key) == 0 &&
+			strcmp(strVal(linitial(set->columns)), column) == 0)
+			return true;
+	}
+	relid = RangeVarGetRelid(rel, NoLock, true);
+	if (!OidIsValid(relid) || (attnum = get_attnum(relid, column)) == InvalidAttrNumber)
+		return false;
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&skey, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &skey);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin;
+		Node	   *expr;
+
+		if (con->contype != CONSTRAINT_CHECK || !con->convalidated)
+			continue;
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(conrel), &isnull);
+		if (isnull)
+			continue;
+		expr = stringToNode(TextDatumGetCString(bin));
+		if (IsA(expr, NullTest) && ((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
+			IsA(((NullTest *) expr)->arg, Var) &&
+			((Var *) ((NullTest *) expr)->arg)->varattno == attnum)
+			found = true;
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return found;
 }

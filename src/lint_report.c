@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -32,6 +34,7 @@
 PG_FUNCTION_INFO_V1(schemamig_lint);
 
 static void report_findings(const char *revision, List *findings);
+static List *context_statements(Datum parents);
 
 /*
  * The rules a script allows: "-- schemamig:allow <rule>" line comments.
@@ -161,7 +164,7 @@ schemamig_lint_filter_allowed(List *findings, List *allowed)
 void
 schemamig_lint_register(const char *revision, const char *upgrade,
 						List *up_statements, const char *downgrade,
-						List *down_statements)
+						List *down_statements, Datum parents)
 {
 	List	   *findings;
 	ListCell   *lc;
@@ -169,7 +172,8 @@ schemamig_lint_register(const char *revision, const char *upgrade,
 	if (schemamig_lint_mode == LINT_OFF)
 		return;
 
-	findings = schemamig_lint_filter_allowed(schemamig_lint_script(upgrade, up_statements),
+	findings = schemamig_lint_filter_allowed(schemamig_lint_script_context(upgrade, up_statements,
+																		   context_statements(parents)),
 											 schemamig_allow_rules());
 
 	/*
@@ -223,6 +227,61 @@ schemamig_lint_register(const char *revision, const char *upgrade,
 	report_findings(revision, findings);
 }
 
+/*
+ * The schema context of a script registered on top of parents (text[]):
+ * the upgrade statements of the parents that are not applied and of their
+ * pending ancestors, oldest registration first.  Applied revisions end the
+ * walk, so its cost follows the pending revisions, not the history.
+ * Needs SPI connected.
+ */
+static List *
+context_statements(Datum parents)
+{
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	List	   *result = NIL;
+	List	   *scripts = NIL;
+	List	   *names = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			ret;
+	ListCell   *ls;
+	ListCell   *ln;
+
+	if (parents == (Datum) 0)
+		return NIL;
+	values[0] = parents;
+	ret = schemamig_owner_execute("WITH RECURSIVE pending(revision) AS ("
+								  " SELECT p FROM pg_catalog.unnest($1::pg_catalog.text[]) p"
+								  " WHERE NOT EXISTS (SELECT FROM schemamig.applied a"
+								  "  WHERE a.revision OPERATOR(pg_catalog.=) p)"
+								  " UNION"
+								  " SELECT q FROM pending JOIN schemamig.revision r"
+								  "  ON r.revision OPERATOR(pg_catalog.=) pending.revision,"
+								  "  pg_catalog.unnest(r.parents) q"
+								  " WHERE NOT EXISTS (SELECT FROM schemamig.applied a"
+								  "  WHERE a.revision OPERATOR(pg_catalog.=) q))"
+								  "SELECT r.revision, r.upgrade_sql FROM schemamig.revision r"
+								  " JOIN pending USING (revision) ORDER BY r.seq",
+								  1, types, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the pending parents: %s", SPI_result_code_string(ret));
+	MemoryContextSwitchTo(cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		scripts = lappend(scripts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+	}
+	forboth(ln, names, ls, scripts)
+	{
+		if (lfirst(ls) == NULL)
+			continue;
+		result = list_concat(result,
+							 schemamig_script_parse_ext((char *) lfirst(ls), (char *) lfirst(ln),
+														"upgrade", true));
+	}
+	return result;
+}
+
 static void
 report_findings(const char *revision, List *findings)
 {
@@ -250,15 +309,33 @@ report_findings(const char *revision, List *findings)
 Datum
 schemamig_lint(PG_FUNCTION_ARGS)
 {
-	char	   *script = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *script;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *statements;
 	List	   *findings;
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	script = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	statements = schemamig_script_parse_ext(script, NULL, NULL, true);
-	findings = schemamig_lint_script(script, statements);
+	/* lint(sql, parents): the pending parents' scripts are the context */
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		List	   *context;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* everything in the caller's context, which SPI_finish() restores */
+		MemoryContextSwitchTo(cxt);
+		context = context_statements(PG_GETARG_DATUM(1));
+		findings = schemamig_lint_script_context(script, statements, context);
+		SPI_finish();
+	}
+	else
+		findings = schemamig_lint_script(script, statements);
 
 	foreach(lc, findings)
 	{

@@ -58,21 +58,6 @@ static bool upgrade_each_ready(SchemamigGraph *graph, SchemamigNode *node,
 static ErrorData *upgrade_each_apply(SchemamigNode *node, const char *target,
 									 MemoryContext proccxt);
 
-/*
- * The checks every function that runs migration SQL makes first.
- */
-void
-schemamig_check_can_migrate(const char *function)
-{
-	schemamig_check_writable(function);
-	schemamig_check_not_nested(function);
-	if (schemamig_context_active())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot run while revision \"%s\" is open", function,
-						schemamig_context.revision),
-				 errhint("Call end_revision() or commit first.")));
-}
 
 /*
  * lock_timeout = schemamig.lock_timeout in a new GUC nest level, like a
@@ -90,16 +75,6 @@ schemamig_set_lock_timeout(void)
 	return nestlevel;
 }
 
-void
-schemamig_check_not_nested(const char *function)
-{
-	if (schemamig_context.direction == DIRECTION_UPGRADE ||
-		schemamig_context.direction == DIRECTION_DOWNGRADE)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot be called from inside a migration", function),
-				 errdetail("Revision \"%s\" is being applied.", schemamig_context.revision)));
-}
 
 Datum
 schemamig_upgrade(PG_FUNCTION_ARGS)

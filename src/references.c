@@ -86,7 +86,7 @@ schemamig_revision_reference_check(PG_FUNCTION_ARGS)
 	Oid			types[1] = {TEXTOID};
 	int			ret;
 
-	if (schemamig_restoring)
+	if (schemamig_restore_active())
 		return PointerGetDatum(NULL);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
@@ -142,7 +142,7 @@ schemamig_revision_referenced_check(PG_FUNCTION_ARGS)
 	bool		isnull;
 	const char *referencing = NULL;
 
-	if (schemamig_restoring)
+	if (schemamig_restore_active())
 		return PointerGetDatum(NULL);
 	revision = revision_of(trigdata, trigdata->tg_trigtuple, &isnull);
 	if (isnull)

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "schemamig.h"
 
@@ -161,7 +162,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 			parent_names = check_new_parents(revision, parents_arg);
 
 		schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-								down_statements);
+								down_statements, schemamig_text_array(parent_names));
 		write_revision(false, revision, schemamig_text_array(parent_names), message,
 					   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
 					   up_count, downgrade ? down_count : -1);
@@ -211,7 +212,7 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 	/* lint last: it is the only check that may only warn */
 	schemamig_lint_register(revision, upgrade, up_statements, downgrade,
-							down_statements);
+							down_statements, schemamig_graph_revision_array(graph, parents));
 
 	write_revision(existing >= 0, revision, schemamig_graph_revision_array(graph, parents), message,
 				   upgrade, downgrade, checksum, "sql", up_tx, down_tx,
@@ -457,10 +458,10 @@ write_revision(bool replace, const char *revision, Datum parents,
 			   const char *checksum, const char *kind, bool up_tx, bool down_tx,
 			   int up_count, int down_count)
 {
-	Oid			types[12] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT4OID, INT4OID, NAMEOID, OIDOID};
+	Datum		values[13];
+	char		nulls[13];
 	NameData	by;
 	static SPIPlanPtr insert_plan = NULL;
 	int			ret;
@@ -482,24 +483,44 @@ write_revision(bool replace, const char *revision, Datum parents,
 	values[10] = Int32GetDatum(down_count);
 	nulls[10] = down_count >= 0 ? ' ' : 'n';
 	values[11] = NameGetDatum(&by);
+	/* the author by OID: executed review runs the scripts as this role */
+	values[12] = ObjectIdGetDatum(GetUserId());
 
-	if (replace)
-		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
+	/* 0.1.0's objects (library updated, extension not yet): no author OID */
+	if (get_attnum(get_relname_relid("revision", schemamig_schema_oid()),
+				   "registered_role") == InvalidAttrNumber)
+		ret = schemamig_owner_execute(replace ?
+									  "UPDATE schemamig.revision SET parents = $2, "
 									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
 									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
 									  "downgrade_transactional = $9, upgrade_statements = $10, "
 									  "downgrade_statements = $11, registered_by = $12, "
 									  "registered_at = pg_catalog.now() "
-									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  "WHERE revision OPERATOR(pg_catalog.=) $1" :
+									  "INSERT INTO schemamig.revision (revision, parents, "
+									  "message, upgrade_sql, downgrade_sql, checksum, kind, "
+									  "upgrade_transactional, downgrade_transactional, "
+									  "upgrade_statements, downgrade_statements, registered_by) "
+									  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 									  12, types, values, nulls, false, 0);
+	else if (replace)
+		ret = schemamig_owner_execute("UPDATE schemamig.revision SET parents = $2, "
+									  "message = $3, upgrade_sql = $4, downgrade_sql = $5, "
+									  "checksum = $6, kind = $7, upgrade_transactional = $8, "
+									  "downgrade_transactional = $9, upgrade_statements = $10, "
+									  "downgrade_statements = $11, registered_by = $12, "
+									  "registered_role = $13, registered_at = pg_catalog.now() "
+									  "WHERE revision OPERATOR(pg_catalog.=) $1",
+									  13, types, values, nulls, false, 0);
 	else
 		ret = schemamig_owner_execute_kept(&insert_plan,
 										   "INSERT INTO schemamig.revision (revision, parents, "
 										   "message, upgrade_sql, downgrade_sql, checksum, kind, "
 										   "upgrade_transactional, downgrade_transactional, "
-										   "upgrade_statements, downgrade_statements, registered_by) "
-										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-										   12, types, values, nulls, false, 0);
+										   "upgrade_statements, downgrade_statements, registered_by, "
+										   "registered_role) "
+										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+										   13, types, values, nulls, false, 0);
 	if (ret != (replace ? SPI_OK_UPDATE : SPI_OK_INSERT))
 		elog(ERROR, "could not write schemamig.revision: %s", SPI_result_code_string(ret));
 }

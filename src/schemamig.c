@@ -61,6 +61,9 @@ char	   *schemamig_guard_exempt = NULL;
 /* lock_timeout (ms) while migration SQL runs; 0 waits forever */
 int			schemamig_lock_timeout = 5000;
 
+/* lock_timeout of executed review: it must never queue behind production */
+int			schemamig_review_lock_timeout = 100;
+
 /* Whether lint errors refuse register(), only warn, or are skipped */
 int			schemamig_lint_mode = LINT_ERROR;
 
@@ -105,6 +108,13 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("schemamig.review_lock_timeout",
+							"Lock timeout of executed review (plan with execute => true, verify()).",
+							NULL,
+							&schemamig_review_lock_timeout,
+							100, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomEnumVariable("schemamig.lint",
 							 "Whether lint errors refuse register().",
 							 "error refuses, warn reports them as WARNINGs, off skips the lint.",
@@ -117,10 +127,10 @@ _PG_init(void)
 
 	DefineCustomBoolVariable("schemamig.restoring",
 							 "Lets pg_restore replay a dump: the guard allows and the log records nothing.",
-							 NULL,
+							 "Honoured for superusers, and for the role whose CREATE EXTENSION schemamig ran with it on (its restore window, until schemamig.end_restore()); ignored for everyone else.",
 							 &schemamig_restoring,
 							 false,
-							 PGC_SUSET,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 
@@ -135,7 +145,6 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("schemamig");
 
-	schemamig_seal_loaded();
 	schemamig_hooks_install();
 }
 

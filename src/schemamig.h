@@ -77,6 +77,16 @@
 #define SCHEMAMIG_ID_MAXLEN		128
 #define SCHEMAMIG_ID_BUFSIZE	(SCHEMAMIG_ID_MAXLEN + 1)
 
+/* Input limits (SPEC 0.2), checked before any lock is taken (graph.c) */
+/* Longest message (and prepare_uninstall reason) accepted, in bytes */
+#define SCHEMAMIG_MAX_MESSAGE	65536
+/* Most parents a revision may have */
+#define SCHEMAMIG_MAX_PARENTS	1000
+/* Longest target accepted: as long as the longest id */
+#define SCHEMAMIG_MAX_TARGET	SCHEMAMIG_ID_MAXLEN
+/* Characters of user input an error message quotes */
+#define SCHEMAMIG_QUOTE_CHARS	64
+
 /* ---- schemamig.c: GUCs ---- */
 
 typedef enum SchemamigGuardMode
@@ -96,6 +106,7 @@ typedef enum SchemamigLintMode
 extern int	schemamig_guard_mode;
 extern char *schemamig_guard_exempt;
 extern int	schemamig_lock_timeout;
+extern int	schemamig_review_lock_timeout;
 extern int	schemamig_lint_mode;
 extern bool schemamig_restoring;
 extern char *schemamig_alembic_version_table;
@@ -133,6 +144,8 @@ extern char *schemamig_sha256_final_hex(struct pg_cryptohash_ctx *ctx);
 extern char *schemamig_normalize_newlines(const char *text);
 extern bool schemamig_script_is_empty(const char *script);
 extern char *schemamig_statement_slice(const char *query, int location, int length);
+extern const char *schemamig_dump_blank_meta(const char *script);
+extern bool schemamig_dump_skip_statement(Node *parsetree);
 
 /* ---- catalog.c: bookkeeping as the extension's table owner ---- */
 
@@ -158,6 +171,10 @@ extern Oid	schemamig_schema_oid(void);
 extern bool schemamig_objects_outdated(void);
 extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
+
+/* owner_restore.c: the extension owner's restore window */
+extern bool schemamig_restore_active(void);
+extern void schemamig_restore_check_closed(void);
 extern void schemamig_lock_history(void);
 extern void schemamig_bump_generation(void);
 extern void schemamig_journal_insert(const char *revision, const char *action,
@@ -207,6 +224,11 @@ extern List *schemamig_graph_to_unapply(SchemamigGraph *graph, const char *targe
 extern bool schemamig_is_valid_id(const char *revision);
 extern void schemamig_check_valid_id(const char *revision);
 extern char *schemamig_revision_arg(FunctionCallInfo fcinfo, int argno);
+extern char *schemamig_clip(const char *input);
+extern void schemamig_check_message(const char *message);
+extern void schemamig_check_target(const char *target);
+extern List *schemamig_graph_versioned_heads(SchemamigGraph *graph);
+extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
 extern Datum schemamig_graph_revision_array(SchemamigGraph *graph, List *nodes);
 extern void schemamig_graph_summary(List **heads, List **current);
 extern void schemamig_graph_summary_store(List *heads, List *current);
@@ -249,11 +271,11 @@ extern const char *schemamig_direction_name(SchemamigDirection direction);
 extern void schemamig_context_xact_end(bool committed);
 extern void schemamig_context_subxact_end(bool committed, SubTransactionId mySubid,
 										  SubTransactionId parentSubid);
+extern void schemamig_check_not_nested(const char *function);
+extern void schemamig_check_can_migrate(const char *function);
 
 /* ---- migrate.c: running scripts ---- */
 
-extern void schemamig_check_not_nested(const char *function);
-extern void schemamig_check_can_migrate(const char *function);
 extern int	schemamig_set_lock_timeout(void);
 extern int	schemamig_run_script(const char *revision,
 								 SchemamigDirection direction,
@@ -326,19 +348,28 @@ typedef enum SchemamigVerdict
 extern SchemamigVerdict schemamig_guard_classify(Node *parsetree, const char *tag);
 extern SchemamigVerdict (*schemamig_guard_classify_rest) (Node *parsetree);
 extern char *(*schemamig_guard_hint_rest) (Node *parsetree);
+extern bool (*schemamig_guard_check_own_objects) (Node *parsetree);
 extern bool schemamig_guard_plumbing;
 extern void schemamig_guard_refuse(Node *parsetree, const char *tag);
 
-/* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
+/* ---- review.c, plan_predict.c: plan() ---- */
+#define SCHEMAMIG_PLAN_COLUMNS 9
+/* A relation lock of a plan: level is the LOCKMODE */
+typedef struct SchemamigLock
+{
+	char	   *relation;
+	int			level;
+	Oid			relid;			/* InvalidOid: made by an earlier statement */
+} SchemamigLock;
+extern List *schemamig_plan_predict(SchemamigGraph *graph, List *pending);
+extern List *schemamig_held_lock_strings(List *held);
+extern List *schemamig_plan_uncovered(List *locks, List *held);
+extern List *schemamig_plan_predict_locks(Node *parsetree);
+extern bool schemamig_type_change_rewrites(Oid oldtype, int32 oldtypmod,
+										   TypeName *newtn, Node *using,
+										   const char *colname);
 
-/* Longest message (and prepare_uninstall reason) accepted, in bytes */
-#define SCHEMAMIG_MAX_MESSAGE	65536
-/* Most parents a revision may have */
-#define SCHEMAMIG_MAX_PARENTS	1000
-/* Longest target accepted: as long as the longest id */
-#define SCHEMAMIG_MAX_TARGET	SCHEMAMIG_ID_MAXLEN
-/* Characters of user input an error message quotes */
-#define SCHEMAMIG_QUOTE_CHARS	64
+/* ---- seal.c: routes no event trigger sees, the extension owner's limits ---- */
 
 /* A utility statement seal.c judged before it ran, logged after */
 typedef struct SchemamigSealNote
@@ -361,9 +392,6 @@ extern void schemamig_seal_object_access(ObjectAccessType access, Oid classId,
 										 Oid objectId, int subId);
 extern void schemamig_seal_check_logged(const char *schema, const char *identity);
 extern const char *schemamig_seal_ledger_head(void);
-extern char *schemamig_clip(const char *input);
-extern void schemamig_check_message(const char *message);
-extern void schemamig_check_target(const char *target);
 
 /* ---- ddl_log.c: the one writer of schemamig.ddl_log ---- */
 
@@ -621,6 +649,12 @@ typedef struct SchemamigLintFinding
 } SchemamigLintFinding;
 
 extern List *schemamig_lint_script(const char *script, List *statements);
+extern List *schemamig_lint_script_context(const char *script, List *statements,
+										   List *context);
+
+/* ---- lint_squawk.c ---- */
+extern List *schemamig_lint_filter_squawk(const char *script, List *statements,
+										  List *findings);
 
 /* ---- lint_report.c ---- */
 
@@ -628,7 +662,7 @@ extern List *schemamig_lint_allowed_rules(const char *script);
 extern List *schemamig_lint_filter_allowed(List *findings, List *allowed);
 extern void schemamig_lint_register(const char *revision, const char *upgrade,
 									List *up_statements, const char *downgrade,
-									List *down_statements);
+									List *down_statements, Datum parents);
 
 /* ---- review.c: plan() and verify() ---- */
 
@@ -669,15 +703,11 @@ extern void schemamig_fingerprint_diff(List *before, List *after,
 									   SchemamigDiffCallback report, void *arg);
 
 /* ---- deploy_sql.c, baseline.c: deploys a pipeline can trust, adoption ---- */
-extern char *schemamig_deploy_names(SchemamigGraph *graph, List *nodes, int from);
 extern char *schemamig_deploy_list_text(List *items);
-extern const char *schemamig_dump_blank_meta(const char *script);
-extern bool schemamig_dump_skip_statement(Node *parsetree);
 extern List *schemamig_script_missing_objects(const char *script, const char *revision);
 extern void schemamig_stamp_check_objects(const char *revision);
 extern bool schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
 							 const char *downgrade, List *down_statements,
 							 const char *checksum, char **difference);
-extern List *schemamig_graph_versioned_heads(SchemamigGraph *graph);
 
 #endif							/* SCHEMAMIG_H */

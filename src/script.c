@@ -358,3 +358,78 @@ position_to_line_column(const char *script, int charpos, int *line, int *column)
 		chars++;
 	}
 }
+
+/* ---- the pg_dump rule (baseline.c uses it; so does the parse above) ---- */
+
+static bool
+line_starts_with(const char *line, const char *word)
+{
+	size_t		len = strlen(word);
+
+	return strncmp(line, word, len) == 0 &&
+		(line[len] == ' ' || line[len] == '\t' || line[len] == '\n' ||
+		 line[len] == '\r' || line[len] == '\0');
+}
+
+/*
+ * The script with pg_dump's \restrict and \unrestrict lines blanked, or
+ * the script itself when it has none.
+ */
+const char *
+schemamig_dump_blank_meta(const char *script)
+{
+	char	   *copy = NULL;
+	const char *p = script;
+
+	while (p && *p)
+	{
+		if (*p == '\\' && (line_starts_with(p, "\\restrict") ||
+						   line_starts_with(p, "\\unrestrict")))
+		{
+			char	   *q;
+
+			if (copy == NULL)
+				copy = pstrdup(script);
+			for (q = copy + (p - script); *q && *q != '\n'; q++)
+				*q = ' ';
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return copy ? copy : script;
+}
+
+/*
+ * CREATE EXTENSION schemamig, COMMENT ON EXTENSION schemamig, and the
+ * extension's schema as pg_dump writes it before the extension (CREATE
+ * SCHEMA schemamig, ALTER SCHEMA schemamig OWNER TO).
+ */
+bool
+schemamig_dump_skip_statement(Node *parsetree)
+{
+	if (IsA(parsetree, CreateSchemaStmt))
+	{
+		CreateSchemaStmt *stmt = (CreateSchemaStmt *) parsetree;
+
+		return stmt->schemaname && strcmp(stmt->schemaname, "schemamig") == 0 &&
+			stmt->schemaElts == NIL;
+	}
+	if (IsA(parsetree, AlterOwnerStmt))
+	{
+		AlterOwnerStmt *stmt = (AlterOwnerStmt *) parsetree;
+
+		return stmt->objectType == OBJECT_SCHEMA && IsA(stmt->object, String) &&
+			strcmp(strVal(stmt->object), "schemamig") == 0;
+	}
+	if (IsA(parsetree, CreateExtensionStmt))
+		return strcmp(((CreateExtensionStmt *) parsetree)->extname, "schemamig") == 0;
+	if (IsA(parsetree, CommentStmt))
+	{
+		CommentStmt *stmt = (CommentStmt *) parsetree;
+
+		return stmt->objtype == OBJECT_EXTENSION && IsA(stmt->object, String) &&
+			strcmp(strVal(stmt->object), "schemamig") == 0;
+	}
+	return false;
+}

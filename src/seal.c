@@ -155,12 +155,15 @@ schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
 
 /*
  * Superusers with the guard off, or restoring a dump, may change anything:
- * the guard is theirs to switch off.
+ * the guard is theirs to switch off.  So may the owner restoring its own
+ * dump into a new database, inside its restore window (owner_restore.c):
+ * the dump brings grants and comments on schemamig's objects.
  */
 static bool
 owner_rules_waived(void)
 {
-	return (schemamig_guard_mode == GUARD_OFF || schemamig_restoring) && superuser();
+	return (schemamig_guard_mode == GUARD_OFF && superuser()) ||
+		schemamig_restore_active();
 }
 
 /*
@@ -647,44 +650,8 @@ schemamig_seal_ledger_head(void)
 	return "ledger: not kept by this version";
 }
 
-/*
- * User input quoted in an error message: at most SCHEMAMIG_QUOTE_CHARS
- * characters, then "...".
- */
-char *
-schemamig_clip(const char *input)
-{
-	int			len = strlen(input);
-	int			cut;
 
-	if (pg_mbstrlen_with_len(input, len) <= SCHEMAMIG_QUOTE_CHARS)
-		return pstrdup(input);
-	cut = pg_mbcharcliplen(input, len, SCHEMAMIG_QUOTE_CHARS);
-	return psprintf("%.*s...", cut, input);
-}
 
-/* SPEC limits, checked before any lock is taken */
-void
-schemamig_check_message(const char *message)
-{
-	if (message != NULL && strlen(message) > SCHEMAMIG_MAX_MESSAGE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message is too long"),
-				 errdetail("A message has at most %d bytes; this one has %zu.",
-						   SCHEMAMIG_MAX_MESSAGE, strlen(message))));
-}
-
-void
-schemamig_check_target(const char *target)
-{
-	if (strlen(target) > SCHEMAMIG_MAX_TARGET)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("target \"%s\" is too long", schemamig_clip(target)),
-				 errdetail("A target is a revision id (at most %d characters), heads, head, base, +N or -N.",
-						   SCHEMAMIG_MAX_TARGET)));
-}
 
 /*
  * coverage_probe(): the C function the PostgreSQL 17+ login event trigger

@@ -57,13 +57,18 @@ for my $call (
 	"SELECT * FROM schemamig.downgrade()",
 	"SELECT schemamig.stamp('base')",
 	"BEGIN; SELECT schemamig.begin_revision('p5'); COMMIT",
-	"SELECT * FROM schemamig.plan()",
+	"SELECT * FROM schemamig.plan(execute => true)",
 	"SELECT * FROM schemamig.verify()")
 {
 	my ($ret, $stdout, $stderr) = $standby->psql('postgres', $call, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($stderr, qr/ERROR:  25006: cannot execute .* during recovery.*HINT:  Run .* on the primary server/s,
 		"refused on the standby with a hint: $call");
 }
+
+# the predicted plan runs nothing: it answers on the standby
+is($standby->safe_psql('postgres',
+	"SELECT statement_no || ':' || coalesce(strongest_lock, '-') FROM schemamig.plan('p3')"),
+	'1:-', 'the predicted plan() answers on the standby');
 
 # failover
 $standby->promote;
