@@ -18,8 +18,15 @@ PG_CFLAGS += -Wall -Werror -Wmissing-prototypes
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))schemamig.control)
 PG_CPPFLAGS += -DSCHEMAMIG_VERSION='"$(EXTVERSION)"'
 
+EXTRA_CLEAN = $(OBJS:.o=.d)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# header dependencies: PGXS tracks them only when PostgreSQL was configured
+# with --enable-depend (Debian's was not), and an object built against an
+# older schemamig.h crashes the server
+override CFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
 
 # the client program (client/): its own PGXS Makefile, run as a sub-make
 .PHONY: client install-client install-client-link clean-client

@@ -10,7 +10,7 @@ CREATE DATABASE regress_drift;
 CREATE EXTENSION schemamig;
 
 -- the first migration takes the baseline
-SELECT schemamig.register('m1', 'CREATE TABLE m1 (id int PRIMARY KEY, v text)', 'DROP TABLE m1');
+SELECT schemamig.register('m1', 'CREATE TABLE m1 (id bigint PRIMARY KEY, v text)', 'DROP TABLE m1');
 SELECT revision FROM schemamig.upgrade();
 SELECT drift FROM schemamig.status();
 

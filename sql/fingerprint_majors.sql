@@ -18,6 +18,24 @@ SELECT schemamig.fingerprint();
 SELECT object_type, identity, hash FROM schemamig.fingerprint_objects()
 ORDER BY object_type COLLATE "C", identity COLLATE "C";
 
+-- The stored fingerprint carries its format (SCHEMAMIG_FINGERPRINT_FORMAT);
+-- one of another format is never compared, so a format change is never
+-- drift: ALTER EXTENSION UPDATE stores it again (t/004_extension_upgrade.pl)
+SELECT schemamig.register('fm1', 'CREATE TABLE app.fm1 (id int)', 'DROP TABLE app.fm1');
+SELECT revision FROM schemamig.upgrade();
+SELECT fingerprint_format, fingerprint = schemamig.fingerprint() AS current
+FROM schemamig.state;
+SET schemamig.guard = off;
+ALTER TABLE app.fm1 ADD COLUMN note text;
+SELECT drift FROM schemamig.status();
+UPDATE schemamig.state SET fingerprint_format = 1;
+SELECT drift FROM schemamig.status();
+SELECT object_type, identity, change FROM schemamig.drift();
+UPDATE schemamig.state SET fingerprint_format = NULL;
+SELECT drift FROM schemamig.status();
+UPDATE schemamig.state SET fingerprint_format = 2;
+SELECT object_type, identity, change FROM schemamig.drift();
+
 \c contrib_regression
 DROP DATABASE regress_fp_majors;
 DROP ROLE regress_fpm_reader;

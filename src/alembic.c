@@ -112,6 +112,9 @@ List	   *schemamig_alembic_held = NIL;
 List	   *schemamig_alembic_writes = NIL;
 
 static int64 next_write_seq = 1;
+
+/* the provisional row's INSERT, prepared once per backend */
+static SPIPlanPtr hold_plan = NULL;
 static SubTransactionId settlement_queued_in = InvalidSubTransactionId;
 
 static RangeVar *version_table_rangevar(void);
@@ -377,12 +380,13 @@ schemamig_alembic_hold(const SchemamigLogRow *row)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute("INSERT INTO schemamig.alembic_provisional "
-								  "(backend_pid, backend_start, command_tag, statement, objects, "
-								  "role, session_role, application_name, client_addr) "
-								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-								  "pg_catalog.inet_client_addr()) RETURNING id",
-								  8, types, values, nulls, false, 1);
+	ret = schemamig_owner_execute_kept(&hold_plan,
+									   "INSERT INTO schemamig.alembic_provisional "
+									   "(backend_pid, backend_start, command_tag, statement, objects, "
+									   "role, session_role, application_name, client_addr) "
+									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+									   "pg_catalog.inet_client_addr()) RETURNING id",
+									   8, types, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert into schemamig.alembic_provisional: %s",
 			 SPI_result_code_string(ret));

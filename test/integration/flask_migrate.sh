@@ -55,7 +55,7 @@ psql -qX -d postgres -c "CREATE DATABASE $db OWNER flask_owner"
 psql -qX -v ON_ERROR_STOP=1 -U flask_owner -d $db -c "GRANT CREATE ON SCHEMA public TO flask_deployer" \
 	-c "CREATE EXTENSION schemamig" >/dev/null
 out=$(psql -X -U flask_deployer -d $db -c "CREATE TABLE alembic_version (version_num varchar(32) NOT NULL)" 2>&1 || true)
-echo "$out" | grep -q "HINT:.*schemamig.alembic_enable('public.alembic_version', 'flask_deployer')" ||
+grep -q "HINT:.*schemamig.alembic_enable('public.alembic_version', 'flask_deployer')" <<<"$out" ||
 	fail "the error of a deploy before alembic_enable does not name alembic_enable: $out"
 echo "ok: before alembic_enable, the deploy's SM001 hint names alembic_enable"
 psql -qX -v ON_ERROR_STOP=1 -U flask_owner -d $db \
@@ -77,7 +77,7 @@ flask_db() {	# flask_db DATABASE ARGS...
 adhoc_refused() {	# adhoc_refused ROLE WHEN
 	local out
 	out=$(psql -X -v VERBOSITY=verbose -U "$1" -d $db -c 'ALTER TABLE "user" ADD COLUMN x int' 2>&1 || true)
-	echo "$out" | grep -q '^ERROR:  SM001: unversioned schema change blocked: ALTER TABLE' ||
+	grep -q '^ERROR:  SM001: unversioned schema change blocked: ALTER TABLE' <<<"$out" ||
 		fail "ad-hoc ALTER TABLE by $1 $2 was not refused with SM001: $out"
 	check "ad-hoc ALTER TABLE by $1 $2 refused with SM001, column absent" \
 		"$(q $db "SELECT count(*) FROM pg_attribute WHERE attrelid = '\"user\"'::regclass AND attname = 'x'")" 0
@@ -158,7 +158,7 @@ PY
 
 	# r5: autogenerate turns the rename of bio into add about + drop bio
 	MODEL_STAGE=5 flask_db $db migrate -m "rename bio" >/dev/null
-	r5file=$(ls -t migrations/versions/*rename_bio.py | head -1)
+	r5file=$(ls migrations/versions/*rename_bio.py)
 	grep -q "drop_column('bio')" "$r5file" || fail "autogenerate wrote no drop_column: $(cat "$r5file")"
 	before=$(where $db)
 	MODEL_STAGE=5 flask_db $db upgrade && fail "the drop+add rename was accepted"
@@ -214,9 +214,9 @@ PY
 	MODEL_STAGE=5 flask_db $db downgrade
 	before=$(where $db)
 	out=$(psql -X -v VERBOSITY=verbose -U flask_owner -d $db -c "SELECT * FROM schemamig.upgrade()" 2>&1 || true)
-	echo "$out" | grep -q "ERROR:  55000: upgrade() would change whether Alembic revision \"$r5\" is applied" ||
+	grep -q "ERROR:  55000: upgrade() would change whether Alembic revision \"$r5\" is applied" <<<"$out" ||
 		fail "upgrade() after flask db downgrade was not refused: $out"
-	echo "$out" | grep -q "HINT:  Use flask db upgrade" || fail "no hint to use flask db upgrade: $out"
+	grep -q "HINT:  Use flask db upgrade" <<<"$out" || fail "no hint to use flask db upgrade: $out"
 	check "upgrade() after flask db downgrade changes nothing" "$(where $db)" "$before"
 	check "the version table is still at $r4" "$(q $db "SELECT version_num FROM alembic_version")" "$r4"
 
@@ -279,13 +279,13 @@ check "no drift after the deploy" "$(q $db "SELECT drift FROM schemamig.status()
 adhoc_refused postgres "after the final upgrade"
 adhoc_refused flask_analyst "after the final upgrade"
 out=$(psql -X -U flask_analyst -d $db -c 'CREATE TABLE analyst_table (id int)' 2>&1 || true)
-echo "$out" | grep -q 'HINT:  Only role "flask_deployer", the writer named by schemamig.alembic_enable(), may change the schema through Alembic' ||
+grep -q 'HINT:  Only role "flask_deployer", the writer named by schemamig.alembic_enable(), may change the schema through Alembic' <<<"$out" ||
 	fail "the SM001 of a role that is not the writer does not name the writer: $out"
 echo "ok: a role that is not the writer is refused with a hint naming the writer"
 out=$(psql -X -v VERBOSITY=verbose -U flask_analyst -d $db -c "GRANT UPDATE ON alembic_version TO flask_analyst" 2>&1 || true)
 psql -qX -U flask_deployer -d $db -c "GRANT UPDATE ON alembic_version TO flask_analyst" 2>/dev/null || true
 out=$(psql -X -v VERBOSITY=verbose -U flask_analyst -d $db -c "UPDATE alembic_version SET version_num = '$r1'" 2>&1 || true)
-echo "$out" | grep -q 'ERROR:  42501: only the Alembic writer role may write the version table public.alembic_version' ||
+grep -q 'ERROR:  42501: only the Alembic writer role may write the version table public.alembic_version' <<<"$out" ||
 	fail "a version write by a role that is not the writer was not refused: $out"
 check "a version write by another role is refused, the version stays" "$(q $db "SELECT version_num FROM alembic_version")" "$r3"
 
@@ -344,7 +344,7 @@ check "existing database: the deploy's DDL logged under $r3, direction client" \
 	"$(q $db_old "SELECT string_agg(revision || ':' || direction || ':' || statement, ' ' ORDER BY id) FROM schemamig.ddl_log")" \
 	"$r3:client:ALTER TABLE \"user\" ADD COLUMN role VARCHAR(16)"
 out=$(psql -X -v VERBOSITY=verbose -d $db_old -c 'ALTER TABLE "user" ADD COLUMN x int' 2>&1 || true)
-echo "$out" | grep -q '^ERROR:  SM001: unversioned schema change blocked: ALTER TABLE' ||
+grep -q '^ERROR:  SM001: unversioned schema change blocked: ALTER TABLE' <<<"$out" ||
 	fail "ad-hoc ALTER TABLE on the existing database was not refused: $out"
 echo "ok: existing database: ad-hoc ALTER TABLE refused with SM001"
 

@@ -120,7 +120,10 @@ for enc in UTF8 LATIN1; do
 done
 echo "ok: the README's checksum formula matches what is stored in UTF8 and LATIN1 databases"
 
-# --- without full coverage: first statements of a session (library not loaded)
+# --- without full coverage: first statements of a session (library not loaded);
+# on PostgreSQL 17+ the login trigger gives full coverage: switch it off here
+login_trigger=$(SU -c "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'schemamig_login'")
+[ "$login_trigger" = 0 ] || SU -c "SET schemamig.guard = off" -c "ALTER EVENT TRIGGER schemamig_login DISABLE"
 [ "$(AS $plain -c "SELECT coverage FROM schemamig.status()")" = "event triggers" ]
 # route 1: EXPLAIN ANALYZE of CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW: open
 allowed $plain "EXPLAIN ANALYZE CREATE TABLE app.open1 AS SELECT 1 AS a"
@@ -174,7 +177,8 @@ refused $owner 22023 "BEGIN" "SELECT schemamig.prepare_uninstall('')"
 [ "$(SU -c "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND classid = 'pg_class'::regclass AND objid = 'public.t'::regclass")" = 0 ]
 echo "ok: temp children of permanent tables, DROP EXTENSION/DROP OWNED/ALTER EXTENSION ADD/DROP/COMMENT by the owner refused (42501) inside a revision too, as a first statement"
 
-# --- full coverage: session_preload_libraries
+# --- full coverage: session_preload_libraries (and on 17+ the login trigger again)
+[ "$login_trigger" = 0 ] || SU -c "SET schemamig.guard = off" -c "ALTER EVENT TRIGGER schemamig_login ENABLE ALWAYS"
 SU -c "ALTER DATABASE $db SET session_preload_libraries = 'schemamig'"
 [ "$(AS $plain -c "SELECT coverage FROM schemamig.status()")" = full ]
 refused $plain SM001 "EXPLAIN ANALYZE CREATE TABLE app.f1 AS SELECT 1"
