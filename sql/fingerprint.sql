@@ -176,13 +176,20 @@ DROP TABLE ordered;
 SELECT drift FROM schemamig.status();
 SELECT * FROM schemamig.drift();
 
--- stamping accepts the schema as it is
+-- nothing absorbs drift silently (0.2): under enforce stamp(), upgrade()
+-- and downgrade() refuse (SM008) until accept_drift() records it
 RESET schemamig.guard;
+\set VERBOSITY terse
 SELECT schemamig.stamp('d1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT revision, direction FROM schemamig.downgrade('base');
+\set VERBOSITY default
+SELECT schemamig.accept_drift('hand-made changes kept, see ticket 42');
 SELECT drift FROM schemamig.status();
 SELECT * FROM schemamig.drift();
+SELECT schemamig.stamp('d1');
 
--- a downgrade records the schema it leaves behind
+-- a downgrade's changes are explained by its revision: no drift after it
 SELECT revision, direction FROM schemamig.downgrade('base');
 SELECT drift FROM schemamig.status();
 SELECT count(*) AS drifted_objects FROM schemamig.drift();

@@ -2,6 +2,9 @@
 -- scripts as the role that registered it, recorded by OID; the caller must
 -- be that role, a member of it, or a superuser.  A revision registered by a
 -- deploy role cannot run an OS command through a superuser's review.
+-- expected/review_author_1.out: PostgreSQL 16+ word the COPY ... PROGRAM
+-- permission error differently ("permission denied to COPY to or from an
+-- external program"); the only difference.
 CREATE EXTENSION schemamig;
 \set VERBOSITY terse
 SET client_min_messages = error;

@@ -733,7 +733,7 @@ schemamig_alembic_attach(PG_FUNCTION_ARGS)
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
-	schemamig_drift_record();
+	schemamig_drift_after_migration();
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -187,7 +187,7 @@ schemamig_alembic_settle_writes(void)
 
 	foreach(lc, pending)
 		((SchemamigVersionWrite *) lfirst(lc))->settled_in = GetCurrentSubTransactionId();
-	schemamig_drift_record();
+	schemamig_drift_after_migration();
 	schemamig_alembic_settle_reset();
 }
 

@@ -584,6 +584,7 @@ schemamig_ddl_log_write(const SchemamigLogRow *row)
 	}
 #undef SET_COLUMN
 
+	schemamig_ledger_row(rel, values, nulls);
 	tuple = heap_form_tuple(reldesc, values, nulls);
 	if (log_target.plain_indexes)
 		CatalogTupleInsert(rel, tuple);

@@ -432,6 +432,7 @@ schemamig_fingerprint_add(SchemamigFingerprintState *state, const char *type,
 	object->type = intern_type(type);
 	object->identity = pstrdup(identity);
 	object->hash = sha256_hex(description->data, description->len, state->hash_ctx);
+	object->description = pnstrdup(description->data, description->len);
 	state->objects = lappend(state->objects, object);
 	MemoryContextSwitchTo(old);
 }

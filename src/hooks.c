@@ -44,8 +44,9 @@
  *		1. Alembic: refuse DDL no version write attributed (SM001).
  *		   The Alembic settlement itself ran before, in a deferred trigger,
  *		   because it writes rows.  Commit-time work of this release goes
- *		   here, after this check, in this order: Alembic lint, then the
- *		   ledger link (the last row of the transaction's chain).  PREPARE
+ *		   here, after this check, in this order: Alembic lint, then
+ *		2. the ledger link (ledger.c: the last row of the transaction's
+ *		   chain, after everything that may still write rows).  PREPARE
  *		   TRANSACTION passes PRE_PREPARE instead of PRE_COMMIT and nothing
  *		   at all at COMMIT PREPARED (which may run in another session), so
  *		   each step is done for both events and must leave nothing for
@@ -57,15 +58,18 @@
  *		2. Alembic: forget the held DDL and version writes;
  *		3. the migration context closes (unless a step's statement spans
  *		   this commit), and the log drops its frames;
- *		4. seal: a prepared uninstall ends with its transaction.
+ *		4. seal: a prepared uninstall ends with its transaction;
+ *		5. the ledger writes the head a commit made to the server log
+ *		   (LOG_SERVER_ONLY; "pending" at PREPARE) and forgets its batch.
  *
  * Subtransaction callback, at ABORT_SUB: Alembic takes back what the
  * subtransaction held and settled, the log drops its frames, the context
- * closes if the subtransaction opened it, and so does a prepared uninstall;
- * at COMMIT_SUB the context and the prepared uninstall pass to the parent.
+ * closes if the subtransaction opened it, and so does a prepared uninstall,
+ * the ledger takes its rows out of the batch; at COMMIT_SUB the context,
+ * the prepared uninstall and the ledger's saved state pass to the parent.
  *
  * Cache invalidation callbacks: the log forgets its cached OIDs, column
- * map and role names.
+ * map and role names; the ledger its encoding plans.
  *
  * IDENTIFICATION
  *		src/hooks.c
@@ -120,6 +124,7 @@ schemamig_hooks_install(void)
 	RegisterSubXactCallback(schemamig_subxact_callback, NULL);
 
 	CacheRegisterRelcacheCallback(schemamig_ddl_log_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(schemamig_ledger_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
 }
@@ -230,6 +235,8 @@ schemamig_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			schemamig_alembic_pre_commit(event == XACT_EVENT_PRE_PREPARE);
+			/* last: the link covers every row the transaction wrote */
+			schemamig_ledger_pre_commit();
 			return;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -250,6 +257,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 	schemamig_citus_xact_end();
 	schemamig_ddl_statement_reset();
 	schemamig_seal_xact_end();
+	schemamig_ledger_xact_end(event);
 }
 
 static void
@@ -263,10 +271,12 @@ schemamig_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			schemamig_ddl_statement_abort_sub(mySubid);
 			schemamig_context_subxact_end(false, mySubid, parentSubid);
 			schemamig_seal_subxact_end(false, mySubid, parentSubid);
+			schemamig_ledger_subxact_end(false, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 			schemamig_context_subxact_end(true, mySubid, parentSubid);
 			schemamig_seal_subxact_end(true, mySubid, parentSubid);
+			schemamig_ledger_subxact_end(true, mySubid, parentSubid);
 			break;
 		default:
 			break;

@@ -151,6 +151,18 @@ schemamig_history(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+#define STATUS_MAX_COLUMNS 32
+
+/* The position of status()'s column "name", or -1 (an older install) */
+static int
+status_column(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
+			return i;
+	return -1;
+}
+
 /*
  * status(): one row that answers "where does this database stand, and is
  * it protected?"
@@ -160,8 +172,9 @@ schemamig_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SchemamigGraph *graph;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[STATUS_MAX_COLUMNS];
+	bool		nulls[STATUS_MAX_COLUMNS];
+	int			col;
 	List	   *progress;
 	ListCell   *lc;
 	int			pending = 0;
@@ -172,13 +185,28 @@ schemamig_status(PG_FUNCTION_ARGS)
 	static const char *const guard_names[] = {"off", "warn", "enforce"};
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts > STATUS_MAX_COLUMNS)
+		elog(ERROR, "status() has %d columns, at most %d are known",
+			 rsinfo->setDesc->natts, STATUS_MAX_COLUMNS);
 	memset(nulls, 0, sizeof(nulls));
+	/* the columns added after 0.1.0 are found by name, NULL unless set */
+	for (int i = 12; i < STATUS_MAX_COLUMNS; i++)
+		nulls[i] = true;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	graph = schemamig_graph_load();
 	for (int i = 0; i < graph->nnodes; i++)
 		if (!graph->nodes[i].applied)
 			pending++;
+
+	/* ledger_ok: the recent end of the ledger is intact (ledger_verify.c) */
+	if ((col = status_column(rsinfo->setDesc, "ledger_ok")) >= 0)
+	{
+		int			ledger_ok = schemamig_ledger_tail_ok();
+
+		values[col] = BoolGetDatum(ledger_ok == 1);
+		nulls[col] = ledger_ok < 0;
+	}
 
 	values[0] = schemamig_graph_revision_array(graph, schemamig_graph_current(graph));
 	values[1] = schemamig_graph_revision_array(graph, schemamig_graph_heads(graph));
@@ -228,6 +256,7 @@ schemamig_status(PG_FUNCTION_ARGS)
 	}
 	schemamig_alembic_status(&values[12], &nulls[12]);
 	values[16] = CStringGetTextDatum(schemamig_seal_coverage());
+	nulls[16] = false;
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	SPI_finish();

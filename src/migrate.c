@@ -137,6 +137,8 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	if (total == 0)
 		ereport(NOTICE,
 				(errmsg("nothing to %s", up ? "upgrade" : "downgrade")));
+	else
+		schemamig_drift_check(fname);	/* last: after the call's own refusals */
 
 	save_nestlevel = schemamig_set_lock_timeout();
 
@@ -187,7 +189,7 @@ migrate(FunctionCallInfo fcinfo, SchemamigDirection direction)
 	AtEOXact_GUC(true, save_nestlevel);
 
 	if (done > 0)
-		schemamig_drift_record();
+		schemamig_drift_after_migration();
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -398,6 +400,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 				changed = lappend_int(changed, i);
 		schemamig_alembic_refuse_revisions(graph, changed, "stamp()");
 	}
+	schemamig_drift_check("stamp()");
 	unapply = schemamig_graph_to_unapply(graph, "base");
 	foreach(lc, unapply)
 		if (!wanted[lfirst_int(lc)])
@@ -417,7 +420,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 								false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not write schemamig.progress");
 	schemamig_journal_insert(resolved, "stamp", target, started);
-	schemamig_drift_record();
+	schemamig_drift_after_migration();
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -557,6 +560,8 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	total = list_length(todo);
 	if (total == 0)
 		ereport(NOTICE, (errmsg("nothing to upgrade")));
+	else
+		schemamig_drift_check("upgrade_each()");
 	SPI_commit();
 
 	foreach(lc, todo)
@@ -595,7 +600,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	{
 		/* what was applied stays applied, with its fingerprint */
 		if (done > 0)
-			schemamig_drift_record();
+			schemamig_drift_after_migration();
 		SPI_commit();
 		SPI_finish();
 		ReThrowError(failure);
@@ -603,7 +608,7 @@ schemamig_upgrade_each(PG_FUNCTION_ARGS)
 	if (done > 0)
 	{
 		EnsurePortalSnapshotExists();
-		schemamig_drift_record();
+		schemamig_drift_after_migration();
 		SPI_commit();
 	}
 	SPI_finish();

@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/xact.h"
 #include "catalog/objectaccess.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -24,6 +26,7 @@
 #include "tcop/utility.h"
 #include "fmgr.h"
 #include "utils/hsearch.h"
+#include "utils/relcache.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "access/transam.h"
@@ -57,11 +60,14 @@
  * Advisory lock keys: pg_advisory_xact_lock(SCHEMAMIG_LOCK_CLASS,
  * SCHEMAMIG_LOCK_HISTORY) serializes every change of the history
  * (catalog.c); the session-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP)
- * is held while a step's statement runs (steps.c, progress.c).
+ * is held while a step's statement runs (steps.c, progress.c); the
+ * transaction-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER) from a
+ * transaction's ledger link to its commit (ledger.c).
  */
 #define SCHEMAMIG_LOCK_CLASS	1935895911	/* 'scmg' */
 #define SCHEMAMIG_LOCK_HISTORY	1
 #define SCHEMAMIG_LOCK_STEP		2
+#define SCHEMAMIG_LOCK_LEDGER	3
 
 /*
  * A revision id is 1 to SCHEMAMIG_ID_MAXLEN ASCII characters (the CHECK
@@ -557,9 +563,88 @@ extern List *schemamig_alembic_provisional_describe(void);
 extern void schemamig_alembic_refuse_revisions(SchemamigGraph *graph, List *nodes,
 											   const char *function);
 
+/* ---- ledger.c, ledger_verify.c: the hash-chained ledger ---- */
+
+#define SCHEMAMIG_LEDGER_HASH_LEN 32
+
+typedef enum SchemamigLedgerTable
+{
+	LEDGER_DDL_LOG,
+	LEDGER_JOURNAL,
+	LEDGER_LINKS
+} SchemamigLedgerTable;
+
+/* The columns of schemamig.ledger, in their order */
+enum
+{
+	LINK_SEQ,
+	LINK_BATCH,
+	LINK_XID,
+	LINK_AT,
+	LINK_DDL_ROWS,
+	LINK_DDL_FIRST,
+	LINK_DDL_LAST,
+	LINK_JOURNAL_ROWS,
+	LINK_JOURNAL_FIRST,
+	LINK_JOURNAL_LAST,
+	LINK_UNVERSIONED,
+	LINK_PREV,
+	LINK_HASH,
+	LINK_NCOLUMNS
+};
+
+/* A stored row of the journal, the DDL log or the links, recomputed */
+typedef struct SchemamigLedgerRow
+{
+	int64		id;				/* id, or seq of a link */
+	bool		has_batch;
+	int64		batch;
+	bool		has_hash;
+	uint64		locator;		/* journal and DDL log rows */
+	uint8		stored[SCHEMAMIG_LEDGER_HASH_LEN];	/* links */
+	/* links only */
+	uint8		prev[SCHEMAMIG_LEDGER_HASH_LEN];
+	int64		rows[2];		/* by LEDGER_DDL_LOG, LEDGER_JOURNAL */
+	int64		first[2];
+	bool		has_last[2];
+	uint8		last[2][SCHEMAMIG_LEDGER_HASH_LEN];
+	int64		unversioned;
+} SchemamigLedgerRow;
+
+extern void schemamig_ledger_pre_commit(void);
+extern void schemamig_ledger_xact_end(XactEvent event);
+extern void schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
+										 SubTransactionId parentSubid);
+extern void schemamig_ledger_relcache_callback(Datum arg, Oid relid);
+extern void schemamig_ledger_row(Relation rel, Datum *values, bool *nulls);
+extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
+								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
+extern uint64 schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which,
+										 Datum *values, bool *nulls, uint64 prev,
+										 void *prev_row, StringInfo stream_bytes);
+extern void *schemamig_ledger_prev_new(void);
+extern void schemamig_ledger_prev_free(void *prev);
+extern void schemamig_ledger_link_hash(Relation rel, Datum *values, bool *nulls,
+									   const uint8 *prev, uint8 *out);
+extern void schemamig_ledger_check_link_table(Relation rel);
+extern struct pg_cryptohash_ctx *schemamig_ledger_hash_ctx(void);
+extern char *schemamig_ledger_hex(const uint8 *bytes, int len);
+extern Oid	schemamig_ledger_relid(const char *name);
+extern int	schemamig_ledger_tail_ok(void);
+extern int64 schemamig_ledger_current_batch(void);
+extern int64 schemamig_ledger_current_first_ddl(void);
+extern int64 schemamig_ledger_current_last_ddl(void);
+extern int64 schemamig_ledger_current_unversioned(void);
+extern int64 schemamig_ledger_head_seq(void);
+
+/* ---- drift.c ---- */
 /* ---- drift.c: the stored fingerprint ---- */
 
+#define ERRCODE_SCHEMAMIG_DRIFT				MAKE_SQLSTATE('S','M','0','0','8')
+
 extern void schemamig_drift_record(void);
+extern void schemamig_drift_after_migration(void);
+extern void schemamig_drift_check(const char *function);
 extern bool schemamig_drift_detected(bool *known);
 
 /* ---- lint.c: the rules ---- */
@@ -603,6 +688,7 @@ typedef struct SchemamigObjectHash
 	char	   *type;			/* "table", "column", "index", ... */
 	char	   *identity;		/* e.g. "public.users.bio" */
 	char	   *hash;			/* hex sha256 of the object's description */
+	char	   *description;	/* "label value" lines, or NULL if unknown */
 } SchemamigObjectHash;
 
 /* Every user-visible object with its hash, sorted by (type, identity) */

@@ -507,7 +507,7 @@ schemamig_finish_step(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not write schemamig.progress: %s", SPI_result_code_string(ret));
 	schemamig_journal_insert(revision, up ? "upgrade" : "downgrade", revision, p->started_at);
-	schemamig_drift_record();
+	schemamig_drift_after_migration();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

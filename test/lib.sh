@@ -99,6 +99,7 @@ cluster_start() {
 	cat >>"$PGDATA/postgresql.conf" <<CONF
 fsync = ${CLUSTER_FSYNC:-off}
 log_min_messages = warning
+max_prepared_transactions = 10
 logging_collector = off
 CONF
 	as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
