@@ -64,131 +64,6 @@
 PG_FUNCTION_INFO_V1(schemamig_end_restore);
 
 /*
- * The restore window's role, and whether its grants were made; InvalidOid
- * when there is no window.  Read as the tables' owner.
- */
-static Oid
-restore_window(bool *granted)
-{
-	/*
-	 * Only CREATE EXTENSION opens a window, and a new install makes a new
-	 * schemamig.restore_window: once a backend has seen that table empty
-	 * it stays so until end of time for that install, except in the
-	 * session whose install just opened it (which finds it non-empty
-	 * before it ever caches).
-	 */
-	static Oid	empty_window_relid = InvalidOid;
-	Oid			relid;
-	Oid			role = InvalidOid;
-	int			ret;
-
-	*granted = false;
-	relid = get_relname_relid("restore_window", schemamig_schema_oid());
-	if (!OidIsValid(relid))
-		return InvalidOid;		/* objects older than 0.2.0 */
-	if (relid == empty_window_relid)
-		return InvalidOid;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = schemamig_owner_execute("SELECT role, granted FROM schemamig.restore_window",
-								  0, NULL, NULL, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read schemamig.restore_window: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	SPI_finish();
-	if (!OidIsValid(role))
-		empty_window_relid = relid;
-	return role;
-}
-
-/* Run the window's bookkeeping SQL as the tables' owner, out of the guard's way */
-static void
-run_as_owner(const char *sql)
-{
-	int			ret;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	schemamig_guard_plumbing = true;
-	PG_TRY();
-	{
-		ret = schemamig_owner_execute(sql, 0, NULL, NULL, NULL, false, 0);
-		if (ret < 0)
-			elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(ret));
-	}
-	PG_FINALLY();
-	{
-		schemamig_guard_plumbing = false;
-	}
-	PG_END_TRY();
-	SPI_finish();
-}
-
-static void
-set_window_grants(Oid role, bool grant)
-{
-	const char *name = quote_identifier(GetUserNameFromId(role, false));
-
-	run_as_owner(psprintf(grant ?
-						  "GRANT INSERT ON ALL TABLES IN SCHEMA schemamig TO %s; "
-						  "GRANT UPDATE ON ALL SEQUENCES IN SCHEMA schemamig TO %s; "
-						  "UPDATE schemamig.restore_window SET granted = true" :
-						  "REVOKE INSERT ON ALL TABLES IN SCHEMA schemamig FROM %s; "
-						  "REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA schemamig FROM %s; "
-						  "DELETE FROM schemamig.restore_window",
-						  name, name));
-}
-
-/*
- * Is this session restoring a dump, as far as schemamig is concerned?
- * Only while schemamig.restoring is on, and only for a superuser or the
- * role of this database's restore window.  The window's grants are made
- * here on first use.
- */
-bool
-schemamig_restore_active(void)
-{
-	bool		granted;
-	Oid			role;
-
-	if (!schemamig_restoring)
-		return false;
-	if (superuser())
-		return true;
-	if (schemamig_guard_plumbing)
-		return false;
-	role = restore_window(&granted);
-	if (!OidIsValid(role) || !has_privs_of_role(GetUserId(), role))
-		return false;
-	if (!granted)
-		set_window_grants(role, true);
-	return true;
-}
-
-/*
- * Mutating functions refuse while a restore window is open: new history
- * written into a half-restored one would interleave with the dump's rows.
- */
-void
-schemamig_restore_check_closed(void)
-{
-	bool		granted;
-
-	if (OidIsValid(restore_window(&granted)))
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
-				 errmsg("a restore of this database is not finished"),
-				 errdetail("The extension was installed by a restore (schemamig.restoring on), which opened a restore window for its owner."),
-				 errhint("When the restore is complete, run SELECT schemamig.end_restore(); as that role.")));
-}
-
-/*
  * end_restore(): close the window.  The window's role or a superuser.
  */
 Datum
@@ -202,7 +77,7 @@ schemamig_end_restore(PG_FUNCTION_ARGS)
 	if (RecoveryInProgress())
 		schemamig_check_writable("schemamig.end_restore()");
 	PreventCommandIfReadOnly("schemamig.end_restore()");
-	role = restore_window(&granted);
+	role = schemamig_restore_window(&granted);
 	if (!OidIsValid(role))
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_GRAPH_ERROR),
@@ -214,10 +89,17 @@ schemamig_end_restore(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to end the restore of this database"),
 				 errdetail("Only role \"%s\", which opened the restore window, or a superuser may end it.",
 						   GetUserNameFromId(role, false))));
-	if (granted)
-		set_window_grants(role, false);
-	else
-		run_as_owner("DELETE FROM schemamig.restore_window");
+	/* the revoke is DDL on schemamig's objects: out of the guard's way */
+	schemamig_guard_plumbing = true;
+	PG_TRY();
+	{
+		schemamig_restore_window_grants(role, false);
+	}
+	PG_FINALLY();
+	{
+		schemamig_guard_plumbing = false;
+	}
+	PG_END_TRY();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -172,7 +172,9 @@ extern bool schemamig_objects_outdated(void);
 extern void schemamig_require_current_objects(void);
 extern void schemamig_check_writable(const char *what);
 
-/* owner_restore.c: the extension owner's restore window */
+/* catalog.c: the extension owner's restore window (design: owner_restore.c) */
+extern Oid	schemamig_restore_window(bool *granted);
+extern void schemamig_restore_window_grants(Oid role, bool grant);
 extern bool schemamig_restore_active(void);
 extern void schemamig_restore_check_closed(void);
 extern void schemamig_lock_history(void);
