@@ -30,7 +30,7 @@ SQL
 head=$(psql -qXAt -d $db -c "SELECT split_part(detail, ' head ', 2) FROM schemamig.verify_ledger() WHERE ok")
 [ -n "$head" ] || fail "source chain does not verify"
 echo "source head $head"
-grep -q "schemamig ledger head $head" "$CLUSTER_DIR/server.log" 2>/dev/null || \
+grep -q "schemamig ledger head $head" "${CLUSTER_DIR:-/nonexistent}/server.log" 2>/dev/null || \
 	{ [ -n "${CLUSTER_DIR:-}" ] && fail "head $head not in the server log"; }
 
 pg_dump -Fd -j 2 -d $db -f "$dump.d"
