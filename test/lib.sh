@@ -84,7 +84,7 @@ cluster_init() {
 	CLUSTER_DIR=$(mktemp -d /tmp/${2:-schemamig-cluster}.XXXXXX)
 	chmod 755 "$CLUSTER_DIR"
 	[ "$(id -u)" = 0 ] && chown postgres: "$CLUSTER_DIR"
-	export PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGPORT=$port PGUSER=postgres
+	export CLUSTER_DIR PGDATA="$CLUSTER_DIR/data" PGHOST="$CLUSTER_DIR" PGPORT=$port PGUSER=postgres
 	as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --no-sync >"$CLUSTER_DIR/initdb.log" 2>&1
 	cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = ''
