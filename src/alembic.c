@@ -445,7 +445,7 @@ schemamig_alembic_version_written(PG_FUNCTION_ARGS)
 		/* trust is decided: only the writer's version writes count */
 		const SchemamigAlembicSetting *setting = schemamig_alembic_setting();
 		char	   *writer = setting->writer_missing ? NULL :
-			GetUserNameFromId(setting->writer, true);
+		GetUserNameFromId(setting->writer, true);
 
 		ereport(schemamig_guard_mode == GUARD_ENFORCE ? ERROR : WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

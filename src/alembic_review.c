@@ -128,7 +128,7 @@ schemamig_alembic_prelint(Node *parsetree)
 		return;
 	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
 		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_DropColumn)
-			drops = true;
+		drops = true;
 	current = drops ? schemamig_client_statement_text(parsetree) : NULL;
 	if (current == NULL)
 		return;

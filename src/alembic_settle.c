@@ -115,7 +115,7 @@ schemamig_alembic_settle_writes(void)
 
 	foreach(lc, schemamig_alembic_writes)
 		if (((SchemamigVersionWrite *) lfirst(lc))->settled_in == InvalidSubTransactionId)
-			pending = lappend(pending, lfirst(lc));
+		pending = lappend(pending, lfirst(lc));
 	if (pending == NIL)
 		return;
 
@@ -216,7 +216,7 @@ settle_update(List *group, SchemamigVersionWrite *w)
 	int			old_node = schemamig_graph_find(graph, w->old_version);
 	int			new_node = schemamig_graph_find(graph, w->new_version);
 	bool		old_known = old_node >= 0 &&
-		!string_member(unknown_ancestry, w->old_version);
+	!string_member(unknown_ancestry, w->old_version);
 	StepKind	kind;
 	List	   *parents = NIL;
 	List	   *added = list_make1(w->new_version);
@@ -290,7 +290,7 @@ run_step(StepKind kind, const char *revision, List *parents, List *removed,
 		(void) schemamig_alembic_adopt(lfirst(lc));
 	foreach(lc, added)
 		if (!up || strcmp(lfirst(lc), revision) != 0)
-			(void) schemamig_alembic_adopt(lfirst(lc));
+		(void) schemamig_alembic_adopt(lfirst(lc));
 
 	graph = schemamig_graph_load();
 	if (up && schemamig_graph_find(graph, revision) < 0)
@@ -556,7 +556,7 @@ same_strings(List *a, List *b)
 		return false;
 	foreach(lc, a)
 		if (!string_member(b, lfirst(lc)))
-			return false;
+		return false;
 	return true;
 }
 
@@ -567,7 +567,7 @@ string_member(List *list, const char *s)
 
 	foreach(lc, list)
 		if (strcmp(lfirst(lc), s) == 0)
-			return true;
+		return true;
 	return false;
 }
 
@@ -596,6 +596,6 @@ list_remove_string(List *list, const char *s)
 
 	foreach(lc, list)
 		if (strcmp(lfirst(lc), s) != 0)
-			result = lappend(result, lfirst(lc));
+		result = lappend(result, lfirst(lc));
 	return result;
 }

@@ -442,10 +442,10 @@ schemamig_restore_window(bool *granted)
 {
 	/*
 	 * Only CREATE EXTENSION opens a window, and a new install makes a new
-	 * schemamig.restore_window: once a backend has seen that table empty
-	 * it stays so until end of time for that install, except in the
-	 * session whose install just opened it (which finds it non-empty
-	 * before it ever caches).
+	 * schemamig.restore_window: once a backend has seen that table empty it
+	 * stays so until end of time for that install, except in the session
+	 * whose install just opened it (which finds it non-empty before it ever
+	 * caches).
 	 */
 	static Oid	empty_window_relid = InvalidOid;
 	Oid			relid;

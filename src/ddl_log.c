@@ -402,8 +402,8 @@ schemamig_ddl_log_objects(bool ddl_commands, List *collected)
 		while (tuplestore_gettupleslot(store, true, false, slot))
 		{
 			/*
-			 * 4 command_tag, 5 object_type, 6 schema_name, 7
-			 * object_identity, 8 in_extension
+			 * 4 command_tag, 5 object_type, 6 schema_name, 7 object_identity,
+			 * 8 in_extension
 			 */
 			char	   *command_tag = tuple_text(slot, 4);
 			char	   *schema = tuple_text(slot, 6);

@@ -326,6 +326,8 @@ schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
+	Oid			applied_types[2] = {TEXTOID, TEXTOID};
+	Datum		applied_values[2];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	char	   *old_up;
 	char	   *old_down;
@@ -385,10 +387,11 @@ schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
 								  4, types, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update schemamig.revision: %s", SPI_result_code_string(ret));
+	applied_values[0] = values[0];
+	applied_values[1] = values[3];
 	ret = schemamig_owner_execute("UPDATE schemamig.applied SET checksum = $2 "
 								  "WHERE revision OPERATOR(pg_catalog.=) $1",
-								  2, (Oid[]) {TEXTOID, TEXTOID},
-								  (Datum[]) {values[0], values[3]}, NULL, false, 0);
+								  2, applied_types, applied_values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update schemamig.applied: %s", SPI_result_code_string(ret));
 	schemamig_journal_insert(revision, "repair", revision, GetCurrentTimestamp());
@@ -397,4 +400,3 @@ schemamig_repair(const char *revision, const char *upgrade, List *up_statements,
 			 errdetail("Only whitespace, comments or the spelling of keywords changed; the journal records a repair.")));
 	return true;
 }
-

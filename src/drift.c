@@ -80,7 +80,7 @@ typedef struct DriftRow
 	const char *property;
 	const char *before;
 	const char *after;
-} DriftRow;
+}			DriftRow;
 
 /* The stored baseline */
 typedef struct Baseline
@@ -92,7 +92,7 @@ typedef struct Baseline
 	int64		accepted_seq;
 	int64		baseline_batch; /* the batch of the transaction that took it */
 	int64		baseline_ddl_id;	/* and its last DDL log row then */
-} Baseline;
+}			Baseline;
 
 /* What versioned DDL since the baseline touched */
 typedef struct Explained
@@ -101,7 +101,7 @@ typedef struct Explained
 	List	   *identities;		/* char *: objects and tables named */
 	List	   *schemas;		/* char *: schemas renamed or granted in */
 	List	   *unexplained;	/* char *: named by unaccepted unversioned DDL */
-} Explained;
+}			Explained;
 
 static const char *const labels[] = {
 	"access method ", "acl ", "cache ", "collation ", "cycle ", "default ",
@@ -115,11 +115,11 @@ static const char *const flags[] = {
 	"force row level security", "not null", "row level security", "unique"
 };
 
-static void load_baseline(Baseline *b, MemoryContext cxt);
-static void load_explained(Explained *e, Baseline *b, MemoryContext cxt);
-static List *load_marks(Baseline *b, int64 upto, MemoryContext cxt);
+static void load_baseline(Baseline * b, MemoryContext cxt);
+static void load_explained(Explained * e, Baseline * b, MemoryContext cxt);
+static List *load_marks(Baseline * b, int64 upto, MemoryContext cxt);
 static List *compute_drift(bool *known, int64 upto, bool stop_at_first, List **marks);
-static bool is_explained(Explained *e, SchemamigObjectHash *object);
+static bool is_explained(Explained * e, SchemamigObjectHash *object);
 static int	object_cmp(const ListCell *a, const ListCell *b);
 static int	object_order(SchemamigObjectHash *x, SchemamigObjectHash *y);
 static List *describe_changes(List *rows, SchemamigObjectHash *s, SchemamigObjectHash *c);
@@ -295,7 +295,7 @@ schemamig_drift_after_migration(void)
 
 /* The baseline; the caller is connected to SPI */
 static void
-load_baseline(Baseline *b, MemoryContext caller_cxt)
+load_baseline(Baseline * b, MemoryContext caller_cxt)
 {
 	int			ret;
 
@@ -371,7 +371,7 @@ load_baseline(Baseline *b, MemoryContext caller_cxt)
 	"AND d.ledger_batch OPERATOR(pg_catalog.=) $3 "
 
 static void
-load_explained(Explained *e, Baseline *b, MemoryContext caller_cxt)
+load_explained(Explained * e, Baseline * b, MemoryContext caller_cxt)
 {
 	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
 	Datum		values[5];
@@ -446,11 +446,11 @@ index_table(SchemamigObjectHash *object)
 	return end ? pnstrdup(line, end - line) : pstrdup(line);
 }
 
-static bool is_explained_identity(Explained *e, const char *identity);
+static bool is_explained_identity(Explained * e, const char *identity);
 
 /* An object, or for an index its table, explained by versioned DDL */
 static bool
-is_explained(Explained *e, SchemamigObjectHash *object)
+is_explained(Explained * e, SchemamigObjectHash *object)
 {
 	char	   *table = index_table(object);
 
@@ -470,7 +470,7 @@ is_explained(Explained *e, SchemamigObjectHash *object)
 
 /* Named itself, or the table (any prefix before a '.') it belongs to */
 static bool
-is_explained_identity(Explained *e, const char *identity)
+is_explained_identity(Explained * e, const char *identity)
 {
 	ListCell   *lc;
 	const char *dot = strchr(identity, '.');
@@ -509,7 +509,7 @@ is_explained_identity(Explained *e, const char *identity)
 
 /* Unversioned DDL after accepted_seq (up to "upto" if > 0), and this transaction's */
 static List *
-load_marks(Baseline *b, int64 upto, MemoryContext caller_cxt)
+load_marks(Baseline * b, int64 upto, MemoryContext caller_cxt)
 {
 	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
 	Datum		values[6];
@@ -579,7 +579,7 @@ typedef struct Property
 {
 	const char *label;
 	StringInfoData value;
-} Property;
+}			Property;
 
 static List *
 properties(const char *description)
@@ -630,7 +630,7 @@ find_property(List *props, const char *label)
 
 	foreach(lc, props)
 		if (strcmp(((Property *) lfirst(lc))->label, label) == 0)
-			return lfirst(lc);
+		return lfirst(lc);
 	return NULL;
 }
 
@@ -994,7 +994,7 @@ schemamig_drift_check(const char *function)
 }
 
 static void
-put_row(ReturnSetInfo *rsinfo, DriftRow *r)
+put_row(ReturnSetInfo *rsinfo, DriftRow * r)
 {
 	Datum		values[6];
 	bool		nulls[6];
@@ -1147,7 +1147,7 @@ typedef struct DifferenceNames
 {
 	StringInfoData text;
 	int			count;
-} DifferenceNames;
+}			DifferenceNames;
 
 static void
 name_difference(SchemamigDiffKind kind, SchemamigObjectHash *before,

@@ -218,8 +218,8 @@ static const char *const fingerprint_queries[] = {
 
 	/*
 	 * types: domains, enums, standalone composite types, ranges and base
-	 * types; a table's row type and the automatic array types are not
-	 * objects of their own
+	 * types; a table's row type and the automatic array types are not objects
+	 * of their own
 	 */
 	"SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, "
 	QUALIFIED("n", "t.typname") ", concat_ws(E'\\n', "
@@ -643,7 +643,7 @@ schemamig_fingerprint_diff(List *before, List *after,
 		SchemamigObjectHash *b = lb ? lfirst(lb) : NULL;
 		SchemamigObjectHash *a = la ? lfirst(la) : NULL;
 		int			order = b == NULL ? 1 : a == NULL ? -1 :
-			schemamig_fingerprint_order(b, a);
+		schemamig_fingerprint_order(b, a);
 
 		if (order < 0)
 		{

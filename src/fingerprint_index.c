@@ -47,7 +47,7 @@ static const char *
 opclass_text(SchemamigFpScan *s, Oid opclass)
 {
 	bool		found;
-	SchemamigFpName	   *entry = schemamig_fp_name_entry(s, OperatorClassRelationId, opclass, 0, &found);
+	SchemamigFpName *entry = schemamig_fp_name_entry(s, OperatorClassRelationId, opclass, 0, &found);
 	HeapTuple	tuple;
 	Form_pg_opclass form;
 	char	   *nspname;
@@ -71,7 +71,7 @@ static const char *
 collation_text(SchemamigFpScan *s, Oid collation)
 {
 	bool		found;
-	SchemamigFpName	   *entry;
+	SchemamigFpName *entry;
 	HeapTuple	tuple;
 	Form_pg_collation form;
 	char	   *nspname;
@@ -113,8 +113,8 @@ schemamig_fp_scan_indexes(SchemamigFpScan *s)
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_index form = (Form_pg_index) GETSTRUCT(tuple);
-		SchemamigFpRel	   *index = hash_search(s->rels, &form->indexrelid, HASH_FIND, NULL);
-		SchemamigFpRel	   *table;
+		SchemamigFpRel *index = hash_search(s->rels, &form->indexrelid, HASH_FIND, NULL);
+		SchemamigFpRel *table;
 		oidvector  *opclasses;
 		oidvector  *collations;
 		int2vector *options;
@@ -131,14 +131,14 @@ schemamig_fp_scan_indexes(SchemamigFpScan *s)
 
 		resetStringInfo(&s->desc);
 		schemamig_fp_add_prop(&s->desc, "on ",
-				 table != NULL && table->nspname == index->nspname ? table->qualname :
-				 schemamig_fp_qualified(index->nspname, get_rel_name(form->indrelid)));
+							  table != NULL && table->nspname == index->nspname ? table->qualname :
+							  schemamig_fp_qualified(index->nspname, get_rel_name(form->indrelid)));
 		schemamig_fp_add_prop(&s->desc, "using ", get_am_name(index->relam));
 		if (form->indisunique)
 			schemamig_fp_add_prop(&s->desc, "", "unique");
 		if (form->indisunique && !form->indisprimary)
 			schemamig_fp_add_prop(&s->desc, "nulls not distinct ",
-					 schemamig_index_nulls_not_distinct(form) ? "true" : "false");
+								  schemamig_index_nulls_not_distinct(form) ? "true" : "false");
 
 		opclasses = (oidvector *) DatumGetPointer(heap_getattr(tuple, Anum_pg_index_indclass,
 															   tupdesc, &isnull));
@@ -151,7 +151,7 @@ schemamig_fp_scan_indexes(SchemamigFpScan *s)
 		{
 			int			attnum = form->indkey.values[i];
 			const char *name = attnum != 0 ?
-				schemamig_fp_column_name(s, table, form->indrelid, attnum) : NULL;
+			schemamig_fp_column_name(s, table, form->indrelid, attnum) : NULL;
 			const char *opclass = opclass_text(s, opclasses->values[i]);
 
 			if (opclass == NULL)
@@ -184,11 +184,11 @@ schemamig_fp_scan_indexes(SchemamigFpScan *s)
 		datum = heap_getattr(tuple, Anum_pg_index_indexprs, tupdesc, &isnull);
 		if (!isnull)
 			schemamig_fp_add_prop(&s->desc, "expressions ",
-					 schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->indrelid));
+								  schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->indrelid));
 		datum = heap_getattr(tuple, Anum_pg_index_indpred, tupdesc, &isnull);
 		if (!isnull)
 			schemamig_fp_add_prop(&s->desc, "where ",
-					 schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->indrelid));
+								  schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->indrelid));
 		schemamig_fp_add_prop(&s->desc, "options ", index->options);
 		if (OidIsValid(index->reltablespace))
 			schemamig_fp_add_prop(&s->desc, "tablespace ", get_tablespace_name(index->reltablespace));
@@ -213,7 +213,7 @@ static bool
 key_constraint_text(SchemamigFpScan *s, Form_pg_constraint form, HeapTuple tuple,
 					TupleDesc tupdesc, SchemamigFpRel *table, StringInfo buf)
 {
-	SchemamigFpRel	   *index = hash_search(s->rels, &form->conindid, HASH_FIND, NULL);
+	SchemamigFpRel *index = hash_search(s->rels, &form->conindid, HASH_FIND, NULL);
 	Form_pg_index indform;
 	Datum		conkey;
 	Datum	   *keys;
@@ -251,7 +251,7 @@ key_constraint_text(SchemamigFpScan *s, Form_pg_constraint form, HeapTuple tuple
 		for (int i = nkeys; i < indform->indnatts; i++)
 		{
 			const char *name = schemamig_fp_column_name(s, table, form->conrelid,
-										   indform->indkey.values[i]);
+														indform->indkey.values[i]);
 
 			if (name == NULL)
 				return false;
@@ -282,7 +282,7 @@ schemamig_fp_scan_constraints(SchemamigFpScan *s)
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_constraint form = (Form_pg_constraint) GETSTRUCT(tuple);
-		SchemamigFpRel	   *table;
+		SchemamigFpRel *table;
 
 		if (!OidIsValid(form->conrelid))
 			continue;
@@ -299,7 +299,7 @@ schemamig_fp_scan_constraints(SchemamigFpScan *s)
 			!key_constraint_text(s, form, tuple, tupdesc, table, &s->desc))
 		{
 			char	   *def = schemamig_fp_call_text(pg_get_constraintdef, 1,
-										ObjectIdGetDatum(form->oid), 0);
+													 ObjectIdGetDatum(form->oid), 0);
 
 			resetStringInfo(&s->desc);
 			if (def != NULL)

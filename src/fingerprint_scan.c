@@ -181,12 +181,12 @@ schemamig_fp_deparse_expr(SchemamigFpScan *s, char *nodestr, Oid relid)
 		entry->nodestr = nodestr;
 		entry->text = contain_var_clause(node) ? NULL :
 			schemamig_fp_call_text(pg_get_expr, 2, CStringGetTextDatum(nodestr),
-					  ObjectIdGetDatum(InvalidOid));
+								   ObjectIdGetDatum(InvalidOid));
 	}
-	if (entry->text != NULL)
+	if (entry->text !=NULL)
 		return entry->text;
 	return schemamig_fp_call_text(pg_get_expr, 2, CStringGetTextDatum(nodestr),
-					 ObjectIdGetDatum(relid));
+								  ObjectIdGetDatum(relid));
 }
 
 static uint32
@@ -307,6 +307,7 @@ view_definition(Oid relid)
 		return NULL;
 	schemamig_view_query_as_15(query);
 	text = pg_get_querydef(query, false);
+
 	return psprintf("%s;", text);
 }
 
@@ -511,7 +512,7 @@ scan_relations(SchemamigFpScan *s)
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
-		SchemamigFpRel	   *rel;
+		SchemamigFpRel *rel;
 		Datum		datum;
 		bool		isnull;
 		char		buf[2] = {0, 0};
@@ -566,18 +567,18 @@ scan_relations(SchemamigFpScan *s)
 		}
 		if (form->relkind == RELKIND_PARTITIONED_TABLE)
 			schemamig_fp_add_prop(&s->desc, "partition key ",
-					 schemamig_fp_call_text(pg_get_partkeydef, 1, ObjectIdGetDatum(form->oid), 0));
+								  schemamig_fp_call_text(pg_get_partkeydef, 1, ObjectIdGetDatum(form->oid), 0));
 		if (form->relispartition)
 		{
 			datum = heap_getattr(tuple, Anum_pg_class_relpartbound, tupdesc, &isnull);
 			if (!isnull)
 				schemamig_fp_add_prop(&s->desc, "partition bound ",
-						 schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->oid));
+									  schemamig_fp_deparse_expr(s, TextDatumGetCString(datum), form->oid));
 		}
 		schemamig_fp_add_prop(&s->desc, "inherits ", inherits_text(s, form->oid));
 		if (OidIsValid(form->reloftype))
 			schemamig_fp_add_prop(&s->desc, "of type ",
-					 format_type_extended(form->reloftype, -1, FORMAT_TYPE_ALLOW_INVALID));
+								  format_type_extended(form->reloftype, -1, FORMAT_TYPE_ALLOW_INVALID));
 		if (OidIsValid(form->relam))
 			schemamig_fp_add_prop(&s->desc, "access method ", get_am_name(form->relam));
 		if (OidIsValid(form->reltablespace))
@@ -618,7 +619,7 @@ scan_relations(SchemamigFpScan *s)
 SchemamigFpName *
 schemamig_fp_name_entry(SchemamigFpScan *s, Oid catalog, Oid oid, int32 typmod, bool *found)
 {
-	SchemamigFpNameKey	key;
+	SchemamigFpNameKey key;
 
 	memset(&key, 0, sizeof(key));
 	key.catalog = catalog;
@@ -632,7 +633,7 @@ static SchemamigFpName *
 type_name(SchemamigFpScan *s, Oid type, int32 typmod)
 {
 	bool		found;
-	SchemamigFpName	   *entry = schemamig_fp_name_entry(s, TypeRelationId, type, typmod, &found);
+	SchemamigFpName *entry = schemamig_fp_name_entry(s, TypeRelationId, type, typmod, &found);
 
 	if (!found)
 	{
@@ -654,7 +655,7 @@ scan_defaults(SchemamigFpScan *s)
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_attrdef form = (Form_pg_attrdef) GETSTRUCT(tuple);
-		SchemamigFpRel	   *rel = hash_search(s->rels, &form->adrelid, HASH_FIND, NULL);
+		SchemamigFpRel *rel = hash_search(s->rels, &form->adrelid, HASH_FIND, NULL);
 		bool		isnull;
 		Datum		adbin;
 
@@ -685,7 +686,7 @@ scan_columns(SchemamigFpScan *s)
 	SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, s->snapshot, 0, NULL);
 	HeapTuple	tuple;
 	HASH_SEQ_STATUS status;
-	SchemamigFpRel	   *rel = NULL;
+	SchemamigFpRel *rel = NULL;
 	Oid			relid = InvalidOid;
 
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
@@ -717,7 +718,7 @@ scan_columns(SchemamigFpScan *s)
 		{
 			HeapTuple	att = rel->atts[attnum];
 			Form_pg_attribute form;
-			SchemamigFpName	   *type;
+			SchemamigFpName *type;
 			Datum		acl;
 			bool		isnull;
 			char		buf[2] = {0, 0};
@@ -741,8 +742,8 @@ scan_columns(SchemamigFpScan *s)
 				schemamig_fp_add_prop(&s->desc, "generated ", buf);
 			if (form->attcollation != type->typcollation)
 				schemamig_fp_add_prop(&s->desc, "collation ",
-						 DatumGetCString(DirectFunctionCall1(regcollationout,
-															 ObjectIdGetDatum(form->attcollation))));
+									  DatumGetCString(DirectFunctionCall1(regcollationout,
+																		  ObjectIdGetDatum(form->attcollation))));
 			acl = heap_getattr(att, Anum_pg_attribute_attacl, tupdesc, &isnull);
 			if (!isnull)
 				schemamig_fp_add_prop(&s->desc, "acl ", acl_text(acl, OBJECT_COLUMN, rel->relowner));
@@ -771,7 +772,7 @@ schemamig_fingerprint_scan(SchemamigFingerprintState *state,
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	HASHCTL		ctl;
-	SchemamigFpScan		s;
+	SchemamigFpScan s;
 
 	memset(&s, 0, sizeof(s));
 	s.snapshot = snapshot;

@@ -84,10 +84,11 @@ schemamig_guard_classify(Node *parsetree, const char *tag)
 {
 	if (creating_extension || schemamig_guard_plumbing || schemamig_restore_active())
 		return VERDICT_SKIP;
+
 	/*
 	 * The library was updated and this database's objects not yet: the one
-	 * thing to let through is their update (catalog.c), which would fail
-	 * to log itself into the old tables
+	 * thing to let through is their update (catalog.c), which would fail to
+	 * log itself into the old tables
 	 */
 	if (IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "schemamig") == 0 &&
@@ -147,7 +148,7 @@ schemamig_guard_refuse(Node *parsetree, const char *tag)
 	{
 		char	   *statement = schemamig_client_statement_text(parsetree);
 		char	   *alembic_hint = schemamig_guard_hint_rest ?
-			schemamig_guard_hint_rest(parsetree) : NULL;
+		schemamig_guard_hint_rest(parsetree) : NULL;
 
 		ereport(LOG_SERVER_ONLY,
 				(errmsg("schemamig blocked unversioned %s by role \"%s\" in database \"%s\", application \"%s\": %s",
@@ -234,7 +235,7 @@ only_temporary(Node *parsetree)
 
 				foreach(lc, stmt->inhRelations)
 					if (!rangevar_is_temp(lfirst_node(RangeVar, lc), false))
-						return false;
+					return false;
 				return rangevar_is_temp(stmt->relation, false);
 			}
 		case T_CreateTableAsStmt:
@@ -277,7 +278,7 @@ only_temporary(Node *parsetree)
 					return false;
 				foreach(lc, stmt->objects)
 					if (!rangevar_is_temp(lfirst_node(RangeVar, lc), false))
-						return false;
+					return false;
 				return stmt->objects != NIL;
 			}
 		case T_CreateFunctionStmt:

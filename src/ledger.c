@@ -128,7 +128,7 @@ typedef enum EncKind
 	ENC_JSONB,
 	ENC_BYTEA,
 	ENC_OUTPUT
-} EncKind;
+}			EncKind;
 
 typedef struct EncColumn
 {
@@ -140,7 +140,7 @@ typedef struct EncColumn
 	Oid			typoutput;
 	int16		typlen;
 	bool		typbyval;
-} EncColumn;
+}			EncColumn;
 
 /*
  * The previous row of a batch and table, column by column (by position in
@@ -153,7 +153,7 @@ typedef struct PrevRow
 	int		   *off;			/* into bytes; -1: NULL */
 	int		   *len;
 	StringInfoData bytes;
-} PrevRow;
+}			PrevRow;
 
 /*
  * The columns of format 1, by table: a column is encoded by its position
@@ -161,7 +161,7 @@ typedef struct PrevRow
  */
 static const char *const known_columns[3][16] = {
 	{"id", "revision", "direction", "statement_no", "command_tag", "statement",
-	"objects", "executed_at", "xid", "role", "session_role", "application_name",
+		"objects", "executed_at", "xid", "role", "session_role", "application_name",
 	"client_addr", "backend_pid", "ledger_batch", NULL},
 	{"id", "revision", "action", "target", "at", "by", "duration", "xid",
 	"ledger_batch", "detail", NULL},
@@ -177,10 +177,11 @@ typedef struct TablePlan
 	int			ncolumns;
 	EncColumn  *columns;		/* sorted by name, hash column left out */
 	int			hash_att;		/* ledger_hash (hash for links), -1 if absent */
-	int			batch_att;		/* ledger_batch (batch for links), -1 if absent */
+	int			batch_att;		/* ledger_batch (batch for links), -1 if
+								 * absent */
 	int			id_att;			/* id (seq for links) */
 	int			direction_att;	/* ddl_log.direction, -1 elsewhere */
-} TablePlan;
+}			TablePlan;
 
 #define PLAN_DDL_LOG LEDGER_DDL_LOG
 #define PLAN_JOURNAL LEDGER_JOURNAL
@@ -206,30 +207,31 @@ typedef struct BatchTable
 	int64		last_id;
 	uint64		locator;
 	int			pending;		/* bytes of "buffer" not yet hashed */
-} BatchTable;
+}			BatchTable;
 
 typedef struct Batch
 {
 	BatchTable	t[2];			/* LEDGER_DDL_LOG, LEDGER_JOURNAL */
 	int64		unversioned;
-} Batch;
+}			Batch;
 
 typedef struct SavedBatch
 {
 	SubTransactionId subid;
 	Batch		batch;
 	PrevRow		prev[2];
-} SavedBatch;
+}			SavedBatch;
 
 static int64 batch_id = 0;		/* 0: no row appended in this transaction */
 static Batch batch;
-static SavedBatch *saved = NULL;
+static SavedBatch * saved = NULL;
 static int	nsaved = 0;
 static int	maxsaved = 0;
-static StringInfoData buffer[2];	/* in TopMemoryContext, reset per transaction */
+static StringInfoData buffer[2];	/* in TopMemoryContext, reset per
+									 * transaction */
 static pg_cryptohash_ctx *stream[2];	/* the batch's SHA-256 per table */
 static pg_cryptohash_ctx *xact_hash = NULL;
-static StringInfoData encoding;	/* one row's encoding, reused */
+static StringInfoData encoding; /* one row's encoding, reused */
 static PrevRow prev_rows[2];	/* the batch's previous row per table */
 
 /* unhashed bytes kept for rollback to a savepoint before they are hashed */
@@ -239,9 +241,9 @@ static PrevRow prev_rows[2];	/* the batch's previous row per table */
 static bool head_pending = false;
 static char head_text[32 + 2 * HASH_LEN];
 
-static TablePlan *table_plan(Relation rel, int which);
-static void encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf,
-					   PrevRow *prev);
+static TablePlan * table_plan(Relation rel, int which);
+static void encode_row(TablePlan * plan, Datum *values, bool *nulls, StringInfo buf,
+					   PrevRow * prev);
 static void sha_update(pg_cryptohash_ctx *ctx, const void *data, size_t len);
 static void append_link(void);
 static bool read_head(Relation rel, int64 *seq, uint8 *hash);
@@ -422,7 +424,7 @@ put_be64(StringInfo buf, uint64 v)
 
 /* A previous-row slot with room for ncolumns, in TopMemoryContext */
 static void
-prevrow_init(PrevRow *prev, int ncolumns)
+prevrow_init(PrevRow * prev, int ncolumns)
 {
 	MemoryContext oldcxt;
 
@@ -444,7 +446,7 @@ prevrow_init(PrevRow *prev, int ncolumns)
 }
 
 static void
-prevrow_copy(PrevRow *dst, PrevRow *src)
+prevrow_copy(PrevRow * dst, PrevRow * src)
 {
 	prevrow_init(dst, src->ncolumns);
 	dst->valid = src->valid;
@@ -457,7 +459,7 @@ prevrow_copy(PrevRow *dst, PrevRow *src)
 }
 
 static void
-prevrow_free(PrevRow *prev)
+prevrow_free(PrevRow * prev)
 {
 	if (prev->bytes.data)
 		pfree(prev->bytes.data);
@@ -475,7 +477,7 @@ prevrow_free(PrevRow *prev)
  * (or 0, the name and a zero byte) and its value with a LEB128 length.
  */
 static void
-encode_row(TablePlan *plan, Datum *values, bool *nulls, StringInfo buf, PrevRow *prev)
+encode_row(TablePlan * plan, Datum *values, bool *nulls, StringInfo buf, PrevRow * prev)
 {
 	static StringInfoData next;
 	int		   *next_off = NULL;
@@ -741,7 +743,11 @@ schemamig_ledger_row(Relation rel, Datum *values, bool *nulls)
 		batch_id = nextval_internal(seqid, false);
 	}
 	buffers_init();
-	/* the state before this subtransaction's first row, to restore at its abort */
+
+	/*
+	 * the state before this subtransaction's first row, to restore at its
+	 * abort
+	 */
 	if (subid != TopSubTransactionId &&
 		(nsaved == 0 || saved[nsaved - 1].subid != subid))
 	{
@@ -934,7 +940,7 @@ schemamig_ledger_check_link_table(Relation rel)
 
 /* sha256(prev || the encoding of the link without its hash) */
 static void
-link_hash(TablePlan *plan, Datum *values, bool *nulls, const uint8 *prev, uint8 *out)
+link_hash(TablePlan * plan, Datum *values, bool *nulls, const uint8 *prev, uint8 *out)
 {
 	pg_cryptohash_ctx *ctx = schemamig_ledger_hash_ctx();
 	bool		hash_null = nulls[LINK_HASH];
@@ -1037,7 +1043,7 @@ append_link(void)
  */
 void
 schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
-					  bool *nulls, SchemamigLedgerRow *row)
+					  bool *nulls, SchemamigLedgerRow * row)
 {
 	TablePlan  *plan = table_plan(rel, which);
 

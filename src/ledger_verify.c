@@ -68,13 +68,13 @@ typedef struct LinkCheck
 	uint8		last[2][HASH_LEN];
 	int64		last_id[2];
 	char	   *problem;		/* first problem of this link, or NULL */
-} LinkCheck;
+}			LinkCheck;
 
 typedef struct BatchEntry
 {
 	int64		batch;			/* hash key */
 	int			link;			/* index into the links */
-} BatchEntry;
+}			BatchEntry;
 
 typedef struct Walk
 {
@@ -85,7 +85,7 @@ typedef struct Walk
 	int64		checked;
 	MemoryContext rowcxt;
 	StringInfoData bytes;		/* one row's framed encoding */
-} Walk;
+}			Walk;
 
 static struct pg_cryptohash_ctx *
 stream_create(void)
@@ -99,7 +99,7 @@ stream_create(void)
 
 /* The digest of a batch's rows of table t, into lc->last */
 static void
-stream_finish(LinkCheck *lc, int t)
+stream_finish(LinkCheck * lc, int t)
 {
 	if (lc->stream[t] == NULL)
 		return;
@@ -114,10 +114,10 @@ stream_finish(LinkCheck *lc, int t)
 }
 
 static void
-note(LinkCheck *lc, const char *fmt,...) pg_attribute_printf(2, 3);
+			note(LinkCheck * lc, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
-note(LinkCheck *lc, const char *fmt,...)
+note(LinkCheck * lc, const char *fmt,...)
 {
 	StringInfoData buf;
 	va_list		args;
@@ -143,7 +143,7 @@ static bool batch_linked(Snapshot snapshot, int64 batch);
 
 /* Deform a tuple into the walk's row context */
 static void
-deform(Walk *w, Relation rel, HeapTuple tuple, Datum **values, bool **nulls)
+deform(Walk * w, Relation rel, HeapTuple tuple, Datum **values, bool **nulls)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	MemoryContext oldcxt = MemoryContextSwitchTo(w->rowcxt);
@@ -156,7 +156,7 @@ deform(Walk *w, Relation rel, HeapTuple tuple, Datum **values, bool **nulls)
 
 /* The links, in seq order, each checked against the one before */
 static void
-read_links(Relation rel, Walk *w, Snapshot snapshot)
+read_links(Relation rel, Walk * w, Snapshot snapshot)
 {
 	Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	SysScanDesc scan;
@@ -238,7 +238,7 @@ read_links(Relation rel, Walk *w, Snapshot snapshot)
  * they are orphans.
  */
 static void
-walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bool tail)
+walk_rows(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bool tail)
 {
 	Oid			relid = schemamig_ledger_relid(table_names[which]);
 	Relation	rel;
@@ -337,20 +337,20 @@ walk_rows(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, bo
 }
 
 static void
-walk_table(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from)
+walk_table(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 from)
 {
 	walk_rows(w, which, snapshot, from, false);
 }
 
 static void
-walk_table_tail(Walk *w, SchemamigLedgerTable which, Snapshot snapshot, int64 from)
+walk_table_tail(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 from)
 {
 	walk_rows(w, which, snapshot, from, true);
 }
 
 /* Counts and last hashes of the links against the rows found */
 static void
-check_counts(Walk *w, int from_link)
+check_counts(Walk * w, int from_link)
 {
 	for (int i = from_link; i < w->nlinks; i++)
 	{
@@ -383,7 +383,7 @@ check_counts(Walk *w, int from_link)
 
 /* Contexts of batches whose rows never all turned up */
 static void
-free_streams(Walk *w)
+free_streams(Walk * w)
 {
 	for (int i = 0; i < w->nlinks; i++)
 		for (int t = 0; t < 2; t++)
@@ -403,7 +403,7 @@ free_streams(Walk *w)
 
 /* The first problem in chain order, or NULL */
 static char *
-first_problem(Walk *w)
+first_problem(Walk * w)
 {
 	for (int i = 0; i < w->nlinks; i++)
 		if (w->links[i].problem)
@@ -416,7 +416,7 @@ first_problem(Walk *w)
  * what is wrong.
  */
 static char *
-check_expected_head(Walk *w, const char *expected)
+check_expected_head(Walk * w, const char *expected)
 {
 	const char *colon = strchr(expected, ':');
 	const char *hexpart = colon ? colon + 1 : expected;

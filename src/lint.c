@@ -91,8 +91,10 @@ typedef struct LintState
 	List	   *dropped;		/* ColumnSet * of one column */
 	List	   *foreign_keys;	/* ColumnSet * */
 	List	   *indexes;		/* ColumnSet * */
-	List	   *not_null_checks;	/* ColumnSet *: validated CHECK (c IS NOT NULL) */
-	List	   *unvalidated;	/* ColumnSet *: the same, NOT VALID; name in type */
+	List	   *not_null_checks;	/* ColumnSet *: validated CHECK (c IS NOT
+									 * NULL) */
+	List	   *unvalidated;	/* ColumnSet *: the same, NOT VALID; name in
+								 * type */
 	SchemamigStatement *first_dml;
 	List	   *dml;			/* SchemamigStatement * of data statements */
 	List	   *created_indexes;	/* String table_key() of indexes built */
@@ -218,7 +220,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 				state->first_dml = st;
 			state->dml = lappend(state->dml, st);
 			return;
-		/* not DDL to event triggers, but locking maintenance */
+			/* not DDL to event triggers, but locking maintenance */
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) tree;
@@ -227,7 +229,7 @@ lint_statement(LintState *state, SchemamigStatement *st)
 
 				foreach(lc, stmt->params)
 					if (strcmp(lfirst_node(DefElem, lc)->defname, "concurrently") == 0)
-						concurrent = defGetBoolean(lfirst_node(DefElem, lc));
+					concurrent = defGetBoolean(lfirst_node(DefElem, lc));
 				if (!concurrent)
 					add_finding(state, "reindex-locks", "warning", st,
 								pstrdup("REINDEX without CONCURRENTLY blocks writes to the table and reads that use the index while it rebuilds"),
@@ -289,7 +291,10 @@ lint_statement(LintState *state, SchemamigStatement *st)
 					{
 						RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
 
-						/* an index the script built itself is no one else's yet */
+						/*
+						 * an index the script built itself is no one else's
+						 * yet
+						 */
 						if (!list_member(state->created_indexes, makeString(table_key(rv))))
 						{
 							add_finding(state, "drop-index-locks", "warning", st,
@@ -616,10 +621,10 @@ typedef struct ReadContext
 	const char *column;
 	bool		table_seen;
 	bool		column_seen;
-} ReadContext;
+}			ReadContext;
 
 static bool
-read_walker(Node *node, ReadContext *ctx)
+read_walker(Node *node, ReadContext * ctx)
 {
 	if (node == NULL)
 		return false;
@@ -688,7 +693,10 @@ lint_drop_add(LintState *state)
 			drop_type = get_atttype(relid, attnum);
 		}
 
-		/* its values were copied first (UPDATE ... SET new = f(old)): no rename */
+		/*
+		 * its values were copied first (UPDATE ... SET new = f(old)): no
+		 * rename
+		 */
 		if (column_read_before(state, drop))
 			continue;
 
@@ -897,7 +905,7 @@ is_existing(LintState *state, RangeVar *rv)
 
 	foreach(lc, state->created)
 		if (strcmp((char *) lfirst(lc), key) == 0)
-			return false;
+		return false;
 	return true;
 }
 

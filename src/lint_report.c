@@ -92,8 +92,8 @@ schemamig_lint_allowed_rules(const char *script)
 
 			/* E'...' strings are the only ones with backslash escapes */
 			bool		escapes = quote == '\'' && p > script &&
-				(p[-1] == 'E' || p[-1] == 'e') &&
-				(p - 1 == script || !(isalnum((unsigned char) p[-2]) || p[-2] == '_'));
+			(p[-1] == 'E' || p[-1] == 'e') &&
+			(p - 1 == script || !(isalnum((unsigned char) p[-2]) || p[-2] == '_'));
 
 			for (p++; *p; p++)
 			{
@@ -147,7 +147,7 @@ schemamig_lint_filter_allowed(List *findings, List *allowed)
 
 		foreach(la, allowed)
 			if (strcmp((char *) lfirst(la), f->rule) == 0)
-				skip = true;
+			skip = true;
 		if (!skip)
 			result = lappend(result, f);
 	}

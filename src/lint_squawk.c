@@ -29,7 +29,7 @@ typedef struct SquawkRule
 {
 	const char *squawk;
 	const char *rules[3];		/* schemamig rules it allows, NULL-ended */
-} SquawkRule;
+}			SquawkRule;
 
 static const SquawkRule squawk_map[] = {
 	{"adding-field-with-default", {"add-column-volatile-default", "add-column-rewrites", NULL}},
@@ -150,7 +150,7 @@ rule_in(List *rules, const char *rule)
 
 	foreach(lc, rules)
 		if (strcmp((char *) lfirst(lc), rule) == 0)
-			return true;
+		return true;
 	return false;
 }
 

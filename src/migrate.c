@@ -225,7 +225,7 @@ run_transactional_equivalent(SchemamigStatement *st)
 					return;
 				foreach(lc, stmt->params)
 					if (strcmp(lfirst_node(DefElem, lc)->defname, "concurrently") != 0)
-						params = lappend(params, lfirst(lc));
+					params = lappend(params, lfirst(lc));
 				stmt->params = params;
 				break;
 			}
@@ -404,7 +404,7 @@ schemamig_stamp(PG_FUNCTION_ARGS)
 	unapply = schemamig_graph_to_unapply(graph, "base");
 	foreach(lc, unapply)
 		if (!wanted[lfirst_int(lc)])
-			schemamig_mark_unapplied(graph->nodes[lfirst_int(lc)].revision);
+		schemamig_mark_unapplied(graph->nodes[lfirst_int(lc)].revision);
 	for (int k = 0; k < graph->nnodes; k++)
 	{
 		SchemamigNode *node = &graph->nodes[graph->topo[k]];

@@ -102,7 +102,7 @@ typedef struct VirtualRel
 	Oid			relid;			/* InvalidOid when created by the plan */
 	bool		dropped;
 	List	   *columns;		/* ColumnDef of created tables */
-} VirtualRel;
+}			VirtualRel;
 
 typedef SchemamigLock PredLock;
 
@@ -111,14 +111,14 @@ typedef struct Prediction
 	List	   *locks;			/* PredLock */
 	List	   *rewrites;		/* char * */
 	const char *unknown;		/* why, when not predictable */
-} Prediction;
+}			Prediction;
 
 typedef struct PredictState
 {
 	List	   *virtuals;		/* VirtualRel */
 	List	   *held;			/* PredLock taken by earlier statements */
 	List	   *created;		/* keys created by the current statement */
-} PredictState;
+}			PredictState;
 
 /* A relation resolved from a RangeVar, real or simulated */
 typedef struct PredRel
@@ -126,35 +126,35 @@ typedef struct PredRel
 	Oid			relid;			/* InvalidOid for a relation the plan made */
 	char	   *display;
 	VirtualRel *virtual;
-} PredRel;
+}			PredRel;
 
 static bool is_user_namespace(Oid nspid);
 static char *rel_display(Oid relid);
 static char *rv_key(RangeVar *rv);
-static VirtualRel *find_virtual(PredictState *ps, const char *key);
-static VirtualRel *find_virtual_relid(PredictState *ps, Oid relid);
-static bool resolve(PredictState *ps, RangeVar *rv, PredRel *out);
-static void add_lock(Prediction *p, const char *relation, int level);
-static void add_lock_oid(PredictState *ps, Prediction *p, Oid relid, int level);
-static void add_rewrite(Prediction *p, const char *relation);
-static void add_virtual(PredictState *ps, RangeVar *rv, List *columns);
+static VirtualRel * find_virtual(PredictState * ps, const char *key);
+static VirtualRel * find_virtual_relid(PredictState * ps, Oid relid);
+static bool resolve(PredictState * ps, RangeVar *rv, PredRel * out);
+static void add_lock(Prediction * p, const char *relation, int level);
+static void add_lock_oid(PredictState * ps, Prediction * p, Oid relid, int level);
+static void add_rewrite(Prediction * p, const char *relation);
+static void add_virtual(PredictState * ps, RangeVar *rv, List *columns);
 static List *table_indexes(Oid relid, AttrNumber attnum);
-static void lock_inheritors(PredictState *ps, Prediction *p, Oid relid, int level);
-static void lock_owned_sequences(PredictState *ps, Prediction *p, Oid relid, int level);
-static void lock_fk_referenced(PredictState *ps, Prediction *p, Oid relid, AttrNumber attnum,
+static void lock_inheritors(PredictState * ps, Prediction * p, Oid relid, int level);
+static void lock_owned_sequences(PredictState * ps, Prediction * p, Oid relid, int level);
+static void lock_fk_referenced(PredictState * ps, Prediction * p, Oid relid, AttrNumber attnum,
 							   int level);
 static bool expr_is_volatile(Node *raw, const char **unknown);
 static bool coldef_rewrites(ColumnDef *def, const char **unknown);
-static void predict_fk(PredictState *ps, Prediction *p, Constraint *con);
-static void predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt);
-static void predict_drop(PredictState *ps, Prediction *p, DropStmt *stmt);
-static void predict_rename(PredictState *ps, Prediction *p, RenameStmt *stmt);
+static void predict_fk(PredictState * ps, Prediction * p, Constraint *con);
+static void predict_alter_table(PredictState * ps, Prediction * p, AlterTableStmt *stmt);
+static void predict_drop(PredictState * ps, Prediction * p, DropStmt *stmt);
+static void predict_rename(PredictState * ps, Prediction * p, RenameStmt *stmt);
 static bool collect_rangevars(Node *node, List **rvs);
 static bool has_user_functions(Node *node);
 static bool has_function_calls(Node *node);
-static void predict_reads(PredictState *ps, Prediction *p, Node *query, RangeVar *skip);
-static void predict_dml(PredictState *ps, Prediction *p, Node *stmt);
-static void predict_statement(PredictState *ps, Prediction *p, Node *tree);
+static void predict_reads(PredictState * ps, Prediction * p, Node *query, RangeVar *skip);
+static void predict_dml(PredictState * ps, Prediction * p, Node *stmt);
+static void predict_statement(PredictState * ps, Prediction * p, Node *tree);
 
 static bool
 is_user_namespace(Oid nspid)
@@ -199,7 +199,7 @@ rv_key(RangeVar *rv)
 }
 
 static VirtualRel *
-find_virtual(PredictState *ps, const char *key)
+find_virtual(PredictState * ps, const char *key)
 {
 	ListCell   *lc;
 
@@ -214,7 +214,7 @@ find_virtual(PredictState *ps, const char *key)
 }
 
 static VirtualRel *
-find_virtual_relid(PredictState *ps, Oid relid)
+find_virtual_relid(PredictState * ps, Oid relid)
 {
 	ListCell   *lc;
 
@@ -234,7 +234,7 @@ find_virtual_relid(PredictState *ps, Oid relid)
  * real run would raise).  Never locks.
  */
 static bool
-resolve(PredictState *ps, RangeVar *rv, PredRel *out)
+resolve(PredictState * ps, RangeVar *rv, PredRel * out)
 {
 	VirtualRel *v = NULL;
 	Oid			relid;
@@ -284,8 +284,17 @@ resolve(PredictState *ps, RangeVar *rv, PredRel *out)
 	return out->display != NULL;
 }
 
+/* Does the relation exist (for IF NOT EXISTS)? */
+static bool
+relation_exists(PredictState * ps, RangeVar *rv)
+{
+	PredRel		unused;
+
+	return resolve(ps, rv, &unused);
+}
+
 static void
-add_lock(Prediction *p, const char *relation, int level)
+add_lock(Prediction * p, const char *relation, int level)
 {
 	PredLock   *l;
 
@@ -299,7 +308,7 @@ add_lock(Prediction *p, const char *relation, int level)
 }
 
 static void
-add_lock_oid(PredictState *ps, Prediction *p, Oid relid, int level)
+add_lock_oid(PredictState * ps, Prediction * p, Oid relid, int level)
 {
 	VirtualRel *v;
 
@@ -314,7 +323,7 @@ add_lock_oid(PredictState *ps, Prediction *p, Oid relid, int level)
 }
 
 static void
-add_rel_lock(PredictState *ps, Prediction *p, PredRel *rel, int level)
+add_rel_lock(PredictState * ps, Prediction * p, PredRel * rel, int level)
 {
 	if (OidIsValid(rel->relid))
 		add_lock_oid(ps, p, rel->relid, level);
@@ -323,18 +332,18 @@ add_rel_lock(PredictState *ps, Prediction *p, PredRel *rel, int level)
 }
 
 static void
-add_rewrite(Prediction *p, const char *relation)
+add_rewrite(Prediction * p, const char *relation)
 {
 	ListCell   *lc;
 
 	foreach(lc, p->rewrites)
 		if (strcmp((char *) lfirst(lc), relation) == 0)
-			return;
+		return;
 	p->rewrites = lappend(p->rewrites, pstrdup(relation));
 }
 
 static void
-add_virtual(PredictState *ps, RangeVar *rv, List *columns)
+add_virtual(PredictState * ps, RangeVar *rv, List *columns)
 {
 	VirtualRel *v;
 	char	   *key;
@@ -408,7 +417,7 @@ table_indexes(Oid relid, AttrNumber attnum)
 
 /* Partitions and inheritance children (all levels), never locked here */
 static void
-lock_inheritors(PredictState *ps, Prediction *p, Oid relid, int level)
+lock_inheritors(PredictState * ps, Prediction * p, Oid relid, int level)
 {
 	List	   *all;
 	ListCell   *lc;
@@ -418,12 +427,12 @@ lock_inheritors(PredictState *ps, Prediction *p, Oid relid, int level)
 	all = find_all_inheritors(relid, NoLock, NULL);
 	foreach(lc, all)
 		if (lfirst_oid(lc) != relid)
-			add_lock_oid(ps, p, lfirst_oid(lc), level);
+		add_lock_oid(ps, p, lfirst_oid(lc), level);
 }
 
 /* Sequences owned by columns of relid (serial, identity) */
 static void
-lock_owned_sequences(PredictState *ps, Prediction *p, Oid relid, int level)
+lock_owned_sequences(PredictState * ps, Prediction * p, Oid relid, int level)
 {
 	Relation	rel;
 	ScanKeyData key[2];
@@ -456,7 +465,7 @@ lock_owned_sequences(PredictState *ps, Prediction *p, Oid relid, int level)
  * 0) are dropped: their referenced tables are locked at level.
  */
 static void
-lock_fk_referenced(PredictState *ps, Prediction *p, Oid relid, AttrNumber attnum,
+lock_fk_referenced(PredictState * ps, Prediction * p, Oid relid, AttrNumber attnum,
 				   int level)
 {
 	Relation	rel;
@@ -569,10 +578,10 @@ typedef struct VolatileContext
 {
 	bool		volatile_found;
 	const char *unknown;
-} VolatileContext;
+}			VolatileContext;
 
 static bool
-volatile_walker(Node *node, VolatileContext *ctx)
+volatile_walker(Node *node, VolatileContext * ctx)
 {
 	if (node == NULL)
 		return false;
@@ -658,7 +667,7 @@ coldef_rewrites(ColumnDef *def, const char **unknown)
 
 /* A foreign key: SHARE ROW EXCLUSIVE on the referenced table */
 static void
-predict_fk(PredictState *ps, Prediction *p, Constraint *con)
+predict_fk(PredictState * ps, Prediction * p, Constraint *con)
 {
 	PredRel		ref;
 
@@ -669,7 +678,7 @@ predict_fk(PredictState *ps, Prediction *p, Constraint *con)
 }
 
 static ColumnDef *
-virtual_column(VirtualRel *v, const char *name)
+virtual_column(VirtualRel * v, const char *name)
 {
 	ListCell   *lc;
 
@@ -686,7 +695,7 @@ virtual_column(VirtualRel *v, const char *name)
 }
 
 static void
-predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt)
+predict_alter_table(PredictState * ps, Prediction * p, AlterTableStmt *stmt)
 {
 	PredRel		rel;
 	int			level;
@@ -758,7 +767,7 @@ predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt)
 						break;
 					}
 					if (schemamig_type_change_rewrites(oldtype, oldtypmod, def->typeName,
-											 def->raw_default, cmd->name))
+													   def->raw_default, cmd->name))
 						add_rewrite(p, rel.display);
 					if (attnum > 0)
 					{
@@ -833,7 +842,7 @@ predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt)
 					PartitionCmd *pc = (PartitionCmd *) cmd->def;
 					PredRel		part;
 					int			partlevel = pc->concurrent ? ShareUpdateExclusiveLock :
-						AccessExclusiveLock;
+					AccessExclusiveLock;
 
 					if (resolve(ps, pc->name, &part))
 					{
@@ -867,7 +876,7 @@ predict_alter_table(PredictState *ps, Prediction *p, AlterTableStmt *stmt)
 }
 
 static void
-predict_drop(PredictState *ps, Prediction *p, DropStmt *stmt)
+predict_drop(PredictState * ps, Prediction * p, DropStmt *stmt)
 {
 	ListCell   *lc;
 
@@ -890,7 +899,7 @@ predict_drop(PredictState *ps, Prediction *p, DropStmt *stmt)
 					RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
 					PredRel		rel;
 					int			level = stmt->concurrent ? ShareUpdateExclusiveLock :
-						AccessExclusiveLock;
+					AccessExclusiveLock;
 
 					if (!resolve(ps, rv, &rel))
 						break;
@@ -950,7 +959,7 @@ predict_drop(PredictState *ps, Prediction *p, DropStmt *stmt)
 }
 
 static void
-predict_rename(PredictState *ps, Prediction *p, RenameStmt *stmt)
+predict_rename(PredictState * ps, Prediction * p, RenameStmt *stmt)
 {
 	PredRel		rel;
 
@@ -1030,10 +1039,10 @@ collect_rangevars(Node *node, List **rvs)
 typedef struct FuncContext
 {
 	bool		found;
-} FuncContext;
+}			FuncContext;
 
 static bool
-user_function_walker(Node *node, FuncContext *ctx)
+user_function_walker(Node *node, FuncContext * ctx)
 {
 	if (node == NULL)
 		return false;
@@ -1053,7 +1062,7 @@ user_function_walker(Node *node, FuncContext *ctx)
 }
 
 static bool
-any_function_walker(Node *node, FuncContext *ctx)
+any_function_walker(Node *node, FuncContext * ctx)
 {
 	if (node == NULL)
 		return false;
@@ -1082,7 +1091,7 @@ has_user_functions(Node *node)
 
 /* ACCESS SHARE on every relation a query reads (parse analysis takes it) */
 static void
-predict_reads(PredictState *ps, Prediction *p, Node *query, RangeVar *skip)
+predict_reads(PredictState * ps, Prediction * p, Node *query, RangeVar *skip)
 {
 	List	   *rvs = NIL;
 	ListCell   *lc;
@@ -1136,7 +1145,7 @@ has_user_triggers_or_rules(Oid relid)
 }
 
 static void
-predict_dml(PredictState *ps, Prediction *p, Node *stmt)
+predict_dml(PredictState * ps, Prediction * p, Node *stmt)
 {
 	RangeVar   *target;
 	PredRel		rel;
@@ -1172,7 +1181,7 @@ predict_dml(PredictState *ps, Prediction *p, Node *stmt)
 }
 
 static void
-predict_statement(PredictState *ps, Prediction *p, Node *tree)
+predict_statement(PredictState * ps, Prediction * p, Node *tree)
 {
 	switch (nodeTag(tree))
 	{
@@ -1215,7 +1224,7 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 
 				foreach(lc, stmt->params)
 					if (strcmp(((DefElem *) lfirst(lc))->defname, "concurrently") == 0)
-						concurrent = defGetBoolean((DefElem *) lfirst(lc));
+					concurrent = defGetBoolean((DefElem *) lfirst(lc));
 				if (stmt->kind != REINDEX_OBJECT_INDEX && stmt->kind != REINDEX_OBJECT_TABLE)
 				{
 					p->unknown = "REINDEX of a schema or database";
@@ -1287,7 +1296,7 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 							add_rel_lock(ps, p, &src, AccessShareLock);
 					}
 				}
-				if (!(stmt->if_not_exists && resolve(ps, stmt->relation, &(PredRel) {0})))
+				if (!(stmt->if_not_exists && relation_exists(ps, stmt->relation)))
 					add_virtual(ps, stmt->relation, columns);
 				break;
 			}
@@ -1340,7 +1349,7 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 			{
 				PredRel		rel;
 				RangeVar   *rv = IsA(tree, CreatePolicyStmt) ?
-					((CreatePolicyStmt *) tree)->table : ((AlterPolicyStmt *) tree)->table;
+				((CreatePolicyStmt *) tree)->table : ((AlterPolicyStmt *) tree)->table;
 
 				if (resolve(ps, rv, &rel))
 					add_rel_lock(ps, p, &rel, AccessExclusiveLock);
@@ -1381,7 +1390,11 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 				if (stmt->relation == NULL || !resolve(ps, stmt->relation, &rel))
 					break;
 				add_rel_lock(ps, p, &rel, AccessExclusiveLock);
-				/* its owned sequences move with it, unless it stays where it is */
+
+				/*
+				 * its owned sequences move with it, unless it stays where it
+				 * is
+				 */
 				if (!OidIsValid(rel.relid) ||
 					get_namespace_oid(stmt->newschema, true) != get_rel_namespace(rel.relid))
 					lock_owned_sequences(ps, p, rel.relid, AccessExclusiveLock);
@@ -1444,7 +1457,7 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 
 				foreach(lc, stmt->options)
 					if (strcmp(((DefElem *) lfirst(lc))->defname, "full") == 0)
-						full = defGetBoolean((DefElem *) lfirst(lc));
+					full = defGetBoolean((DefElem *) lfirst(lc));
 				if (stmt->rels == NIL)
 				{
 					p->unknown = "VACUUM or ANALYZE of the whole database";
@@ -1692,7 +1705,7 @@ schemamig_plan_predict(SchemamigGraph *graph, List *pending)
 
 				foreach(lh, ps.created)
 					if (strcmp((char *) lfirst(lh), l->relation) == 0)
-						created = true;
+					created = true;
 				if (created)
 					continue;
 				taken = lappend(taken, l);

@@ -143,7 +143,10 @@ schemamig_register(PG_FUNCTION_ARGS)
 
 		if (parents_arg == NULL)
 		{
-			/* client-driven revisions never count for the parent (deploy_sql.c) */
+			/*
+			 * client-driven revisions never count for the parent
+			 * (deploy_sql.c)
+			 */
 			SchemamigGraph *g = schemamig_graph_load();
 			List	   *versioned = schemamig_graph_versioned_heads(g);
 			ListCell   *lc;
@@ -189,7 +192,10 @@ schemamig_register(PG_FUNCTION_ARGS)
 		{
 			char	   *difference = NULL;
 
-			/* the same statements in other whitespace: a repair (deploy_sql.c) */
+			/*
+			 * the same statements in other whitespace: a repair
+			 * (deploy_sql.c)
+			 */
 			if (strcmp(node->checksum, checksum) != 0 && same_parents(node, parents) &&
 				strcmp(node->kind, "sql") == 0 &&
 				schemamig_repair(revision, upgrade, up_statements, downgrade,
@@ -326,7 +332,7 @@ check_new_parents(const char *revision, ArrayType *parents_arg)
 					 errhint("Register the parent first; revisions are registered in order.")));
 		foreach(lc, parents)
 			if (strcmp((char *) lfirst(lc), parent) == 0)
-				seen = true;
+			seen = true;
 		if (!seen)
 			parents = lappend(parents, parent);
 	}
@@ -411,7 +417,7 @@ same_parents(SchemamigNode *node, List *parents)
 		return false;
 	foreach(lc, parents)
 		if (node->parents[j++] != lfirst_int(lc))
-			return false;
+		return false;
 	return true;
 }
 
@@ -424,7 +430,7 @@ count_statements(List *statements, int *count, bool *transactional)
 	*transactional = true;
 	foreach(lc, statements)
 		if (((SchemamigStatement *) lfirst(lc))->needs_top_level)
-			*transactional = false;
+		*transactional = false;
 }
 
 /*

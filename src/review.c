@@ -372,7 +372,7 @@ typedef struct AuthorRun
 	List	   *statements;
 	void		(*after) (SchemamigStatement *st, TimestampTz started, void *arg);
 	void	   *arg;
-} AuthorRun;
+}			AuthorRun;
 
 /* After statement n: report it, then check statement n + 1 */
 static void
@@ -547,7 +547,7 @@ Datum
 schemamig_plan(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PlanRun	state;
+	PlanRun		state;
 	HASHCTL		hctl;
 	ListCell   *lc;
 	int			save_nestlevel;
@@ -621,7 +621,7 @@ schemamig_plan(PG_FUNCTION_ARGS)
 static void
 plan_body(void *arg)
 {
-	PlanRun  *state = (PlanRun *) arg;
+	PlanRun    *state = (PlanRun *) arg;
 	ListCell   *lc;
 
 	/* what the caller's transaction holds already is not the plan's */
@@ -688,7 +688,7 @@ plan_refresh_names(PlanRun *state)
 static void
 plan_after_statement(SchemamigStatement *st, TimestampTz started, void *arg)
 {
-	PlanRun  *state = (PlanRun *) arg;
+	PlanRun    *state = (PlanRun *) arg;
 	List	   *new_pairs = NIL;
 	List	   *new_locks = NIL;
 	List	   *created_locks = NIL;

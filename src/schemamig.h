@@ -320,7 +320,8 @@ typedef struct SchemamigProgress
 	int			done;			/* statements 1..done have run */
 	int			running;		/* begun, not known to have finished; 0 = none */
 	int			running_pid;
-	bool		in_progress;	/* running now: its session holds the step lock */
+	bool		in_progress;	/* running now: its session holds the step
+								 * lock */
 	bool		interrupted;	/* running but nobody holds the step lock */
 	TimestampTz started_at;
 } SchemamigProgress;
@@ -373,7 +374,7 @@ typedef struct SchemamigLock
 	char	   *relation;
 	int			level;
 	Oid			relid;			/* InvalidOid: made by an earlier statement */
-} SchemamigLock;
+}			SchemamigLock;
 extern List *schemamig_plan_predict(SchemamigGraph *graph, List *pending);
 extern List *schemamig_held_lock_strings(List *held);
 extern List *schemamig_plan_uncovered(List *locks, List *held);
@@ -391,7 +392,7 @@ typedef struct SchemamigSealNote
 	const char *tag;
 	RangeVar   *created;		/* the relation an EXPLAIN ANALYZE creates */
 	List	   *objects;		/* SchemamigLogObjects known before it ran */
-} SchemamigSealNote;
+}			SchemamigSealNote;
 
 extern void schemamig_seal_loaded(void);
 extern const char *schemamig_seal_coverage(void);
@@ -399,8 +400,8 @@ extern void schemamig_seal_xact_end(void);
 extern void schemamig_seal_subxact_end(bool committed, SubTransactionId mySubid,
 									   SubTransactionId parentSubid);
 extern bool schemamig_seal_check_ddl(Node *parsetree);
-extern bool schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note);
-extern void schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note);
+extern bool schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote * note);
+extern void schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote * note);
 extern void schemamig_seal_object_access(ObjectAccessType access, Oid classId,
 										 Oid objectId, int subId);
 extern void schemamig_seal_check_logged(const char *schema, const char *identity);
@@ -574,7 +575,7 @@ typedef enum SchemamigLedgerTable
 	LEDGER_DDL_LOG,
 	LEDGER_JOURNAL,
 	LEDGER_LINKS
-} SchemamigLedgerTable;
+}			SchemamigLedgerTable;
 
 /* The columns of schemamig.ledger, in their order */
 enum
@@ -611,7 +612,7 @@ typedef struct SchemamigLedgerRow
 	bool		has_last[2];
 	uint8		last[2][SCHEMAMIG_LEDGER_HASH_LEN];
 	int64		unversioned;
-} SchemamigLedgerRow;
+}			SchemamigLedgerRow;
 
 extern void schemamig_ledger_pre_commit(void);
 extern void schemamig_ledger_xact_end(XactEvent event);
@@ -620,7 +621,7 @@ extern void schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubi
 extern void schemamig_ledger_relcache_callback(Datum arg, Oid relid);
 extern void schemamig_ledger_row(Relation rel, Datum *values, bool *nulls);
 extern void schemamig_ledger_read(Relation rel, SchemamigLedgerTable which,
-								  Datum *values, bool *nulls, SchemamigLedgerRow *row);
+								  Datum *values, bool *nulls, SchemamigLedgerRow * row);
 extern uint64 schemamig_ledger_row_bytes(Relation rel, SchemamigLedgerTable which,
 										 Datum *values, bool *nulls, uint64 prev,
 										 void *prev_row, StringInfo stream_bytes);
@@ -695,6 +696,7 @@ typedef struct SchemamigObjectHash
 
 /* Every user-visible object with its hash, sorted by (type, identity) */
 extern List *schemamig_fingerprint_objects(void);
+
 /* sha256 over the sorted (type, identity, hash) list */
 extern char *schemamig_fingerprint_of(List *objects);
 

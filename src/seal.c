@@ -116,9 +116,9 @@ schemamig_seal_loaded(void)
 {
 	/*
 	 * Nothing ran in this backend yet: the postmaster preloading
-	 * (shared_preload_libraries), session_preload_libraries, or a login
-	 * event trigger before the first query.  A library loaded by a
-	 * statement has that statement's text in debug_query_string.
+	 * (shared_preload_libraries), session_preload_libraries, or a login event
+	 * trigger before the first query.  A library loaded by a statement has
+	 * that statement's text in debug_query_string.
 	 */
 	full_coverage = process_shared_preload_libraries_in_progress ||
 		debug_query_string == NULL;
@@ -232,7 +232,7 @@ names_schemamig(List *names)
 
 	foreach(lc, names)
 		if (strcmp(strVal(lfirst(lc)), "schemamig") == 0)
-			return true;
+		return true;
 	return false;
 }
 
@@ -309,13 +309,23 @@ owned_objects(List *roles)
 	return result;
 }
 
+/* A relation as a DDL-log object with the given action */
+static SchemamigLogObject *
+relation_object(Oid relid, const char *action)
+{
+	ObjectAddress rel;
+
+	ObjectAddressSet(rel, RelationRelationId, relid);
+	return schemamig_ddl_log_object(&rel, action);
+}
+
 /*
  * Utility statements no event trigger sees, judged in the ProcessUtility
  * hook before they run.  Returns true when schemamig_seal_utility_end()
  * must log the statement after it ran.
  */
 bool
-schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
+schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote * note)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	Node	   *judged = parsetree;
@@ -362,8 +372,7 @@ schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
 				/* CLUSTER on the index already marked is maintenance */
 				if (OidIsValid(indexid) && get_index_isclustered(indexid))
 					return false;
-				note->objects = list_make1(schemamig_ddl_log_object(&(ObjectAddress) {RelationRelationId, relid, 0},
-																	"alter"));
+				note->objects = list_make1(relation_object(relid, "alter"));
 				note->tag = "CLUSTER";
 				break;
 			}
@@ -391,7 +400,7 @@ schemamig_seal_utility_start(PlannedStmt *pstmt, SchemamigSealNote *note)
 }
 
 void
-schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note)
+schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote * note)
 {
 	char	   *statement = schemamig_client_statement_text(pstmt->utilityStmt);
 
@@ -401,8 +410,7 @@ schemamig_seal_utility_end(PlannedStmt *pstmt, SchemamigSealNote *note)
 
 		note->objects = NIL;
 		if (OidIsValid(relid))
-			note->objects = list_make1(schemamig_ddl_log_object(&(ObjectAddress) {RelationRelationId, relid, 0},
-																"create"));
+			note->objects = list_make1(relation_object(relid, "create"));
 	}
 	schemamig_ddl_log_statement(note->verdict, note->tag, statement, note->objects, false);
 }
@@ -420,6 +428,8 @@ schemamig_seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 {
 	Node	   *statement;
 	SchemamigDdlStatement *ddl;
+	ObjectAddress object;
+	char	   *description;
 
 	switch (access)
 	{
@@ -458,13 +468,15 @@ schemamig_seal_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		 (IsA(statement, AlterExtensionStmt) && classId == ExtensionRelationId)))
 		return;
 
+	object.classId = classId;
+	object.objectId = objectId;
+	object.objectSubId = subId;
+	description = getObjectDescription(&object, true);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("%s %s is not allowed", access == OAT_DROP ? "dropping" :
 					access == OAT_POST_CREATE ? "creating" : "changing",
-					getObjectDescription(&(ObjectAddress) {classId, objectId, subId}, true) ?
-					getObjectDescription(&(ObjectAddress) {classId, objectId, subId}, true) :
-					"an object of schemamig"),
+					description ? description : "an object of schemamig"),
 			 errdetail("schemamig's own objects are changed only by ALTER EXTENSION schemamig UPDATE; GRANT and REVOKE are allowed in a revision, and DROP EXTENSION after schemamig.prepare_uninstall()."),
 			 errhint("Only a superuser with schemamig.guard = off may do this.")));
 }

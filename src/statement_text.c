@@ -109,9 +109,9 @@ schemamig_client_statement_text(Node *parsetree)
 		CapturedStatement *top = &captured[ncaptured - 1];
 
 		/*
-		 * A hook below ours (Citus) may run a rewritten copy of the tree
-		 * (an unqualified CREATE INDEX gets its schema and name filled
-		 * in): same statement, same node type, not equal().
+		 * A hook below ours (Citus) may run a rewritten copy of the tree (an
+		 * unqualified CREATE INDEX gets its schema and name filled in): same
+		 * statement, same node type, not equal().
 		 */
 		if (top->query && top->utility &&
 			(top->utility == parsetree || equal(top->utility, parsetree) ||
