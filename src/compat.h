@@ -106,4 +106,14 @@ schemamig_tag_fires_event_triggers(CommandTag tag)
 	return tag != CMDTAG_REINDEX && command_tag_event_trigger_ok(tag);
 }
 
+/*
+ * A table's primary key index: PostgreSQL 18 added whether a deferrable
+ * key will do (schemamig's keys are never deferrable).
+ */
+#if PG_VERSION_NUM >= 180000
+#define schemamig_primary_key_index(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define schemamig_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
 #endif							/* SCHEMAMIG_COMPAT_H */

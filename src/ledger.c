@@ -902,7 +902,7 @@ schemamig_ledger_relid(const char *name)
 static bool
 read_head(Relation rel, int64 *seq, uint8 *hash)
 {
-	Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	bool		found = false;

@@ -158,7 +158,7 @@ deform(Walk * w, Relation rel, HeapTuple tuple, Datum **values, bool **nulls)
 static void
 read_links(Relation rel, Walk * w, Snapshot snapshot)
 {
-	Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int			max = 64;
@@ -250,7 +250,7 @@ walk_rows(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, b
 	if (!OidIsValid(relid))
 		return;
 	rel = table_open(relid, AccessShareLock);
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 	ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
 	scan = systable_beginscan_ordered(rel, index, snapshot, 1, &key);
 	while ((tuple = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
@@ -586,7 +586,7 @@ schemamig_ledger_tail_ok(void)
 	/* the newest links, newest first */
 	rel = table_open(relid, AccessShareLock);
 	schemamig_ledger_check_link_table(rel);
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 	scan = systable_beginscan_ordered(rel, index, snapshot, 0, NULL);
 	while (w.nlinks < TAIL_LINKS &&
 		   (tuple = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
@@ -685,7 +685,7 @@ schemamig_ledger_adopt(PG_FUNCTION_ARGS)
 		Oid			relid = schemamig_ledger_relid(table_names[t]);
 		Relation	rel = table_open(relid, RowExclusiveLock);
 		TupleDesc	desc = RelationGetDescr(rel);
-		Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+		Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 		SysScanDesc scan;
 		HeapTuple	tuple;
 		SPIPlanPtr	plan;
