@@ -181,22 +181,7 @@ schemamig_run_step(PG_FUNCTION_ARGS)
 	node = &graph->nodes[schemamig_graph_require(graph, revision)];
 	p = schemamig_progress_find(schemamig_progress_load(), revision);
 
-	if (up ? node->upgrade_transactional : node->downgrade_transactional)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("revision \"%s\" runs inside a transaction: it has no steps", revision),
-				 errhint("Use schemamig.%s('%s').", up ? "upgrade" : "downgrade",
-						 up ? revision : "<target>")));
-	if (!up && node->irreversible)
-		ereport(ERROR,
-				(errcode(ERRCODE_SCHEMAMIG_IRREVERSIBLE),
-				 errmsg("revision \"%s\" is irreversible", revision)));
-	if (p != NULL && p->direction != direction)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("revision \"%s\" is partially %s", revision,
-						up ? "reverted" : "applied"),
-				 errhint("Finish that first, or stamp() the database.")));
+	schemamig_step_check_steppable(revision, node, p, direction);
 	st = schemamig_script_statement(revision, direction, n, &total);
 	if (st == NULL)
 		ereport(ERROR,

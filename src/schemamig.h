@@ -331,6 +331,10 @@ extern SchemamigStatement *schemamig_script_statement(const char *revision,
 													  int n, int *total);
 extern List *schemamig_progress_load(void);
 extern SchemamigProgress *schemamig_progress_find(List *progress, const char *revision);
+
+/* steps.c, shared with run_step() (deploy_sql.c) */
+extern void schemamig_step_check_steppable(const char *revision, SchemamigNode *node,
+										   SchemamigProgress *p, SchemamigDirection direction);
 extern void schemamig_progress_refuse(List *progress, SchemamigDirection direction,
 									  const char *function);
 extern char *schemamig_progress_leftover(SchemamigProgress *p);

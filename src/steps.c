@@ -259,10 +259,13 @@ step_direction_arg(const char *dirname)
 	return DIRECTION_NONE;		/* keep the compiler quiet */
 }
 
-/* The revision has steps in this direction, and none in the other begun */
-static void
-step_check_steppable(const char *revision, SchemamigNode *node,
-					 SchemamigProgress *p, SchemamigDirection direction)
+/*
+ * The revision has steps in this direction, and none in the other begun;
+ * also run_step()'s check (deploy_sql.c)
+ */
+void
+schemamig_step_check_steppable(const char *revision, SchemamigNode *node,
+							   SchemamigProgress *p, SchemamigDirection direction)
 {
 	bool		up = direction == DIRECTION_UPGRADE;
 
@@ -390,7 +393,7 @@ schemamig_begin_step(PG_FUNCTION_ARGS)
 
 	/* first the step lock, then progress as of now: never a stale "done" */
 	step_bookkeeping_begin(revision, true, &got_lock, &graph, &node, &p);
-	step_check_steppable(revision, node, p, direction);
+	schemamig_step_check_steppable(revision, node, p, direction);
 	st = schemamig_script_statement(revision, direction, n, &total);
 	if (st == NULL)
 		ereport(ERROR,
