@@ -66,6 +66,7 @@ start='cd /root/schemamig && export PG_CONFIG='$pgc' && . test/lib.sh && cluster
 extension_control_path = '"'"'\$system:/extensions/schemamig/share'"'"'
 dynamic_library_path = '"'"'\$libdir:/extensions/schemamig/lib'"'"'
 fsync = off
+max_prepared_transactions = 10
 CONF
 	as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$CLUSTER_DIR/server.log" -w start >/dev/null && trap cluster_stop EXIT'
 check "pg_regress and isolation suites against the image (make installcheck)" \
