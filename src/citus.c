@@ -138,7 +138,7 @@ read_key(void)
 {
 	Oid			save_userid;
 	int			save_sec;
-	bytea	   *key = NULL;
+	bytea	   *volatile key = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);

@@ -477,7 +477,7 @@ upgrade_each_ready(SchemamigGraph *graph, SchemamigNode *node, int done, int tot
 static ErrorData *
 upgrade_each_apply(SchemamigNode *node, const char *target, MemoryContext proccxt)
 {
-	ErrorData  *failure = NULL;
+	ErrorData  *volatile failure = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(proccxt);

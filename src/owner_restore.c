@@ -71,8 +71,8 @@ schemamig_end_restore(PG_FUNCTION_ARGS)
 {
 	bool		granted;
 	Oid			role;
-	int64		revisions = 0;
-	int64		logged = 0;
+	volatile int64 revisions = 0;
+	volatile int64 logged = 0;
 
 	if (RecoveryInProgress())
 		schemamig_check_writable("schemamig.end_restore()");

@@ -58,20 +58,20 @@ schemamig_script_parse(const char *script, const char *revision,
  * friends as findings instead of the parse refusing them.
  */
 List *
-schemamig_script_parse_ext(const char *script, const char *revision,
+schemamig_script_parse_ext(const char *script_text, const char *revision,
 						   const char *which, bool allow_transaction_control)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	List	   *raw = NIL;
-	List	   *result = NIL;
+	List	   *volatile result = NIL;
 	ListCell   *lc;
-	int			script_len = strlen(script);
-	int			statement_no = 0;
-	const char *what = which ? which : "the";
+	int			script_len = strlen(script_text);
+	volatile int statement_no = 0;
+	const char *volatile what = which ? which : "the";
 
 	/* pg_dump's \restrict lines are not SQL (baseline.c) */
-	script = schemamig_dump_blank_meta(script);
+	const char *volatile script = schemamig_dump_blank_meta(script_text);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
