@@ -20,18 +20,25 @@
  *
  * Every rule was checked against PostgreSQL 15 itself: plan(execute =>
  * true) reads the locks the statement really took from pg_locks, and
- * test/integration/plan_compare.sh runs both modes over every DDL
- * statement of the test suite (test/plan_compare/statements.jsonl).  What
- * that comparison taught, beyond the obvious target lock: CLUSTER,
- * TRUNCATE and a REFRESH rebuild every index of the table in ACCESS
- * EXCLUSIVE mode (TRUNCATE ... RESTART IDENTITY its owned sequences too);
- * a planned query (CREATE TABLE AS, REFRESH) share-locks every index of
- * the tables it reads; CREATE TABLE ... PARTITION OF takes SHARE UPDATE
- * EXCLUSIVE on the parent's partitioned indexes; SEQUENCE ... OWNED BY
- * share-locks the table; CREATE / DROP STATISTICS take SHARE UPDATE
- * EXCLUSIVE on the table; ALTER TYPE ... OWNER of a composite type locks
- * its relation; a SQL-standard function body (BEGIN ATOMIC) is parse
- * analysed at creation and share-locks what it reads.
+ * test/integration/plan_compare.sh runs both modes over every utility
+ * statement and DML statement of the test suite
+ * (test/plan_compare/statements.jsonl).  The surprises it found, now
+ * predicted (each file's banner has its own): CLUSTER, TRUNCATE and
+ * REFRESH rebuild every index in ACCESS EXCLUSIVE mode, and TRUNCATE ...
+ * RESTART IDENTITY the owned sequences; a planned query (CREATE TABLE AS,
+ * REFRESH, UPDATE ... FROM, a foreign key's check) share-locks every index
+ * of the tables it reads; UPDATE and DELETE lock every index of the target
+ * ROW EXCLUSIVE, INSERT keeps no lock on them but locks the sequences it
+ * draws from (only for rows it inserts: INSERT ... SELECT is 'unknown'
+ * there); the referenced table of a re-typed foreign key is ACCESS
+ * EXCLUSIVE (the key is dropped), not SHARE ROW EXCLUSIVE; SET SCHEMA locks
+ * the owned sequences even when the schema does not change; CREATE TABLE
+ * ... PARTITION OF takes SHARE UPDATE EXCLUSIVE on the parent's partitioned
+ * indexes; SEQUENCE ... OWNED BY share-locks the table; CREATE / DROP
+ * STATISTICS take SHARE UPDATE EXCLUSIVE on the table; ALTER TYPE ... OWNER
+ * of a composite type locks its relation; a SQL-standard function body is
+ * parse analysed at creation and share-locks what it reads.  And the
+ * executed plan reported temporary relations, which block no one.
  *
  * Earlier statements of the plan are simulated as far as later ones need:
  * relations created, renamed and dropped (by name), and the columns of
@@ -45,8 +52,9 @@
  * What cannot be predicted is reported as strongest_lock 'unknown' with
  * locks NULL, never guessed: DO blocks, CALL, SELECT of functions, DML on a
  * table with user triggers or rules or calling functions outside
- * pg_catalog, DROP ... CASCADE, CREATE EXTENSION, CREATE SCHEMA with
- * elements, LOCK of a view, and statement types not described here.
+ * pg_catalog, DML whose partitions are known only when it runs, DROP ...
+ * CASCADE, CREATE EXTENSION, CREATE SCHEMA with elements, LOCK of a view,
+ * REFRESH ... CONCURRENTLY, and statement types not described here.
  *
  * IDENTIFICATION
  *		src/plan_predict.c
