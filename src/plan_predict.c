@@ -101,6 +101,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "compat.h"
 #include "plan_predict_int.h"
 
 
@@ -150,6 +151,34 @@ predict_alter_owner(PredictState *ps, Prediction *p, AlterOwnerStmt *stmt)
 		schemamig_pred_lock_oid(ps, p, ((Form_pg_type) GETSTRUCT(tup))->typrelid,
 								AccessExclusiveLock);
 	ReleaseSysCache(tup);
+}
+
+/*
+ * GRANT / REVOKE: from PostgreSQL 18 on, ACCESS SHARE on each table, view
+ * or sequence named (compat.h); ALL ... IN SCHEMA would lock every one of
+ * the schema: not predicted there.
+ */
+static void
+predict_grant(PredictState *ps, Prediction *p, GrantStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!SCHEMAMIG_GRANT_LOCKS_RELATION ||
+		(stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_SEQUENCE &&
+		 stmt->objtype != OBJECT_FOREIGN_TABLE))
+		return;
+	if (stmt->targtype != ACL_TARGET_OBJECT)
+	{
+		p->unknown = "GRANT ... ALL IN SCHEMA locks every relation of the schema";
+		return;
+	}
+	foreach(lc, stmt->objects)
+	{
+		PredRel		rel;
+
+		if (schemamig_pred_resolve(ps, (RangeVar *) lfirst(lc), &rel))
+			schemamig_pred_lock_rel(ps, p, &rel, AccessShareLock);
+	}
 }
 
 static void
@@ -404,6 +433,8 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 		case T_CompositeTypeStmt:
 		case T_DefineStmt:
 		case T_GrantStmt:
+			predict_grant(ps, p, (GrantStmt *) tree);
+			break;
 		case T_GrantRoleStmt:
 		case T_CreateRoleStmt:
 		case T_AlterDefaultPrivilegesStmt:
