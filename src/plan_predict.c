@@ -37,8 +37,10 @@
  * indexes; SEQUENCE ... OWNED BY share-locks the table; CREATE / DROP
  * STATISTICS take SHARE UPDATE EXCLUSIVE on the table; ALTER TYPE ... OWNER
  * of a composite type locks its relation; a SQL-standard function body is
- * parse analysed at creation and share-locks what it reads.  And the
- * executed plan reported temporary relations, which block no one.
+ * parse analysed at creation and share-locks what it reads; from
+ * PostgreSQL 18 on, GRANT and REVOKE share-lock the relation (the same
+ * list replayed on 17 and 18 by test/majors/run.sh).  And the executed
+ * plan reported temporary relations, which block no one.
  *
  * Earlier statements of the plan are simulated as far as later ones need:
  * relations created, renamed and dropped (by name), and the columns of
