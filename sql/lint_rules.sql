@@ -5,6 +5,7 @@ CREATE EXTENSION schemamig;
 SET client_min_messages = warning;
 SET schemamig.guard = off;
 CREATE TABLE public.lu (id int PRIMARY KEY, name varchar(120), note text, at timestamp);
+INSERT INTO public.lu (id, note) VALUES (1, 'x');
 CREATE TABLE public.lo (id bigint PRIMARY KEY, lu_id int, body text);
 CREATE INDEX lo_body_idx ON public.lo (body);
 CREATE TABLE public.lp (id int, at date) PARTITION BY RANGE (at);
