@@ -100,6 +100,15 @@ SELECT schemamig.register('lr5', '-- squawk-ignore ban-drop-table
 ALTER TABLE public.lu ADD COLUMN k2 int NOT NULL', 'ALTER TABLE public.lu DROP COLUMN k2', '{}');
 -- drop-column and drop-table are warnings since 0.2 (docs/review.md)
 SELECT schemamig.register('lr6', 'ALTER TABLE public.lu DROP COLUMN name', 'SELECT 1', '{}');
+-- a drop next to a different number of new columns is a redesign, not a
+-- rename (an ORM's rename is one drop and one add): drop-column warns only
+SELECT rule, statement_no FROM schemamig.lint($$
+ALTER TABLE public.lu DROP COLUMN note, ADD COLUMN pool_a bigint, ADD COLUMN pool_b bigint;
+$$) ORDER BY statement_no, rule;
+-- ... while one drop and one add still look like a rename
+SELECT rule, statement_no FROM schemamig.lint($$
+ALTER TABLE public.lu DROP COLUMN note, ADD COLUMN pool_a text;
+$$) ORDER BY statement_no, rule;
 -- a column read into its replacement first is no rename
 SELECT rule, statement_no FROM schemamig.lint($$
 ALTER TABLE public.lu ADD COLUMN status text;

@@ -35,6 +35,7 @@
 #include "lint_int.h"
 
 static bool index_in_script(LintState *state, ColumnSet *fk);
+static int	count_columns(List *sets, const char *table);
 static void context_created(LintState *state, RangeVar *rel);
 
 /* ---- a drop and an add that look like a rename ---- */
@@ -88,12 +89,31 @@ column_read_before(LintState *state, ColumnSet *drop)
 	return false;
 }
 
+/* How many of the one-column sets name the table */
+static int
+count_columns(List *sets, const char *table)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, sets)
+		if (strcmp(((ColumnSet *) lfirst(lc))->table, table) == 0)
+		n++;
+	return n;
+}
+
 /*
  * A column dropped and another added to the same existing table is how a
  * rename looks after an ORM autogenerates it.  When the table is in the
  * database, the dropped column's type must equal the added one's (type
  * OIDs; a different typmod still counts as the same type); otherwise any
  * pair fires.  One finding per dropped column, on the later statement.
+ *
+ * An ORM's rename is one drop and one add per column, so the rule fires
+ * only when the script adds exactly as many columns to the table as it
+ * drops from it: a drop next to a different number of new columns is a
+ * redesign (in the corpus, a trade table losing its offer id and gaining
+ * three liquidity-pool columns), and drop-column still warns about it.
  */
 void
 schemamig_lint_drop_add(LintState *state)
@@ -108,6 +128,9 @@ schemamig_lint_drop_add(LintState *state)
 		Oid			relid = RangeVarGetRelid(drop->relation, NoLock, true);
 		Oid			drop_type = InvalidOid;
 
+		if (count_columns(state->added, drop->table) !=
+			count_columns(state->dropped, drop->table))
+			continue;
 		if (OidIsValid(relid))
 		{
 			AttrNumber	attnum = get_attnum(relid, dropped);
