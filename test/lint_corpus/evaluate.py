@@ -51,9 +51,15 @@ UP = re.compile(r"^\s*--\s*(migrate:up|\+migrate\s+up|\+goose\s+up)\b.*$",
 
 
 def upgrade_part(text):
-    m = DOWN.search(text)
+    """The text between the up marker (or the start) and the next down
+    marker (or the end): a few files put the down part first"""
+    up = UP.search(text)
+    start = up.end() if up else 0
+    m = DOWN.search(text, start)
     if m:
-        text = text[:m.start()]
+        text = text[start:m.start()]
+    else:
+        text = text[start:]
     # goose's StatementBegin/End markers are comments to PostgreSQL
     return text
 
