@@ -876,6 +876,30 @@ ALTER TABLE schemamig.ddl_log DROP CONSTRAINT ddl_log_direction_check;
 ALTER TABLE schemamig.ddl_log ADD CONSTRAINT ddl_log_direction_check
 	CHECK (direction IN ('upgrade', 'downgrade', 'client', 'unversioned', 'maintenance'));
 
+/*
+ * The ledger under two-phase commit (src/ledger_link.c): a prepared
+ * transaction that appended rows leaves its link's content here at PREPARE
+ * (it commits or rolls back with the rows); it becomes a link after COMMIT
+ * PREPARED and is deleted then.  Never waits on another prepared
+ * transaction, which a Citus worker's multi-shard DDL needs.
+ */
+CREATE TABLE schemamig.ledger_pending (
+	batch bigint PRIMARY KEY,
+	xid xid8,
+	at timestamptz NOT NULL,
+	ddl_rows bigint NOT NULL,
+	ddl_first bigint,
+	ddl_last bytea,
+	journal_rows bigint NOT NULL,
+	journal_first bigint,
+	journal_last bytea,
+	unversioned bigint NOT NULL
+);
+COMMENT ON TABLE schemamig.ledger_pending IS 'ledger links of committed prepared transactions not yet in the chain';
+SELECT pg_catalog.pg_extension_config_dump('schemamig.ledger_pending', '');
+REVOKE ALL ON schemamig.ledger_pending FROM PUBLIC;
+GRANT SELECT ON schemamig.ledger_pending TO @extowner@ WITH GRANT OPTION;
+
 CREATE TABLE schemamig.citus_key (
 	key bytea NOT NULL CHECK (pg_catalog.length(key) OPERATOR(pg_catalog.>=) 16),
 	single boolean PRIMARY KEY DEFAULT true CHECK (single)

@@ -45,13 +45,16 @@
  *		   The Alembic settlement itself ran before, in a deferred trigger,
  *		   because it writes rows.  Commit-time work of this release goes
  *		   here, after this check, in this order: Alembic lint, then
- *		2. the ledger link (ledger.c: the last row of the transaction's
- *		   chain, after everything that may still write rows).  PREPARE
- *		   TRANSACTION passes PRE_PREPARE instead of PRE_COMMIT and nothing
- *		   at all at COMMIT PREPARED (which may run in another session), so
- *		   each step is done for both events and must leave nothing for
- *		   COMMIT to finish: its rows commit or roll back with the prepared
- *		   transaction.
+ *		2. the ledger link (ledger_link.c: the last row of the
+ *		   transaction's chain, after everything that may still write
+ *		   rows).  PREPARE TRANSACTION passes PRE_PREPARE instead of
+ *		   PRE_COMMIT and nothing at all at COMMIT PREPARED (which may run
+ *		   in another session), so each step is done for both events and
+ *		   must leave nothing for COMMIT to finish: its rows commit or roll
+ *		   back with the prepared transaction.  The ledger records a
+ *		   pending link at PRE_PREPARE; the backend that runs COMMIT or
+ *		   ROLLBACK PREPARED links it right after the statement (end of
+ *		   the ProcessUtility hook), or the next committer does.
  *	COMMIT, ABORT, PREPARE (the transaction is over; never ERROR):
  *		1. steps: release the step lock after the statement's last
  *		   transaction, or close a step whose begin_step() rolled back;
@@ -60,7 +63,8 @@
  *		   this commit), and the log drops its frames;
  *		4. seal: a prepared uninstall ends with its transaction;
  *		5. the ledger writes the head a commit made to the server log
- *		   (LOG_SERVER_ONLY; "pending" at PREPARE) and forgets its batch.
+ *		   (LOG_SERVER_ONLY; the pending batch at PREPARE) and forgets its
+ *		   batch.
  *
  * Subtransaction callback, at ABORT_SUB: Alembic takes back what the
  * subtransaction held and settled, the log drops its frames, the context
@@ -190,6 +194,11 @@ schemamig_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			PG_END_TRY();
 			break;
 	}
+	/* a prepared transaction is over: link what it committed (ledger_link.c) */
+	if (IsA(pstmt->utilityStmt, TransactionStmt) &&
+		(((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 ((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_ROLLBACK_PREPARED))
+		schemamig_ledger_resolved();
 }
 
 /* ---- object access ---- */
@@ -236,7 +245,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			schemamig_alembic_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			/* last: the link covers every row the transaction wrote */
-			schemamig_ledger_pre_commit();
+			schemamig_ledger_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			return;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:

@@ -21,35 +21,9 @@
  * serializes unrelated sessions for their whole duration and makes
  * REPEATABLE READ and SERIALIZABLE transactions fail.  Instead the rows
  * chain only within their own transaction, and the one step that must see
- * the global order, appending the link, happens at commit:
- *
- *   1. PRE_COMMIT (or PRE_PREPARE) of a transaction that appended rows:
- *      take the chain lock, the transaction-level advisory lock
- *      (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER), so it is held until the
- *      transaction's commit is visible;
- *   2. read the newest link with SnapshotSelf, which sees every committed
- *      link (the previous holder released the lock only after its commit
- *      became visible) and, not being an MVCC snapshot, neither depends on
- *      the transaction's own snapshot (REPEATABLE READ) nor takes SSI
- *      predicate locks (SERIALIZABLE);
- *   3. insert the link (seq = newest seq + 1, prev = newest hash): links
- *      are insert-only, no row is ever updated;
- *   4. COMMIT: the lock goes, and the new head "seq:hash" is written to the
- *      server log (LOG_SERVER_ONLY), only now that it is durable.
- *
- * So sessions serialize only over steps 1-4, a few microseconds at the end
- * of transactions that changed the schema or the history; queries and DML
- * never touch the chain.  Link seq is gapless and in commit order.
- *
- * Two-phase commit: PREPARE TRANSACTION does steps 1-3 and keeps the lock
- * (PostgreSQL hands a prepared transaction's locks to it), so the link's
- * place in the chain is decided at PREPARE and stays valid whichever
- * backend runs COMMIT PREPARED; ROLLBACK PREPARED removes the link and the
- * rows together and the next committer links to the head before it.  The
- * head is logged at PREPARE, marked as pending on the commit; the backend
- * that runs COMMIT PREPARED need not have schemamig loaded.  While a
- * prepared transaction that appended ledger rows is pending, other
- * committers that appended ledger rows wait for it at step 1.
+ * the global order, appending the link, happens at commit (ledger_link.c,
+ * which also says how prepared transactions are linked: after their
+ * COMMIT PREPARED, from an entry in schemamig.ledger_pending).
  *
  * Subtransactions: the per-batch running state is saved on the first row
  * a subtransaction appends and restored when it rolls back, so rows that
@@ -190,11 +164,6 @@ typedef struct TablePlan
 static const char *const plan_tables[NPLANS] = {"ddl_log", "journal", "ledger"};
 static TablePlan plans[NPLANS];
 
-static const char *const link_columns[LINK_NCOLUMNS] = {
-	"seq", "batch", "xid", "at", "ddl_rows", "ddl_first", "ddl_last",
-	"journal_rows", "journal_first", "journal_last", "unversioned", "prev", "hash"
-};
-
 /*
  * What this transaction appended to one table: the rows' encodings not yet
  * fed to the stream (a subtransaction may still take them back), the
@@ -237,18 +206,10 @@ static PrevRow prev_rows[2];	/* the batch's previous row per table */
 /* unhashed bytes kept for rollback to a savepoint before they are hashed */
 #define FLUSH_BYTES 8192
 
-/* The head this transaction made, logged at commit */
-static bool head_pending = false;
-static char head_text[32 + 2 * HASH_LEN];
-
 static TablePlan * table_plan(Relation rel, int which);
 static void encode_row(TablePlan * plan, Datum *values, bool *nulls, StringInfo buf,
 					   PrevRow * prev);
 static void sha_update(pg_cryptohash_ctx *ctx, const void *data, size_t len);
-static void append_link(void);
-static bool read_head(Relation rel, int64 *seq, uint8 *hash);
-static Datum bytea_datum(const uint8 *bytes);
-static bool datum_hash(Datum d, bool isnull, uint8 *out);
 
 /* ---- the canonical encoding ---- */
 
@@ -842,8 +803,8 @@ schemamig_ledger_row_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-static Datum
-bytea_datum(const uint8 *bytes)
+Datum
+schemamig_ledger_bytea(const uint8 *bytes)
 {
 	bytea	   *b = palloc(VARHDRSZ + HASH_LEN);
 
@@ -853,8 +814,8 @@ bytea_datum(const uint8 *bytes)
 }
 
 /* A stored SHA-256; false when NULL or not 32 bytes */
-static bool
-datum_hash(Datum d, bool isnull, uint8 *out)
+bool
+schemamig_ledger_datum_hash(Datum d, bool isnull, uint8 *out)
 {
 	bytea	   *b;
 
@@ -882,61 +843,7 @@ schemamig_ledger_hex(const uint8 *bytes, int len)
 	return s;
 }
 
-/* ---- the link at commit ---- */
-
-/* A relation of schema schemamig, or InvalidOid (dropped, or 0.1.0) */
-Oid
-schemamig_ledger_relid(const char *name)
-{
-	Oid			nspid = get_namespace_oid("schemamig", true);
-
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	return get_relname_relid(name, nspid);
-}
-
-/*
- * The newest link, read with SnapshotSelf through the primary key
- * backwards; false when the chain is empty.
- */
-static bool
-read_head(Relation rel, int64 *seq, uint8 *hash)
-{
-	Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	bool		found = false;
-
-	scan = systable_beginscan_ordered(rel, index, SnapshotSelf, 0, NULL);
-	tuple = systable_getnext_ordered(scan, BackwardScanDirection);
-	if (HeapTupleIsValid(tuple))
-	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		isnull;
-
-		*seq = DatumGetInt64(heap_getattr(tuple, LINK_SEQ + 1, desc, &isnull));
-		if (!datum_hash(heap_getattr(tuple, LINK_HASH + 1, desc, &isnull), isnull, hash))
-			memset(hash, 0, HASH_LEN);
-		found = true;
-	}
-	systable_endscan_ordered(scan);
-	index_close(index, AccessShareLock);
-	return found;
-}
-
-/* The link columns must be the ones this code knows, in its order */
-void
-schemamig_ledger_check_link_table(Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	if (desc->natts != LINK_NCOLUMNS)
-		elog(ERROR, "schemamig.ledger has %d columns, expected %d", desc->natts, LINK_NCOLUMNS);
-	for (int i = 0; i < LINK_NCOLUMNS; i++)
-		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), link_columns[i]) != 0)
-			elog(ERROR, "column %d of schemamig.ledger is \"%s\", expected \"%s\"",
-				 i + 1, NameStr(TupleDescAttr(desc, i)->attname), link_columns[i]);
-}
+/* ---- the link's content (ledger_link.c appends it) ---- */
 
 /* sha256(prev || the encoding of the link without its hash) */
 static void
@@ -957,82 +864,32 @@ link_hash(TablePlan * plan, Datum *values, bool *nulls, const uint8 *prev, uint8
 		elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(ctx));
 }
 
-/* Steps 1-3 of the file banner */
-static void
-append_link(void)
+/*
+ * What this transaction's batch appended, for its link: the rows' counts,
+ * first ids and the SHA-256 over each table's rows (the streams are
+ * finished here).  False when it appended no rows.
+ */
+bool
+schemamig_ledger_batch_summary(SchemamigLedgerSummary *s)
 {
-	Oid			relid = schemamig_ledger_relid("ledger");
-	LOCKTAG		tag;
-	Relation	rel;
-	TupleDesc	desc;
-	TablePlan  *plan;
-	Datum		values[LINK_NCOLUMNS];
-	bool		nulls[LINK_NCOLUMNS];
-	uint8		last[2][HASH_LEN];
-	int64		seq = 0;
-	uint8		prev[HASH_LEN];
-	uint8		hash[HASH_LEN];
-	HeapTuple	tuple;
-
-	/* the extension was dropped in this transaction: nothing to chain to */
-	if (!OidIsValid(relid))
-		return;
-
-	/* the rows' streams first: no lock is needed for them */
+	if (batch.t[0].rows + batch.t[1].rows == 0)
+		return false;
+	memset(s, 0, sizeof(*s));
+	s->batch = batch_id;
+	s->unversioned = batch.unversioned;
 	for (int t = 0; t < 2; t++)
 	{
+		s->rows[t] = batch.t[t].rows;
+		s->first[t] = batch.t[t].first_id;
 		if (batch.t[t].rows == 0)
 			continue;
 		flush(t);
-		if (pg_cryptohash_final(stream[t], last[t], HASH_LEN) < 0)
+		if (pg_cryptohash_final(stream[t], s->last[t], HASH_LEN) < 0)
 			elog(ERROR, "could not compute the ledger hash: %s", pg_cryptohash_error(stream[t]));
 		pg_cryptohash_free(stream[t]);
 		stream[t] = NULL;
 	}
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER, 2);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-
-	rel = table_open(relid, RowExclusiveLock);
-	schemamig_ledger_check_link_table(rel);
-	desc = RelationGetDescr(rel);
-	plan = table_plan(rel, LEDGER_LINKS);
-	if (!read_head(rel, &seq, prev))
-	{
-		seq = 0;
-		memset(prev, 0, HASH_LEN);
-	}
-
-	memset(nulls, false, sizeof(nulls));
-	values[LINK_SEQ] = Int64GetDatum(seq + 1);
-	values[LINK_BATCH] = Int64GetDatum(batch_id);
-	values[LINK_XID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	values[LINK_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
-	for (int t = 0; t < 2; t++)
-	{
-		BatchTable *bt = &batch.t[t];
-		int			rows = t == 0 ? LINK_DDL_ROWS : LINK_JOURNAL_ROWS;
-
-		values[rows] = Int64GetDatum(bt->rows);
-		values[rows + 1] = Int64GetDatum(bt->first_id);
-		nulls[rows + 1] = bt->rows == 0;
-		values[rows + 2] = bt->rows > 0 ? bytea_datum(last[t]) : (Datum) 0;
-		nulls[rows + 2] = bt->rows == 0;
-	}
-	values[LINK_UNVERSIONED] = Int64GetDatum(batch.unversioned);
-	values[LINK_PREV] = bytea_datum(prev);
-	nulls[LINK_HASH] = true;
-	link_hash(plan, values, nulls, prev, hash);
-	values[LINK_HASH] = bytea_datum(hash);
-	nulls[LINK_HASH] = false;
-
-	tuple = heap_form_tuple(desc, values, nulls);
-	CatalogTupleInsert(rel, tuple);
-	table_close(rel, NoLock);
-
-	snprintf(head_text, sizeof(head_text), INT64_FORMAT ":%s", seq + 1,
-			 schemamig_ledger_hex(hash, HASH_LEN));
-	head_pending = true;
+	return true;
 }
 
 /* ---- reading, for ledger_verify.c ---- */
@@ -1068,8 +925,8 @@ schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
 		}
 		return;
 	}
-	row->has_hash = datum_hash(values[LINK_HASH], nulls[LINK_HASH], row->stored);
-	if (!datum_hash(values[LINK_PREV], nulls[LINK_PREV], row->prev))
+	row->has_hash = schemamig_ledger_datum_hash(values[LINK_HASH], nulls[LINK_HASH], row->stored);
+	if (!schemamig_ledger_datum_hash(values[LINK_PREV], nulls[LINK_PREV], row->prev))
 		memset(row->prev, 0xff, HASH_LEN);
 	for (int t = 0; t < 2; t++)
 	{
@@ -1077,7 +934,7 @@ schemamig_ledger_read(Relation rel, SchemamigLedgerTable which, Datum *values,
 
 		row->rows[t] = nulls[rows] ? -1 : DatumGetInt64(values[rows]);
 		row->first[t] = nulls[rows + 1] ? 0 : DatumGetInt64(values[rows + 1]);
-		row->has_last[t] = datum_hash(values[rows + 2], nulls[rows + 2], row->last[t]);
+		row->has_last[t] = schemamig_ledger_datum_hash(values[rows + 2], nulls[rows + 2], row->last[t]);
 	}
 	row->unversioned = nulls[LINK_UNVERSIONED] ? 0 : DatumGetInt64(values[LINK_UNVERSIONED]);
 }
@@ -1157,31 +1014,10 @@ schemamig_ledger_current_unversioned(void)
 	return batch.unversioned;
 }
 
-/*
- * The seq of the newest committed link (0: none, or no ledger), read with
- * SnapshotSelf: everything committed before now, whatever the
- * transaction's snapshot.
- */
-int64
-schemamig_ledger_head_seq(void)
-{
-	Oid			relid = schemamig_ledger_relid("ledger");
-	Relation	rel;
-	int64		seq = 0;
-	uint8		hash[HASH_LEN];
-
-	if (!OidIsValid(relid))
-		return 0;
-	rel = table_open(relid, AccessShareLock);
-	if (!read_head(rel, &seq, hash))
-		seq = 0;
-	table_close(rel, AccessShareLock);
-	return seq;
-}
 
 /* At the end of the transaction; the contexts go with its resource owner */
-static void
-batch_reset(void)
+void
+schemamig_ledger_batch_reset(void)
 {
 	batch_id = 0;
 	memset(&batch, 0, sizeof(batch));
@@ -1210,9 +1046,12 @@ batch_reset(void)
 	}
 }
 
-/* free the contexts ourselves: a commit warns of those a resource owner still holds */
-static void
-free_contexts(void)
+/*
+ * At PRE_COMMIT / PRE_PREPARE, after the link: free the contexts ourselves
+ * (a commit warns of those a resource owner still holds)
+ */
+void
+schemamig_ledger_batch_free(void)
 {
 	for (int t = 0; t < 2; t++)
 	{
@@ -1225,38 +1064,7 @@ free_contexts(void)
 	xact_hash = NULL;
 }
 
-/*
- * PRE_COMMIT and PRE_PREPARE (hooks.c, after every other commit-time
- * step, which may still write rows): append the link.
- */
-void
-schemamig_ledger_pre_commit(void)
-{
-	if (batch.t[0].rows + batch.t[1].rows > 0)
-		append_link();
-	free_contexts();
-}
 
-/*
- * COMMIT, PREPARE, ABORT (hooks.c; never ERROR): log the head the
- * transaction made, now that it is durable (or pending on a prepared
- * transaction), and forget the batch.
- */
-void
-schemamig_ledger_xact_end(XactEvent event)
-{
-	if (head_pending && event == XACT_EVENT_COMMIT)
-		ereport(LOG_SERVER_ONLY,
-				(errmsg("schemamig ledger head %s", head_text),
-				 errhidestmt(true), errhidecontext(true)));
-	else if (head_pending && event == XACT_EVENT_PREPARE)
-		ereport(LOG_SERVER_ONLY,
-				(errmsg("schemamig ledger head %s pending on prepared transaction %u",
-						head_text, XidFromFullTransactionId(GetTopFullTransactionIdIfAny())),
-				 errhidestmt(true), errhidecontext(true)));
-	head_pending = false;
-	batch_reset();
-}
 
 /*
  * ABORT_SUB and COMMIT_SUB (hooks.c): the rows of a rolled-back

@@ -68,6 +68,8 @@ typedef struct LinkCheck
 	uint8		last[2][HASH_LEN];
 	int64		last_id[2];
 	char	   *problem;		/* first problem of this link, or NULL */
+	bool		pending;		/* an entry of ledger_pending, not a link */
+	char		name[48];		/* "link 7", "the pending link of batch 9" */
 }			LinkCheck;
 
 typedef struct BatchEntry
@@ -78,8 +80,10 @@ typedef struct BatchEntry
 
 typedef struct Walk
 {
-	LinkCheck  *links;
+	LinkCheck  *links;			/* the links, then the pending entries */
 	int			nlinks;
+	int			npending;
+	int			maxlinks;
 	HTAB	   *batches;
 	char	   *orphan;			/* first row without a link */
 	int64		checked;
@@ -161,7 +165,6 @@ read_links(Relation rel, Walk * w, Snapshot snapshot)
 	Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	int			max = 64;
 	HASHCTL		ctl;
 	uint8		prev[HASH_LEN];
 	int64		expect = 1;
@@ -172,7 +175,8 @@ read_links(Relation rel, Walk * w, Snapshot snapshot)
 	ctl.hcxt = CurrentMemoryContext;
 	w->batches = hash_create("schemamig ledger batches", 1024, &ctl,
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	w->links = palloc0(sizeof(LinkCheck) * max);
+	w->maxlinks = 64;
+	w->links = palloc0(sizeof(LinkCheck) * w->maxlinks);
 	w->nlinks = 0;
 
 	scan = systable_beginscan_ordered(rel, index, snapshot, 0, NULL);
@@ -186,15 +190,16 @@ read_links(Relation rel, Walk * w, Snapshot snapshot)
 		bool	   *nulls;
 		uint8		computed[HASH_LEN];
 
-		if (w->nlinks == max)
+		if (w->nlinks == w->maxlinks)
 		{
-			max *= 2;
-			w->links = repalloc(w->links, sizeof(LinkCheck) * max);
+			w->maxlinks *= 2;
+			w->links = repalloc(w->links, sizeof(LinkCheck) * w->maxlinks);
 		}
 		lc = &w->links[w->nlinks];
 		memset(lc, 0, sizeof(LinkCheck));
 		deform(w, rel, tuple, &values, &nulls);
 		schemamig_ledger_read(rel, LEDGER_LINKS, values, nulls, &lc->link);
+		snprintf(lc->name, sizeof(lc->name), "link %lld", (long long) lc->link.id);
 		oldcxt = MemoryContextSwitchTo(w->rowcxt);
 		schemamig_ledger_link_hash(rel, values, nulls, lc->link.prev, computed);
 		MemoryContextSwitchTo(oldcxt);
@@ -229,6 +234,68 @@ read_links(Relation rel, Walk * w, Snapshot snapshot)
 	}
 	systable_endscan_ordered(scan);
 	index_close(index, AccessShareLock);
+}
+
+/*
+ * The committed entries of schemamig.ledger_pending (ledger_link.c):
+ * prepared transactions that committed and wait for their link.  Their
+ * rows are checked against them like a link's; they are not part of the
+ * chain.
+ */
+static void
+read_pending(Walk * w, Snapshot snapshot)
+{
+	Oid			relid = schemamig_ledger_relid("ledger_pending");
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	w->npending = 0;
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	schemamig_ledger_check_pending_table(rel);
+	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Datum		values[LINK_NCOLUMNS];
+		bool		nulls[LINK_NCOLUMNS];
+		LinkCheck  *lc;
+		BatchEntry *entry;
+		bool		found;
+
+		if (w->nlinks + w->npending == w->maxlinks)
+		{
+			w->maxlinks *= 2;
+			w->links = repalloc(w->links, sizeof(LinkCheck) * w->maxlinks);
+		}
+		lc = &w->links[w->nlinks + w->npending];
+		memset(lc, 0, sizeof(LinkCheck));
+		memset(nulls, true, sizeof(nulls));
+		heap_deform_tuple(tuple, RelationGetDescr(rel), &values[LINK_BATCH], &nulls[LINK_BATCH]);
+		lc->pending = true;
+		lc->link.has_batch = !nulls[LINK_BATCH];
+		lc->link.batch = nulls[LINK_BATCH] ? 0 : DatumGetInt64(values[LINK_BATCH]);
+		for (int t = 0; t < 2; t++)
+		{
+			int			rows = t == 0 ? LINK_DDL_ROWS : LINK_JOURNAL_ROWS;
+
+			lc->link.rows[t] = nulls[rows] ? -1 : DatumGetInt64(values[rows]);
+			lc->link.first[t] = nulls[rows + 1] ? 0 : DatumGetInt64(values[rows + 1]);
+			lc->link.has_last[t] = schemamig_ledger_datum_hash(values[rows + 2], nulls[rows + 2],
+															   lc->link.last[t]);
+		}
+		snprintf(lc->name, sizeof(lc->name), "the pending link of batch %lld",
+				 (long long) lc->link.batch);
+		entry = hash_search(w->batches, &lc->link.batch, HASH_ENTER, &found);
+		if (found)
+			note(lc, "%s repeats the batch of %s", lc->name, w->links[entry->link].name);
+		else
+			entry->link = w->nlinks + w->npending;
+		w->npending++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -310,12 +377,12 @@ walk_rows(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 from, b
 		if (!row.has_hash || locator != row.locator)
 		{
 			if (lc->found[which] > 0)
-				note(lc, "%s row %lld (link %lld) does not match its ledger hash: it was changed, or the row before it in its transaction (%s row %lld) was deleted or moved",
-					 table_names[which], (long long) row.id, (long long) lc->link.id,
+				note(lc, "%s row %lld (%s) does not match its ledger hash: it was changed, or the row before it in its transaction (%s row %lld) was deleted or moved",
+					 table_names[which], (long long) row.id, lc->name,
 					 table_names[which], (long long) lc->last_id[which]);
 			else
-				note(lc, "%s row %lld (link %lld) does not match its ledger hash: it was changed, or a row before it in its transaction was deleted or moved",
-					 table_names[which], (long long) row.id, (long long) lc->link.id);
+				note(lc, "%s row %lld (%s) does not match its ledger hash: it was changed, or a row before it in its transaction was deleted or moved",
+					 table_names[which], (long long) row.id, lc->name);
 		}
 		lc->locator[which] = row.has_hash ? row.locator : locator;
 		/* the SHA-256 of the batch's rows, finished when all are there */
@@ -352,7 +419,7 @@ walk_table_tail(Walk * w, SchemamigLedgerTable which, Snapshot snapshot, int64 f
 static void
 check_counts(Walk * w, int from_link)
 {
-	for (int i = from_link; i < w->nlinks; i++)
+	for (int i = from_link; i < w->nlinks + w->npending; i++)
 	{
 		LinkCheck  *lc = &w->links[i];
 
@@ -361,22 +428,22 @@ check_counts(Walk * w, int from_link)
 			if (lc->found[t] < lc->link.rows[t])
 			{
 				if (lc->found[t] == 0)
-					note(lc, "link %lld records %lld %s rows, none is left: they were deleted or the table was truncated",
-						 (long long) lc->link.id, (long long) lc->link.rows[t], table_names[t]);
+					note(lc, "%s records %lld %s rows, none is left: they were deleted or the table was truncated",
+						 lc->name, (long long) lc->link.rows[t], table_names[t]);
 				else
-					note(lc, "link %lld records %lld %s rows, %lld are left: rows after %s row %lld were deleted",
-						 (long long) lc->link.id, (long long) lc->link.rows[t], table_names[t],
+					note(lc, "%s records %lld %s rows, %lld are left: rows after %s row %lld were deleted",
+						 lc->name, (long long) lc->link.rows[t], table_names[t],
 						 (long long) lc->found[t], table_names[t], (long long) lc->last_id[t]);
 			}
 			else if (lc->found[t] > lc->link.rows[t])
-				note(lc, "link %lld records %lld %s rows, %lld carry its batch: rows were added to it",
-					 (long long) lc->link.id, (long long) lc->link.rows[t], table_names[t],
+				note(lc, "%s records %lld %s rows, %lld carry its batch: rows were added to it",
+					 lc->name, (long long) lc->link.rows[t], table_names[t],
 					 (long long) lc->found[t]);
 			else if (lc->found[t] > 0 &&
 					 (!lc->hashed[t] || !lc->link.has_last[t] ||
 					  memcmp(lc->link.last[t], lc->last[t], HASH_LEN) != 0))
-				note(lc, "the %s rows of link %lld do not hash to the SHA-256 it records: a row was changed and its ledger hash recomputed",
-					 table_names[t], (long long) lc->link.id);
+				note(lc, "the %s rows of %s do not hash to the SHA-256 it records: a row was changed and its ledger hash recomputed",
+					 table_names[t], lc->name);
 		}
 	}
 }
@@ -385,7 +452,7 @@ check_counts(Walk * w, int from_link)
 static void
 free_streams(Walk * w)
 {
-	for (int i = 0; i < w->nlinks; i++)
+	for (int i = 0; i < w->nlinks + w->npending; i++)
 		for (int t = 0; t < 2; t++)
 		{
 			if (w->links[i].stream[t])
@@ -405,7 +472,7 @@ free_streams(Walk * w)
 static char *
 first_problem(Walk * w)
 {
-	for (int i = 0; i < w->nlinks; i++)
+	for (int i = 0; i < w->nlinks + w->npending; i++)
 		if (w->links[i].problem)
 			return w->links[i].problem;
 	return w->orphan;
@@ -489,6 +556,7 @@ schemamig_verify_ledger(PG_FUNCTION_ARGS)
 	schemamig_ledger_check_link_table(rel);
 	read_links(rel, &w, snapshot);
 	table_close(rel, AccessShareLock);
+	read_pending(&w, snapshot);
 	initStringInfo(&w.bytes);
 	walk_table(&w, LEDGER_DDL_LOG, snapshot, PG_INT64_MIN);
 	walk_table(&w, LEDGER_JOURNAL, snapshot, PG_INT64_MIN);
@@ -512,6 +580,11 @@ schemamig_verify_ledger(PG_FUNCTION_ARGS)
 												 (long long) w.links[w.nlinks - 1].link.id,
 												 schemamig_ledger_hex(w.links[w.nlinks - 1].link.stored,
 																	  HASH_LEN)));
+	if (problem == NULL && w.npending > 0)
+		values[2] = CStringGetTextDatum(psprintf("%s; %d committed prepared transaction(s) wait for their link (batch %lld%s)",
+												 TextDatumGetCString(values[2]), w.npending,
+												 (long long) w.links[w.nlinks].link.batch,
+												 w.npending > 1 ? ", â350¦" : ""));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -575,7 +648,8 @@ schemamig_ledger_tail_ok(void)
 	memset(&w, 0, sizeof(w));
 	w.rowcxt = AllocSetContextCreate(cxt, "schemamig ledger row", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&w.bytes);
-	w.links = palloc0(sizeof(LinkCheck) * TAIL_LINKS);
+	w.maxlinks = TAIL_LINKS;
+	w.links = palloc0(sizeof(LinkCheck) * w.maxlinks);
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(BatchEntry);
 	ctl.hcxt = cxt;
@@ -617,6 +691,7 @@ schemamig_ledger_tail_ok(void)
 	systable_endscan_ordered(scan);
 	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
+	read_pending(&w, snapshot);
 
 	for (int t = 0; ok && t < 2; t++)
 	{
@@ -632,13 +707,19 @@ schemamig_ledger_tail_ok(void)
 		if (newest >= 0)
 			from = w.links[newest].link.first[t];
 		else if (w.nlinks == TAIL_LINKS)
-			continue;			/* older than the window */
+			from = PG_INT64_MAX;	/* older than the window */
+		/* and the rows of committed prepared transactions not linked yet */
+		for (int i = w.nlinks; i < w.nlinks + w.npending; i++)
+			if (w.links[i].link.rows[t] > 0 && w.links[i].link.first[t] < from)
+				from = w.links[i].link.first[t];
+		if (from == PG_INT64_MAX)
+			continue;
 		w.orphan = NULL;
 		walk_table_tail(&w, t, snapshot, from);
 		if (w.orphan)
 			ok = false;
 		/* links whose rows began at or after "from" must find them all */
-		for (int i = 0; ok && i < w.nlinks; i++)
+		for (int i = 0; ok && i < w.nlinks + w.npending; i++)
 		{
 			LinkCheck  *lc = &w.links[i];
 
@@ -649,7 +730,7 @@ schemamig_ledger_tail_ok(void)
 				memcmp(lc->link.last[t], lc->last[t], HASH_LEN) != 0)
 				ok = false;
 		}
-		for (int i = 0; i < w.nlinks; i++)
+		for (int i = 0; i < w.nlinks + w.npending; i++)
 			if (w.links[i].problem)
 				ok = false;
 	}

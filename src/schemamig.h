@@ -618,8 +618,31 @@ typedef struct SchemamigLedgerRow
 	int64		unversioned;
 }			SchemamigLedgerRow;
 
-extern void schemamig_ledger_pre_commit(void);
+/*
+ * What a transaction appended, for its link (ledger.c); the columns
+ * LINK_BATCH .. LINK_UNVERSIONED, which are also the columns of
+ * schemamig.ledger_pending, in that order
+ */
+typedef struct SchemamigLedgerSummary
+{
+	int64		batch;
+	int64		rows[2];		/* by LEDGER_DDL_LOG, LEDGER_JOURNAL */
+	int64		first[2];
+	uint8		last[2][SCHEMAMIG_LEDGER_HASH_LEN];
+	int64		unversioned;
+} SchemamigLedgerSummary;
+
+#define PENDING_NCOLUMNS (LINK_UNVERSIONED - LINK_BATCH + 1)
+
+extern void schemamig_ledger_pre_commit(bool prepare);
 extern void schemamig_ledger_xact_end(XactEvent event);
+extern void schemamig_ledger_resolved(void);
+extern bool schemamig_ledger_batch_summary(SchemamigLedgerSummary *s);
+extern void schemamig_ledger_batch_free(void);
+extern void schemamig_ledger_batch_reset(void);
+extern Datum schemamig_ledger_bytea(const uint8 *bytes);
+extern bool schemamig_ledger_datum_hash(Datum d, bool isnull, uint8 *out);
+extern void schemamig_ledger_check_pending_table(Relation rel);
 extern void schemamig_ledger_subxact_end(bool committed, SubTransactionId mySubid,
 										 SubTransactionId parentSubid);
 extern void schemamig_ledger_relcache_callback(Datum arg, Oid relid);

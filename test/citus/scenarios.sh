@@ -40,6 +40,15 @@ for n in w1 w2; do
 	ok "$n: never the worker_apply_shard_ddl_command() call" "0" \
 		"$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE statement LIKE '%worker_apply_shard_ddl_command%'")"
 done
+# ---- the ledger under Citus' two-phase commit (several prepared transactions per worker)
+for n in coord w1 w2; do
+	ok "$n: the ledger verifies after the distributed upgrade" "t" "$(cq $n "SELECT ok FROM schemamig.verify_ledger()")"
+	ok "$n: every prepared transaction's entry was linked at its COMMIT PREPARED" "0" "$(cq $n "SELECT count(*) FROM schemamig.ledger_pending")"
+done
+for n in w1 w2; do
+	ok "$n: the shard DDL of r2 came from several prepared transactions, each linked" "t" \
+		"$(cq $n "SELECT count(DISTINCT l.seq) > 1 FROM schemamig.ledger l JOIN schemamig.ddl_log d ON d.ledger_batch = l.batch WHERE d.revision = 'r2'")"
+done
 ok "coordinator: unqualified CREATE INDEX logged with its own text (not the upgrade() call)" "CREATE INDEX ON t1 (v)" \
 	"$(cq coord "SELECT statement FROM schemamig.ddl_log WHERE revision = 'r2' AND command_tag = 'CREATE INDEX'")"
 
@@ -92,6 +101,12 @@ ok "downgrade('base')" "r2 r1" "$(cq coord "SELECT string_agg(revision, ' ') FRO
 for n in w1 w2; do
 	ok "$n: shards dropped under r1's downgrade, statement 1" "t" "$(cq $n "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE revision = 'r1' AND direction = 'downgrade' AND statement_no = 1 AND command_tag = 'DROP TABLE'")"
 	ok "$n: still no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
+done
+
+ok "cluster_status(): the ledger of every node is intact after the whole scenario" "t t t" \
+	"$(cq coord "SELECT string_agg(coalesce(ledger_ok::text, 'null'), ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()" | sed 's/true/t/g')"
+for n in coord w1 w2; do
+	ok "$n: verify_ledger() after the whole scenario" "t" "$(cq $n "SELECT ok FROM schemamig.verify_ledger()")"
 done
 
 echo "1..$T"
