@@ -242,12 +242,14 @@ relation_rows(Oid relid)
 	char		relkind = get_rel_relkind(relid);
 	Relation	rel;
 	bool		found = false;
+	bool		dropped = false;
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
 		return LINT_ROWS_EMPTY;
 	/* what a role may not SELECT (or sees through row security) is not read */
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+	if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &dropped) != ACLCHECK_OK)
+		return dropped ? LINT_ROWS_EMPTY : LINT_ROWS_UNREADABLE;
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return LINT_ROWS_UNREADABLE;
 	if (!ConditionalLockRelationOid(relid, AccessShareLock))
 		return LINT_ROWS_LOCKED;
