@@ -9,7 +9,7 @@ REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majo
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
-ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional ledger_commit ledger_prepared lint_rows_locked
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional ledger_commit ledger_prepared plan_no_wait lint_rows_locked
 TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
