@@ -374,7 +374,19 @@ schemamig_citus_admit(void)
 
 	key = read_key();
 	if (key == NULL)
-		return token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
+	{
+		/*
+		 * A node added after citus_sync_key(): say so on the coordinator
+		 * (the error travels back with Citus' "while executing command on"
+		 * context) instead of a plain "unversioned schema change blocked"
+		 */
+		(void) token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+				 errmsg("this Citus node has no schemamig key to verify the coordinator's revision token"),
+				 errdetail("The node was added after schemamig.citus_sync_key() ran, so it admits no revision DDL."),
+				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node().")));
+	}
 	/* the signed part: everything before the hmac field, then the revision */
 	signed_part = psprintf("%s%s", pnstrdup(token, field[7] - copy), field[8]);
 	expected = hmac_hex(key, signed_part);

@@ -18,10 +18,19 @@ cq coord "CREATE EXTENSION pgcrypto" >/dev/null
 cq coord "GRANT CREATE ON SCHEMA public TO app" >/dev/null
 cq coord "CREATE EXTENSION schemamig" >/dev/null
 ok "schemamig propagated to w1" "0.2.0" "$(cq w1 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
+fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
+ok "citus_sync_key() copies the key to w1" "1" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+# ---- a node added later: no key until citus_sync_key() runs again (docs/citus.md, Setup)
 citus_add_worker w2
 ok "citus_add_node after CREATE EXTENSION schemamig" "0.2.0" "$(cq w2 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
-fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
-ok "citus_sync_key() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+ok "w2 has no key yet" "0" "$(cq w2 "SELECT count(*) FROM schemamig.citus_key")"
+keyless="BEGIN; SELECT schemamig.begin_revision('k0'); CREATE TABLE k0 (id bigint PRIMARY KEY); SELECT create_distributed_table('k0', 'id'); COMMIT"
+fails "a revision that reaches the keyless node fails with SM001" coord postgres SM001 "$keyless"
+out=$(cq coord "$keyless" -v VERBOSITY=verbose 2>&1)
+ok "... saying the node has no key and what to run" "t t" \
+	"$(grep -c "ERROR:  SM001: this Citus node has no schemamig key" <<<"$out" | sed 's/^1$/t/') $(grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node()" <<<"$out" | sed 's/^1$/t/')"
+ok "... and nothing of it stayed" "|0" "$(cq coord "SELECT to_regclass('k0'), (SELECT count(*) FROM schemamig.journal)")"
+ok "citus_sync_key() after citus_add_node() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
 ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do cq $n "SELECT md5(key) FROM schemamig.citus_key"; done | sort -u | wc -l)"
 fails "an ordinary role cannot read the key on a worker" w1 app 42501 "SELECT key FROM schemamig.citus_key"
 
