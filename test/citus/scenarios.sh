@@ -112,6 +112,14 @@ for n in w1 w2; do
 	ok "$n: still no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
 done
 
+# ---- upgrade_each(): one transaction per revision (what steps() emits for transactional runs)
+ok "CALL upgrade_each() applies r1 and r2 again, one transaction each" "r1 r2" \
+	"$(cq coord "CALL schemamig.upgrade_each()" >/dev/null 2>&1; cq coord "SELECT string_agg(revision, ' ' ORDER BY seq) FROM schemamig.applied")"
+for n in w1 w2; do
+	ok "$n: upgrade_each()'s shard DDL logged under r1 and r2, none unversioned" "r1:2 r1:4 r2:1 r2:2|0" \
+		"$(cq $n "SELECT string_agg(DISTINCT revision || ':' || statement_no, ' ') || '|' || (SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned') FROM schemamig.ddl_log WHERE direction = 'upgrade' AND id > (SELECT max(id) FROM schemamig.ddl_log WHERE direction = 'downgrade')")"
+done
+
 ok "cluster_status(): the ledger of every node is intact after the whole scenario" "t t t" \
 	"$(cq coord "SELECT string_agg(coalesce(ledger_ok::text, 'null'), ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()" | sed 's/true/t/g')"
 for n in coord w1 w2; do
