@@ -5,11 +5,11 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views review_author review_verify lint_rules references deploy seal ledger ledger_2pc drift_memory
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views review_author review_verify lint_rules lint_rows references deploy seal ledger ledger_2pc drift_memory
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
-ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional ledger_commit ledger_prepared
+ISOLATION = concurrent_upgrade register_upgrade step_skip serializable_loser begin_revision alembic_provisional ledger_commit ledger_prepared plan_no_wait lint_rows_locked
 TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config

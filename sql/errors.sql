@@ -87,7 +87,9 @@ SELECT revision FROM schemamig.downgrade('base');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.state() = :'before' AS unchanged;
 
--- SM006: the lint refuses unsafe scripts
+-- SM006: the lint refuses unsafe scripts (e1 has a row: the statement
+-- would fail)
+INSERT INTO e1 VALUES (1);
 SELECT schemamig.register('e7', 'ALTER TABLE e1 ADD COLUMN x int NOT NULL', 'ALTER TABLE e1 DROP COLUMN x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.state() = :'before' AS unchanged;

@@ -14,6 +14,10 @@ CREATE TABLE lint_t.users (id bigint PRIMARY KEY, name text, email text,
 						   org_id bigint, team_id bigint);
 CREATE INDEX users_org_idx ON lint_t.users (org_id, email);
 RESET schemamig.guard;
+-- a row each: add-column-not-null-no-default is an error where the table
+-- has rows (an empty or unknown table gets a warning: sql/lint_rows.sql)
+INSERT INTO lint_t.orgs VALUES (1);
+INSERT INTO lint_t.users (id, org_id) VALUES (1, 1);
 
 -- A finding, all columns
 SELECT * FROM schemamig.lint('ALTER TABLE lint_t.users ADD COLUMN role text NOT NULL;');

@@ -5,6 +5,7 @@ CREATE EXTENSION schemamig;
 SET client_min_messages = warning;
 SET schemamig.guard = off;
 CREATE TABLE public.lu (id int PRIMARY KEY, name varchar(120), note text, at timestamp);
+INSERT INTO public.lu (id, note) VALUES (1, 'x');
 CREATE TABLE public.lo (id bigint PRIMARY KEY, lu_id int, body text);
 CREATE INDEX lo_body_idx ON public.lo (body);
 CREATE TABLE public.lp (id int, at date) PARTITION BY RANGE (at);
@@ -99,6 +100,15 @@ SELECT schemamig.register('lr5', '-- squawk-ignore ban-drop-table
 ALTER TABLE public.lu ADD COLUMN k2 int NOT NULL', 'ALTER TABLE public.lu DROP COLUMN k2', '{}');
 -- drop-column and drop-table are warnings since 0.2 (docs/review.md)
 SELECT schemamig.register('lr6', 'ALTER TABLE public.lu DROP COLUMN name', 'SELECT 1', '{}');
+-- a drop next to a different number of new columns is a redesign, not a
+-- rename (an ORM's rename is one drop and one add): drop-column warns only
+SELECT rule, statement_no FROM schemamig.lint($$
+ALTER TABLE public.lu DROP COLUMN note, ADD COLUMN pool_a bigint, ADD COLUMN pool_b bigint;
+$$) ORDER BY statement_no, rule;
+-- ... while one drop and one add still look like a rename
+SELECT rule, statement_no FROM schemamig.lint($$
+ALTER TABLE public.lu DROP COLUMN note, ADD COLUMN pool_a text;
+$$) ORDER BY statement_no, rule;
 -- a column read into its replacement first is no rename
 SELECT rule, statement_no FROM schemamig.lint($$
 ALTER TABLE public.lu ADD COLUMN status text;

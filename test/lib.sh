@@ -102,6 +102,9 @@ log_min_messages = warning
 max_prepared_transactions = 10
 logging_collector = off
 CONF
+	# CLUSTER_CONF: more settings (test/plan_compare/capture.sh loads its
+	# statement capture with it)
+	[ -z "${CLUSTER_CONF:-}" ] || printf '%s\n' "$CLUSTER_CONF" >>"$PGDATA/postgresql.conf"
 	as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
 	trap cluster_stop EXIT
 }

@@ -171,6 +171,8 @@ mkdir -p "$bad"
 cp "$FIX/schemamig/0001_users.sql" "$bad/"
 printf 'ALTER TABLE users ADD COLUMN nickname text NOT NULL;\n' >"$bad/0002_bad.sql"
 run 0 "deploy first file" "$BIN" -d $d deploy "$FIX/schemamig" 0001_users
+# NOT NULL without a default is an error where the table has rows
+q $d "INSERT INTO users (email) VALUES ('a@example.org')" >/dev/null
 run 1 "lint refuses" "$BIN" -d $d load "$bad"
 grep -q "0002_bad" "$WORK/out" || { echo "FAIL: refusal names the file"; fail=1; }
 expect "nothing of the refused load registered" "$(q $d "SELECT count(*) FROM schemamig.revision WHERE revision = '0002_bad'")" 0
