@@ -96,6 +96,14 @@ static bool context_is_remote = false;
 /* the last token sent (coordinator) or verified (worker), this transaction */
 static char last_token[1024];
 
+/*
+ * Read once per transaction (a revision sends or checks a token per
+ * statement): the key and Citus' distributed transaction id, in
+ * TopTransactionContext; NULL until read
+ */
+static bytea *xact_key = NULL;
+static char *xact_dtxid = NULL;
+
 typedef void (*use_coordinated_transaction_fn) (void);
 typedef void (*postprocess_set_fn) (VariableSetStmt *stmt, const char *text);
 
@@ -132,14 +140,22 @@ citus_present(void)
 	return OidIsValid(get_extension_oid("citus", true));
 }
 
-/* the key, read as the bootstrap superuser; NULL when there is none */
+/*
+ * The key, read as the bootstrap superuser; NULL when there is none.  Kept
+ * for the rest of the transaction once found (citus_set_key() in the same
+ * transaction is not seen: the key changes only by citus_sync_key(), never
+ * inside a revision).
+ */
 static bytea *
 read_key(void)
 {
 	Oid			save_userid;
 	int			save_sec;
 	bytea	   *volatile key = NULL;
-	MemoryContext callcxt = CurrentMemoryContext;
+	MemoryContext callcxt = TopTransactionContext;
+
+	if (xact_key)
+		return xact_key;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -168,15 +184,23 @@ read_key(void)
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
+	xact_key = key;
 	return key;
 }
 
-/* Citus' distributed transaction id of this backend, as text a:b:c */
+/*
+ * Citus' distributed transaction id of this backend, as text a:b:c; kept
+ * for the rest of the transaction once assigned (it does not change within
+ * one)
+ */
 static char *
 distributed_transaction_id(void)
 {
 	char	   *result = NULL;
-	MemoryContext callcxt = CurrentMemoryContext;
+	MemoryContext callcxt = TopTransactionContext;
+
+	if (xact_dtxid)
+		return xact_dtxid;
 
 	SPI_connect();
 	if (SPI_execute("SELECT initiator_node_identifier || ':' || transaction_number || ':' || "
@@ -191,6 +215,7 @@ distributed_transaction_id(void)
 			result = MemoryContextStrdup(callcxt, v);
 	}
 	SPI_finish();
+	xact_dtxid = result;
 	return result;
 }
 
@@ -374,7 +399,19 @@ schemamig_citus_admit(void)
 
 	key = read_key();
 	if (key == NULL)
-		return token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
+	{
+		/*
+		 * A node added after citus_sync_key(): say so on the coordinator (the
+		 * error travels back with Citus' "while executing command on"
+		 * context) instead of a plain "unversioned schema change blocked"
+		 */
+		(void) token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
+		ereport(ERROR,
+				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
+				 errmsg("this Citus node has no schemamig key to verify the coordinator's revision token"),
+				 errdetail("The node was added after schemamig.citus_sync_key() ran, so it admits no revision DDL."),
+				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node().")));
+	}
 	/* the signed part: everything before the hmac field, then the revision */
 	signed_part = psprintf("%s%s", pnstrdup(token, field[7] - copy), field[8]);
 	expected = hmac_hex(key, signed_part);
@@ -431,4 +468,6 @@ schemamig_citus_xact_end(void)
 {
 	context_is_remote = false;
 	last_token[0] = '\0';
+	xact_key = NULL;
+	xact_dtxid = NULL;
 }

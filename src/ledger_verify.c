@@ -2,8 +2,10 @@
  *
  * ledger_verify.c
  *		Checking the ledger (ledger.c): verify_ledger() walks the whole
- *		chain, status() checks its recent end, and the update from 0.1.0
- *		chains the rows written before the ledger existed.
+ *		chain, status() checks its recent end.  Committed prepared
+ *		transactions still waiting for their link (ledger_link.c,
+ *		schemamig.ledger_pending) are checked like links, outside the
+ *		chain, and named in verify_ledger()'s detail.
  *
  * verify_ledger() reads the links in seq order and each table once in id
  * order through its primary key, keeping one running hash per batch (a
@@ -50,7 +52,6 @@
 #include "schemamig.h"
 
 PG_FUNCTION_INFO_V1(schemamig_verify_ledger);
-PG_FUNCTION_INFO_V1(schemamig_ledger_adopt);
 
 #define HASH_LEN SCHEMAMIG_LEDGER_HASH_LEN
 
@@ -584,7 +585,7 @@ schemamig_verify_ledger(PG_FUNCTION_ARGS)
 		values[2] = CStringGetTextDatum(psprintf("%s; %d committed prepared transaction(s) wait for their link (batch %lld%s)",
 												 TextDatumGetCString(values[2]), w.npending,
 												 (long long) w.links[w.nlinks].link.batch,
-												 w.npending > 1 ? ", â350¦" : ""));
+												 w.npending > 1 ? ", ..." : ""));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -740,88 +741,4 @@ schemamig_ledger_tail_ok(void)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	return ok ? 1 : 0;
-}
-
-/*
- * ledger_adopt(): called once by the update from 0.1.0 (its append-only
- * triggers disabled around the call): every row written before the ledger
- * existed joins the updating transaction's batch, in id order, the DDL
- * log first, so the chain covers the whole history.  Returns the rows.
- */
-Datum
-schemamig_ledger_adopt(PG_FUNCTION_ARGS)
-{
-	int64		adopted = 0;
-	Snapshot	snapshot;
-
-	if (!creating_extension)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ledger_adopt() runs only in ALTER EXTENSION schemamig UPDATE")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	for (int t = 0; t < 2; t++)
-	{
-		Oid			relid = schemamig_ledger_relid(table_names[t]);
-		Relation	rel = table_open(relid, RowExclusiveLock);
-		TupleDesc	desc = RelationGetDescr(rel);
-		Relation	index = index_open(schemamig_primary_key_index(rel), AccessShareLock);
-		SysScanDesc scan;
-		HeapTuple	tuple;
-		SPIPlanPtr	plan;
-		Oid			types[3] = {INT8OID, BYTEAOID, INT8OID};
-		char	   *sql = psprintf("UPDATE schemamig.%s SET ledger_batch = $1, ledger_hash = $2 "
-								   "WHERE id OPERATOR(pg_catalog.=) $3", table_names[t]);
-		int			batch_att = -1;
-		int			hash_att = -1;
-		int			id_att = -1;
-
-		for (int i = 0; i < desc->natts; i++)
-		{
-			const char *name = NameStr(TupleDescAttr(desc, i)->attname);
-
-			if (strcmp(name, "ledger_batch") == 0)
-				batch_att = i;
-			else if (strcmp(name, "ledger_hash") == 0)
-				hash_att = i;
-			else if (strcmp(name, "id") == 0)
-				id_att = i;
-		}
-		if (batch_att < 0 || hash_att < 0 || id_att < 0)
-			elog(ERROR, "schemamig.%s has no ledger columns", table_names[t]);
-		plan = SPI_prepare(sql, 3, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\"", sql);
-
-		scan = systable_beginscan_ordered(rel, index, snapshot, 0, NULL);
-		while ((tuple = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
-		{
-			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-			Datum		args[3];
-			int			ret;
-
-			heap_deform_tuple(tuple, desc, values, nulls);
-			if (!nulls[hash_att])
-				continue;
-			schemamig_ledger_row(rel, values, nulls);
-			args[0] = values[batch_att];
-			args[1] = values[hash_att];
-			args[2] = values[id_att];
-			ret = SPI_execute_plan(plan, args, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE || SPI_processed != 1)
-				elog(ERROR, "could not chain schemamig.%s row: %s", table_names[t],
-					 SPI_result_code_string(ret));
-			adopted++;
-			pfree(values);
-			pfree(nulls);
-		}
-		systable_endscan_ordered(scan);
-		index_close(index, AccessShareLock);
-		table_close(rel, NoLock);
-	}
-	UnregisterSnapshot(snapshot);
-	SPI_finish();
-	PG_RETURN_INT64(adopted);
 }

@@ -18,10 +18,19 @@ cq coord "CREATE EXTENSION pgcrypto" >/dev/null
 cq coord "GRANT CREATE ON SCHEMA public TO app" >/dev/null
 cq coord "CREATE EXTENSION schemamig" >/dev/null
 ok "schemamig propagated to w1" "0.2.0" "$(cq w1 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
+fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
+ok "citus_sync_key() copies the key to w1" "1" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+# ---- a node added later: no key until citus_sync_key() runs again (docs/citus.md, Setup)
 citus_add_worker w2
 ok "citus_add_node after CREATE EXTENSION schemamig" "0.2.0" "$(cq w2 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
-fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
-ok "citus_sync_key() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+ok "w2 has no key yet" "0" "$(cq w2 "SELECT count(*) FROM schemamig.citus_key")"
+keyless="BEGIN; SELECT schemamig.begin_revision('k0'); CREATE TABLE k0 (id bigint PRIMARY KEY); SELECT create_distributed_table('k0', 'id'); COMMIT"
+fails "a revision that reaches the keyless node fails with SM001" coord postgres SM001 "$keyless"
+out=$(cq coord "$keyless" -v VERBOSITY=verbose 2>&1)
+ok "... saying the node has no key and what to run" "t t" \
+	"$(grep -c "ERROR:  SM001: this Citus node has no schemamig key" <<<"$out" | sed 's/^1$/t/') $(grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node()" <<<"$out" | sed 's/^1$/t/')"
+ok "... and nothing of it stayed" "|0" "$(cq coord "SELECT to_regclass('k0'), (SELECT count(*) FROM schemamig.journal)")"
+ok "citus_sync_key() after citus_add_node() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
 ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do cq $n "SELECT md5(key) FROM schemamig.citus_key"; done | sort -u | wc -l)"
 fails "an ordinary role cannot read the key on a worker" w1 app 42501 "SELECT key FROM schemamig.citus_key"
 
@@ -101,6 +110,14 @@ ok "downgrade('base')" "r2 r1" "$(cq coord "SELECT string_agg(revision, ' ') FRO
 for n in w1 w2; do
 	ok "$n: shards dropped under r1's downgrade, statement 1" "t" "$(cq $n "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE revision = 'r1' AND direction = 'downgrade' AND statement_no = 1 AND command_tag = 'DROP TABLE'")"
 	ok "$n: still no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
+done
+
+# ---- upgrade_each(): one transaction per revision (what steps() emits for transactional runs)
+ok "CALL upgrade_each() applies r1 and r2 again, one transaction each" "r1 r2" \
+	"$(cq coord "CALL schemamig.upgrade_each()" >/dev/null 2>&1; cq coord "SELECT string_agg(revision, ' ' ORDER BY seq) FROM schemamig.applied")"
+for n in w1 w2; do
+	ok "$n: upgrade_each()'s shard DDL logged under r1 and r2, none unversioned" "r1:2 r1:4 r2:1 r2:2|0" \
+		"$(cq $n "SELECT string_agg(DISTINCT revision || ':' || statement_no, ' ') || '|' || (SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned') FROM schemamig.ddl_log WHERE direction = 'upgrade' AND id > (SELECT max(id) FROM schemamig.ddl_log WHERE direction = 'downgrade')")"
 done
 
 ok "cluster_status(): the ledger of every node is intact after the whole scenario" "t t t" \
