@@ -116,4 +116,15 @@ schemamig_tag_fires_event_triggers(CommandTag tag)
 #define schemamig_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
 #endif
 
+/*
+ * GRANT and REVOKE on a table, view or sequence take ACCESS SHARE on it
+ * from PostgreSQL 18 on (seen by plan(execute => true)); before, they lock
+ * no relation.  plan_predict.c predicts that lock.
+ */
+#if PG_VERSION_NUM >= 180000
+#define SCHEMAMIG_GRANT_LOCKS_RELATION true
+#else
+#define SCHEMAMIG_GRANT_LOCKS_RELATION false
+#endif
+
 #endif							/* SCHEMAMIG_COMPAT_H */

@@ -20,18 +20,27 @@
  *
  * Every rule was checked against PostgreSQL 15 itself: plan(execute =>
  * true) reads the locks the statement really took from pg_locks, and
- * test/integration/plan_compare.sh runs both modes over every DDL
- * statement of the test suite (test/plan_compare/statements.jsonl).  What
- * that comparison taught, beyond the obvious target lock: CLUSTER,
- * TRUNCATE and a REFRESH rebuild every index of the table in ACCESS
- * EXCLUSIVE mode (TRUNCATE ... RESTART IDENTITY its owned sequences too);
- * a planned query (CREATE TABLE AS, REFRESH) share-locks every index of
- * the tables it reads; CREATE TABLE ... PARTITION OF takes SHARE UPDATE
- * EXCLUSIVE on the parent's partitioned indexes; SEQUENCE ... OWNED BY
- * share-locks the table; CREATE / DROP STATISTICS take SHARE UPDATE
- * EXCLUSIVE on the table; ALTER TYPE ... OWNER of a composite type locks
- * its relation; a SQL-standard function body (BEGIN ATOMIC) is parse
- * analysed at creation and share-locks what it reads.
+ * test/integration/plan_compare.sh runs both modes over every utility
+ * statement and DML statement of the test suite
+ * (test/plan_compare/statements.jsonl).  The surprises it found, now
+ * predicted (each file's banner has its own): CLUSTER, TRUNCATE and
+ * REFRESH rebuild every index in ACCESS EXCLUSIVE mode, and TRUNCATE ...
+ * RESTART IDENTITY the owned sequences; a planned query (CREATE TABLE AS,
+ * REFRESH, UPDATE ... FROM, a foreign key's check) share-locks every index
+ * of the tables it reads; UPDATE and DELETE lock every index of the target
+ * ROW EXCLUSIVE, INSERT keeps no lock on them but locks the sequences it
+ * draws from (only for rows it inserts: INSERT ... SELECT is 'unknown'
+ * there); the referenced table of a re-typed foreign key is ACCESS
+ * EXCLUSIVE (the key is dropped), not SHARE ROW EXCLUSIVE; SET SCHEMA locks
+ * the owned sequences even when the schema does not change; CREATE TABLE
+ * ... PARTITION OF takes SHARE UPDATE EXCLUSIVE on the parent's partitioned
+ * indexes; SEQUENCE ... OWNED BY share-locks the table; CREATE / DROP
+ * STATISTICS take SHARE UPDATE EXCLUSIVE on the table; ALTER TYPE ... OWNER
+ * of a composite type locks its relation; a SQL-standard function body is
+ * parse analysed at creation and share-locks what it reads; from
+ * PostgreSQL 18 on, GRANT and REVOKE share-lock the relation (the same
+ * list replayed on 17 and 18 by test/majors/run.sh).  And the executed
+ * plan reported temporary relations, which block no one.
  *
  * Earlier statements of the plan are simulated as far as later ones need:
  * relations created, renamed and dropped (by name), and the columns of
@@ -45,8 +54,9 @@
  * What cannot be predicted is reported as strongest_lock 'unknown' with
  * locks NULL, never guessed: DO blocks, CALL, SELECT of functions, DML on a
  * table with user triggers or rules or calling functions outside
- * pg_catalog, DROP ... CASCADE, CREATE EXTENSION, CREATE SCHEMA with
- * elements, LOCK of a view, and statement types not described here.
+ * pg_catalog, DML whose partitions are known only when it runs, DROP ...
+ * CASCADE, CREATE EXTENSION, CREATE SCHEMA with elements, LOCK of a view,
+ * REFRESH ... CONCURRENTLY, and statement types not described here.
  *
  * IDENTIFICATION
  *		src/plan_predict.c
@@ -93,6 +103,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "compat.h"
 #include "plan_predict_int.h"
 
 
@@ -142,6 +153,34 @@ predict_alter_owner(PredictState *ps, Prediction *p, AlterOwnerStmt *stmt)
 		schemamig_pred_lock_oid(ps, p, ((Form_pg_type) GETSTRUCT(tup))->typrelid,
 								AccessExclusiveLock);
 	ReleaseSysCache(tup);
+}
+
+/*
+ * GRANT / REVOKE: from PostgreSQL 18 on, ACCESS SHARE on each table, view
+ * or sequence named (compat.h); ALL ... IN SCHEMA would lock every one of
+ * the schema: not predicted there.
+ */
+static void
+predict_grant(PredictState *ps, Prediction *p, GrantStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!SCHEMAMIG_GRANT_LOCKS_RELATION ||
+		(stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_SEQUENCE &&
+		 stmt->objtype != OBJECT_FOREIGN_TABLE))
+		return;
+	if (stmt->targtype != ACL_TARGET_OBJECT)
+	{
+		p->unknown = "GRANT ... ALL IN SCHEMA locks every relation of the schema";
+		return;
+	}
+	foreach(lc, stmt->objects)
+	{
+		PredRel		rel;
+
+		if (schemamig_pred_resolve(ps, (RangeVar *) lfirst(lc), &rel))
+			schemamig_pred_lock_rel(ps, p, &rel, AccessShareLock);
+	}
 }
 
 static void
@@ -396,6 +435,8 @@ predict_statement(PredictState *ps, Prediction *p, Node *tree)
 		case T_CompositeTypeStmt:
 		case T_DefineStmt:
 		case T_GrantStmt:
+			predict_grant(ps, p, (GrantStmt *) tree);
+			break;
 		case T_GrantRoleStmt:
 		case T_CreateRoleStmt:
 		case T_AlterDefaultPrivilegesStmt:

@@ -9,7 +9,8 @@
 # and REINDEX tests), isolation, pgTAP, the TAP tests in $PROVE_TESTS
 # (default: dump/restore and the 0.1.0 update) and the integration scripts
 # whose name matches $INTEGRATION (default: the guard, the DDL log, steps,
-# the cross-major restore and the release files; INTEGRATION=. and
+# the cross-major restore, the release files and plan()'s prediction
+# against the executed plan; INTEGRATION=. and
 # PROVE_TESTS='t/*.pl' run all).
 # The chroot image (Debian SUITE + test/lib.sh's packages for MAJOR) is
 # cached under /var/cache/schemamig-ci; the first run on a machine builds it.
@@ -24,7 +25,7 @@ MAJOR=${1:?usage: test/majors/run.sh MAJOR SUITE}
 SUITE=${2:?usage: test/majors/run.sh MAJOR SUITE}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 SRC=${SRC:-$here}
-INTEGRATION=${INTEGRATION:-^(guard_|seal_|multi_statement_log|steps_|restore_|release_)}
+INTEGRATION=${INTEGRATION:-^(guard_|seal_|multi_statement_log|steps_|restore_|release_|plan_)}
 PROVE_TESTS=${PROVE_TESTS:-t/003_dump_restore.pl t/004_extension_upgrade.pl}
 LOG=${KEEP_LOG:-/tmp/schemamig-major-$MAJOR}
 [ "$(id -u)" = 0 ] || { echo "test/majors/run.sh: run as root (chroot)" >&2; exit 2; }
