@@ -36,6 +36,11 @@
  * worker_apply_shard_ddl_command's shard command).  It closes with the
  * transaction, PREPARE TRANSACTION included.
  *
+ * Drift on a worker: the first worker transaction that ran a revision's DDL
+ * takes the node's drift baseline at its commit (schemamig_citus_pre_commit),
+ * as upgrade() does on the coordinator; the node's DDL log explains later
+ * revisions and Citus housekeeping.
+ *
  * Trust model (docs/citus.md has the long form).
  *	- The key: schemamig.citus_key, no grants (superusers and the
  *	  extension owner), the same on every node: citus_sync_key() generates
@@ -77,9 +82,11 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/bgworker.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "schemamig.h"
@@ -92,6 +99,9 @@ int			schemamig_citus_token_ttl = 3600;
 
 /* the context now open came from a verified token (a worker) */
 static bool context_is_remote = false;
+
+/* this transaction ran DDL of a coordinator's revision (a worker) */
+static bool remote_revision_seen = false;
 
 /* the last token sent (coordinator) or verified (worker), this transaction */
 static char last_token[1024];
@@ -441,6 +451,7 @@ schemamig_citus_admit(void)
 	schemamig_context.statement_no = (int) strtol(field[2], NULL, 10);
 	schemamig_context.statement = NULL;
 	context_is_remote = true;
+	remote_revision_seen = true;
 	strlcpy(last_token, token, sizeof(last_token));
 	return true;
 }
@@ -462,11 +473,41 @@ schemamig_citus_maintenance(void)
 	return true;
 }
 
+/*
+ * PRE_COMMIT / PRE_PREPARE (hooks.c), before the ledger link: a worker
+ * transaction that ran a coordinator revision's DDL is a migration of this
+ * node, so the node's first one takes its drift baseline, as upgrade()
+ * does on the coordinator (drift_baseline.c); later ones leave it alone
+ * and the DDL log, whose shard commands carry the revision, explains
+ * them.  Several worker transactions of one revision commit at once (2PC):
+ * only one that gets the lock (tried, never waited for: the holder may be
+ * a prepared transaction of the same revision) looks; the others' shards
+ * are explained by their log rows.
+ */
+void
+schemamig_citus_pre_commit(void)
+{
+	LOCKTAG		tag;
+
+	if (!remote_revision_seen)
+		return;
+	remote_revision_seen = false;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SCHEMAMIG_LOCK_CLASS,
+						 SCHEMAMIG_LOCK_CITUS_BASELINE, 2);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return;
+	/* at commit no statement is running: SPI needs a snapshot of its own */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	schemamig_drift_after_migration();
+	PopActiveSnapshot();
+}
+
 /* The transaction ended: forget the token state */
 void
 schemamig_citus_xact_end(void)
 {
 	context_is_remote = false;
+	remote_revision_seen = false;
 	last_token[0] = '\0';
 	xact_key = NULL;
 	xact_dtxid = NULL;

@@ -45,7 +45,9 @@
  *		   The Alembic settlement itself ran before, in a deferred trigger,
  *		   because it writes rows.  Commit-time work of this release goes
  *		   here, after this check, in this order: Alembic lint, then
- *		2. the ledger link (ledger_link.c: the last row of the
+ *		2. Citus: a worker's first revision takes its drift baseline
+ *		   (citus.c);
+ *		3. the ledger link (ledger_link.c: the last row of the
  *		   transaction's chain, after everything that may still write
  *		   rows).  PREPARE TRANSACTION passes PRE_PREPARE instead of
  *		   PRE_COMMIT and nothing at all at COMMIT PREPARED (which may run
@@ -244,6 +246,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			schemamig_alembic_pre_commit(event == XACT_EVENT_PRE_PREPARE);
+			schemamig_citus_pre_commit();
 			/* last: the link covers every row the transaction wrote */
 			schemamig_ledger_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			return;

@@ -62,12 +62,16 @@
  * (catalog.c); the session-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_STEP)
  * is held while a step's statement runs (steps.c, progress.c); the
  * transaction-level (SCHEMAMIG_LOCK_CLASS, SCHEMAMIG_LOCK_LEDGER) from a
- * transaction's ledger link to its commit (ledger.c).
+ * transaction's ledger link to its commit (ledger_link.c); the
+ * transaction-level SCHEMAMIG_LOCK_CITUS_BASELINE by the Citus worker
+ * transaction that looks for a drift baseline (citus.c).
  */
 #define SCHEMAMIG_LOCK_CLASS	1935895911	/* 'scmg' */
 #define SCHEMAMIG_LOCK_HISTORY	1
 #define SCHEMAMIG_LOCK_STEP		2
 #define SCHEMAMIG_LOCK_LEDGER	3
+#define SCHEMAMIG_LOCK_CITUS_BASELINE	4	/* tried, never waited for
+											 * (citus.c) */
 
 /*
  * A revision id is 1 to SCHEMAMIG_ID_MAXLEN ASCII characters (the CHECK
@@ -369,6 +373,7 @@ extern void schemamig_citus_statement(void);
 extern bool schemamig_citus_admit(void);
 extern bool schemamig_citus_maintenance(void);
 extern void schemamig_citus_xact_end(void);
+extern void schemamig_citus_pre_commit(void);
 
 /* ---- review.c, plan_predict.c: plan() ---- */
 #define SCHEMAMIG_PLAN_COLUMNS 9

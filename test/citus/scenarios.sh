@@ -102,14 +102,27 @@ ok "w1: the cleanup's DROP is logged as maintenance" "t" "$(cq w1 "SELECT count(
 # ---- the cluster from the coordinator
 ok "cluster_status(): three nodes under enforce" "coordinator|enforce localhost:${CITUS_PORT[w1]}|enforce localhost:${CITUS_PORT[w2]}|enforce" \
 	"$(cq coord "SELECT string_agg(node || '|' || guard, ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()")"
-ok "cluster_status(): drift known on the coordinator only (workers have no baseline yet, docs/citus.md)" "false null null" \
+ok "cluster_status(): no drift on any node after revisions, a shard move and the cleanup (each worker's baseline taken by its first revision)" "false false false" \
+	"$(cq coord "SELECT string_agg(coalesce(drift::text, 'null'), ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()")"
+ok "w1: status() in a plain session on the worker (Citus hides the shards there) agrees" "f" "$(cq w1 "SELECT drift FROM schemamig.status()")"
+# a shard changed behind Citus' back on w1 (a superuser under warn): drift on w1 only
+sneaky=$(cq w1 "SET citus.show_shards_for_app_name_prefixes = '*'; SELECT relname FROM pg_class WHERE relname ~ '^t1_[0-9]+$' ORDER BY relname LIMIT 1")
+cq w1 "SET schemamig.guard = warn; SET client_min_messages = error; ALTER TABLE $sneaky ADD COLUMN sneaky int" >/dev/null
+ok "cluster_status(): a shard altered directly on w1 is drift on w1 only" "false true false" \
+	"$(cq coord "SELECT string_agg(coalesce(drift::text, 'null'), ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()")"
+ok "w1: drift() names the shard's new column" "column|public.$sneaky.sneaky|added" \
+	"$(cq w1 "SELECT object_type || '|' || identity || '|' || change FROM schemamig.drift() WHERE identity LIKE '%sneaky%'")"
+cq w1 "SELECT schemamig.accept_drift('test: the sneaky column on a shard')" >/dev/null
+cq w1 "SET schemamig.guard = warn; SET client_min_messages = error; ALTER TABLE $sneaky DROP COLUMN sneaky" >/dev/null
+cq w1 "SELECT schemamig.accept_drift('test: the sneaky column dropped again')" >/dev/null
+ok "... until accepted on w1" "false false false" \
 	"$(cq coord "SELECT string_agg(coalesce(drift::text, 'null'), ' ' ORDER BY node <> 'coordinator', node) FROM schemamig.cluster_status()")"
 
 # ---- downgrade to base across the cluster
 ok "downgrade('base')" "r2 r1" "$(cq coord "SELECT string_agg(revision, ' ') FROM schemamig.downgrade('base')" 2>/dev/null)"
 for n in w1 w2; do
 	ok "$n: shards dropped under r1's downgrade, statement 1" "t" "$(cq $n "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE revision = 'r1' AND direction = 'downgrade' AND statement_no = 1 AND command_tag = 'DROP TABLE'")"
-	ok "$n: still no unversioned rows" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned'")"
+	ok "$n: still no unversioned rows (but w1's two sneaky ALTERs above)" "0" "$(cq $n "SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned' AND statement NOT LIKE '%sneaky%'")"
 done
 
 # ---- upgrade_each(): one transaction per revision (what steps() emits for transactional runs)
@@ -117,7 +130,7 @@ ok "CALL upgrade_each() applies r1 and r2 again, one transaction each" "r1 r2" \
 	"$(cq coord "CALL schemamig.upgrade_each()" >/dev/null 2>&1; cq coord "SELECT string_agg(revision, ' ' ORDER BY seq) FROM schemamig.applied")"
 for n in w1 w2; do
 	ok "$n: upgrade_each()'s shard DDL logged under r1 and r2, none unversioned" "r1:2 r1:4 r2:1 r2:2|0" \
-		"$(cq $n "SELECT string_agg(DISTINCT revision || ':' || statement_no, ' ') || '|' || (SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned') FROM schemamig.ddl_log WHERE direction = 'upgrade' AND id > (SELECT max(id) FROM schemamig.ddl_log WHERE direction = 'downgrade')")"
+		"$(cq $n "SELECT string_agg(DISTINCT revision || ':' || statement_no, ' ') || '|' || (SELECT count(*) FROM schemamig.ddl_log WHERE direction = 'unversioned' AND statement NOT LIKE '%sneaky%') FROM schemamig.ddl_log WHERE direction = 'upgrade' AND id > (SELECT max(id) FROM schemamig.ddl_log WHERE direction = 'downgrade')")"
 done
 
 ok "cluster_status(): the ledger of every node is intact after the whole scenario" "t t t" \
