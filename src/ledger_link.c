@@ -68,6 +68,18 @@
  * waits for another.  PREPARE logs the pending batch, the commit that links
  * it the head.
  *
+ * Measured (Citus 13.2.2 on PostgreSQL 15, coordinator + 2 workers): the
+ * revision that creates a 32-shard and a reference table commits on each
+ * worker as 17 worker transactions, all PREPAREd at once (17 "pending on
+ * prepared transaction" log lines per worker); with the lock held across
+ * PREPARE the second of them waited until Citus cancelled the distributed
+ * deadlock.  Now each is linked at its COMMIT PREPARED (17 links, 61 rows,
+ * ledger_pending empty afterwards) and verify_ledger() holds on every node
+ * (test/citus/run.sh).  Without Citus: sql/ledger_2pc.sql (three pending at
+ * once under lock_timeout = 100ms, resolved in every order),
+ * specs/ledger_prepared.spec (a busy lock, a backend without schemamig),
+ * t/007_ledger_2pc.pl (both pending across a crash).
+ *
  * IDENTIFICATION
  *		src/ledger_link.c
  *
