@@ -119,7 +119,7 @@ def truth(db, up, down):
             return True, ''
         gone = [l for l in before if l not in after]
         new = [l for l in after if l not in before]
-        return False, 'dump differs: -%s +%s' % (gone[:2], new[:2])
+        return False, 'dump differs: -%s +%s' % (gone[:4], new[:4])
     finally:
         psql('postgres', 'DROP DATABASE IF EXISTS %s' % scratch)
 
