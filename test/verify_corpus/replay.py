@@ -19,6 +19,7 @@ FORMAT: sql-migrate ("-- +migrate Up/Down" in one file), updown (<name>.up.sql
 and <name>.down.sql), diesel (<name>/up.sql and <name>/down.sql), dbmate
 ("-- migrate:up/down"), goose ("-- +goose Up/Down").
 """
+import difflib
 import os
 import re
 import subprocess
@@ -117,9 +118,9 @@ def truth(db, up, down):
         after = dump(scratch)
         if before == after:
             return True, ''
-        gone = [l for l in before if l not in after]
-        new = [l for l in after if l not in before]
-        return False, 'dump differs: -%s +%s' % (gone[:4], new[:4])
+        diff = [l for l in difflib.unified_diff(before, after, lineterm='', n=0)
+                if l[:1] in '+-' and not l.startswith(('+++', '---'))]
+        return False, 'dump differs: %s' % diff[:6]
     finally:
         psql('postgres', 'DROP DATABASE IF EXISTS %s' % scratch)
 
