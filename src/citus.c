@@ -41,6 +41,15 @@
  * as upgrade() does on the coordinator; the node's DDL log explains later
  * revisions and Citus housekeeping.
  *
+ * The key reaches nodes added later by itself: citus_keypush.c sees the
+ * node change (measured on Citus 13.2.2: citus_add_node(), master_add_node(),
+ * citus_add_inactive_node(), citus_activate_node() and citus_update_node()
+ * all invalidate pg_dist_node's relcache entry in the adding backend while
+ * its transaction runs; the flag is confirmed at PRE_COMMIT by a row of
+ * pg_dist_node this transaction wrote, since other backends receive the
+ * same invalidations) and pushes the key from a background worker after
+ * the commit.
+ *
  * Trust model (docs/citus.md has the long form).
  *	- The key: schemamig.citus_key, no grants (superusers and the
  *	  extension owner), the same on every node: citus_sync_key() generates
