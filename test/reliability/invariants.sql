@@ -26,12 +26,15 @@ SELECT 'parent ' || p || ' of ' || r.revision || ' is not registered'
 FROM schemamig.revision r, unnest(r.parents) p
 WHERE NOT EXISTS (SELECT 1 FROM schemamig.revision x WHERE x.revision = p)
 UNION ALL
--- since the last stamp, the journal's last word on a revision is the truth
+-- since the last stamp, the journal's last word on a revision is the truth:
+-- a downgrade leaves it unapplied; every other event naming it (upgrade, a
+-- 'repair' of an applied revision's script, an Alembic 'move', baseline())
+-- leaves it applied
 SELECT 'journal says ' || e.revision || ' was ' || e.action || 'd last (event ' || e.id
 	   || '), the applied set disagrees'
 FROM last_event e, last_stamp s
 WHERE e.id > s.id
-  AND (e.action = 'upgrade') <> EXISTS (SELECT 1 FROM schemamig.applied a WHERE a.revision = e.revision)
+  AND (e.action <> 'downgrade') <> EXISTS (SELECT 1 FROM schemamig.applied a WHERE a.revision = e.revision)
 UNION ALL
 SELECT 'applied revision ' || a.revision || ' has no upgrade event since the last stamp and no stamp covers it'
 FROM schemamig.applied a, last_stamp s
