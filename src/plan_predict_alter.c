@@ -621,7 +621,11 @@ schemamig_pred_rename(PredictState *ps, Prediction *p, RenameStmt *stmt)
 				return;
 			schemamig_pred_lock_rel(ps, p, &rel, stmt->renameType == OBJECT_INDEX ?
 									ShareUpdateExclusiveLock : AccessExclusiveLock);
-			/* later statements find it under the new name, shown by the old */
+			/*
+			 * later statements find it under the new name, shown by the old
+			 * (the executed plan names a relation as it first saw it, also
+			 * one an earlier statement of the plan created)
+			 */
 			{
 				VirtualRel *v = rel.virtual;
 				char	   *oldkey = schemamig_pred_key(stmt->relation);
@@ -638,9 +642,6 @@ schemamig_pred_rename(PredictState *ps, Prediction *p, RenameStmt *stmt)
 					get_namespace_name(get_rel_namespace(rel.relid)) :
 					pnstrdup(oldkey, strchr(oldkey, '.') - oldkey);
 				v->key = psprintf("%s.%s", nsp, stmt->newname);
-				if (!OidIsValid(rel.relid))
-					v->display = psprintf("%s.%s", quote_identifier(nsp),
-										  quote_identifier(stmt->newname));
 			}
 			break;
 		case OBJECT_COLUMN:

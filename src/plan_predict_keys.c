@@ -255,14 +255,21 @@ static void
 default_names(DefaultContext *ctx, Node *arg)
 {
 	PredRel		rel;
-	List	   *names;
+	List	   *parts;
+	List	   *names = NIL;
+	ListCell   *lc;
 
 	if (IsA(arg, TypeCast))
 		arg = ((TypeCast *) arg)->arg;
 	if (!IsA(arg, A_Const) || ((A_Const *) arg)->isnull ||
 		!IsA(&((A_Const *) arg)->val, String))
 		return;
-	names = textToQualifiedNameList(cstring_to_text(strVal(&((A_Const *) arg)->val)));
+	/* a name the cast would refuse is the statement's error, not plan()'s */
+	if (!SplitIdentifierString(pstrdup(strVal(&((A_Const *) arg)->val)), '.', &parts) ||
+		parts == NIL || list_length(parts) > 3)
+		return;
+	foreach(lc, parts)
+		names = lappend(names, makeString((char *) lfirst(lc)));
 	if (schemamig_pred_resolve(ctx->ps, makeRangeVarFromNameList(names), &rel))
 		schemamig_pred_lock_rel(ctx->ps, ctx->p, &rel, AccessShareLock);
 }
