@@ -54,9 +54,18 @@ ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do key_diges
 ok "citus_remove_node(w2)" "" "$(cq coord "SELECT citus_remove_node('localhost', ${CITUS_PORT[w2]})" 2>&1)"
 ok "no push after a removal" "1" "$(sleep 1; pushed 2)"
 cq w2 "DELETE FROM schemamig.citus_key" >/dev/null
+# w2 logs every statement with its user while it joins again: who carried the key there
+cq w2 "ALTER SYSTEM SET log_statement = 'all'" >/dev/null
+cq w2 "ALTER SYSTEM SET log_line_prefix = '%m [%p] user=%u '" >/dev/null
+cq w2 "SELECT pg_reload_conf()" >/dev/null
 citus_add_worker w2
 poll "w2 added again gets the key again (sha256 compared)" "same" "same_key w2"
 poll "... logged by a second push" "2" "pushed 2"
+ok "... and carried to w2 only by the bootstrap superuser's connection" "user=postgres" \
+	"$(grep "citus_set_key(" "$CITUS_DIR/w2.log" | grep -o "user=[^ ]*" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+cq w2 "ALTER SYSTEM RESET log_statement" >/dev/null
+cq w2 "ALTER SYSTEM RESET log_line_prefix" >/dev/null
+cq w2 "SELECT pg_reload_conf()" >/dev/null
 ok "w2 (schemamig already there): node activation's grant replay under SET ROLE to the grantor is maintenance, not blocked" "t" \
 	"$(cq w2 "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE direction = 'maintenance' AND command_tag = 'GRANT' AND role = 'pg_database_owner'")"
 
