@@ -41,11 +41,22 @@
  * as upgrade() does on the coordinator; the node's DDL log explains later
  * revisions and Citus housekeeping.
  *
+ * The key reaches nodes added later by itself: citus_keypush.c sees the
+ * node change (measured on Citus 13.2.2: citus_add_node(), master_add_node(),
+ * citus_add_inactive_node(), citus_activate_node() and citus_update_node()
+ * all invalidate pg_dist_node's relcache entry in the adding backend while
+ * its transaction runs; the flag is confirmed at PRE_COMMIT by a row of
+ * pg_dist_node this transaction wrote, since other backends receive the
+ * same invalidations) and pushes the key from a background worker after
+ * the commit.
+ *
  * Trust model (docs/citus.md has the long form).
  *	- The key: schemamig.citus_key, no grants (superusers and the
  *	  extension owner), the same on every node: citus_sync_key() generates
- *	  it on the coordinator and copies it to every worker; run it again
- *	  after citus_add_node().  Read here as the bootstrap superuser.
+ *	  it on the coordinator and copies it to every worker; a node added
+ *	  later gets it from a background worker started after the adding
+ *	  transaction commits (citus_keypush.c), over a connection of the
+ *	  bootstrap superuser.  Read here as the bootstrap superuser.
  *	- Citus forwards as the calling role, so that role can read the token
  *	  on a worker (pg_stat_activity).  A captured token only opens a
  *	  context in a worker transaction that carries the same distributed
@@ -54,10 +65,12 @@
  *	  transaction runs, and run DDL that is then logged under that revision
  *	  and statement.  That window (the revision's transaction, at most
  *	  the TTL) is what remains.  Without the key no token can be made.
- *	- Housekeeping: DDL by a superuser in a Citus background worker or in
- *	  a session whose application_name starts with "citus" (Citus' internal
- *	  connections) is admitted and logged as 'maintenance'.  Only
- *	  superusers: an ordinary role faking every Citus marker stays blocked.
+ *	- Housekeeping: DDL in a superuser's session (the session user: Citus
+ *	  replays grants under SET ROLE to the grantor) in a Citus background
+ *	  worker or in a session whose application_name starts with "citus"
+ *	  (Citus' internal connections) is admitted and logged as
+ *	  'maintenance'.  Only superusers' sessions: an ordinary role faking
+ *	  every Citus marker stays blocked.
  *	  A superuser can switch the guard off anyway.
  *	- run_command_on_*() opens connections outside the coordinated
  *	  transaction: its DDL carries no token and is blocked on the workers
@@ -319,7 +332,7 @@ schemamig_citus_statement(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("schemamig has no Citus key in this database"),
-				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); once, and again after citus_add_node().")));
+				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); once: nodes added later get the key automatically.")));
 	use_coordinated_transaction();
 	dtxid = distributed_transaction_id();
 	if (dtxid == NULL)
@@ -411,16 +424,16 @@ schemamig_citus_admit(void)
 	if (key == NULL)
 	{
 		/*
-		 * A node added after citus_sync_key(): say so on the coordinator (the
-		 * error travels back with Citus' "while executing command on"
-		 * context) instead of a plain "unversioned schema change blocked"
+		 * A node the key did not reach: say so on the coordinator (the error
+		 * travels back with Citus' "while executing command on" context)
+		 * instead of a plain "unversioned schema change blocked"
 		 */
 		(void) token_invalid("no key in schemamig.citus_key (run schemamig.citus_sync_key() on the coordinator)");
 		ereport(ERROR,
 				(errcode(ERRCODE_SCHEMAMIG_UNVERSIONED_DDL),
 				 errmsg("this Citus node has no schemamig key to verify the coordinator's revision token"),
-				 errdetail("The node was added after schemamig.citus_sync_key() ran, so it admits no revision DDL."),
-				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node().")));
+				 errdetail("The key was not pushed to this node after it was added (the coordinator's log says why), so it admits no revision DDL."),
+				 errhint("A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator.")));
 	}
 	/* the signed part: everything before the hmac field, then the revision */
 	signed_part = psprintf("%s%s", pnstrdup(token, field[7] - copy), field[8]);
@@ -458,12 +471,17 @@ schemamig_citus_admit(void)
 
 /*
  * Citus housekeeping: a superuser in a background worker (the maintenance
- * daemon) or in one of Citus' internal connections.
+ * daemon) or in one of Citus' internal connections.  The session user
+ * counts, not the current one: node activation replays a schema's grants
+ * under SET ROLE to their grantor (measured: GRANT USAGE ON SCHEMA public
+ * TO pg_database_owner as pg_database_owner, when re-adding a node that
+ * has schemamig already), and only a superuser's session can SET ROLE
+ * that way.
  */
 bool
 schemamig_citus_maintenance(void)
 {
-	if (!superuser())
+	if (!superuser_arg(GetSessionUserId()))
 		return false;
 	if (!citus_present())
 		return false;

@@ -46,7 +46,9 @@
  *		   because it writes rows.  Commit-time work of this release goes
  *		   here, after this check, in this order: Alembic lint, then
  *		2. Citus: a worker's first revision takes its drift baseline
- *		   (citus.c);
+ *		   (citus.c); at PRE_COMMIT only, a coordinator transaction that
+ *		   changed Citus' node list arms the key push (citus_keypush.c,
+ *		   reads only);
  *		3. the ledger link (ledger_link.c: the last row of the
  *		   transaction's chain, after everything that may still write
  *		   rows).  PREPARE TRANSACTION passes PRE_PREPARE instead of
@@ -62,7 +64,10 @@
  *		   transaction, or close a step whose begin_step() rolled back;
  *		2. Alembic: forget the held DDL and version writes;
  *		3. the migration context closes (unless a step's statement spans
- *		   this commit), and the log drops its frames;
+ *		   this commit), and the log drops its frames; Citus forgets its
+ *		   token state and, after a COMMIT that armed it, registers the
+ *		   background worker that pushes the key (citus_keypush.c: a
+ *		   WARNING, never an ERROR, when no slot is free);
  *		4. seal: a prepared uninstall ends with its transaction;
  *		5. the ledger writes the head a commit made to the server log
  *		   (LOG_SERVER_ONLY; the pending batch at PREPARE) and forgets its
@@ -75,7 +80,9 @@
  * the prepared uninstall and the ledger's saved state pass to the parent.
  *
  * Cache invalidation callbacks: the log forgets its cached OIDs, column
- * map and role names; the ledger its encoding plans.
+ * map and role names; the ledger its encoding plans; with Citus loaded
+ * (only then is it registered), an invalidation of pg_dist_node flags the
+ * transaction as a possible node change (citus_keypush.c).
  *
  * IDENTIFICATION
  *		src/hooks.c
@@ -131,6 +138,9 @@ schemamig_hooks_install(void)
 
 	CacheRegisterRelcacheCallback(schemamig_ddl_log_relcache_callback, (Datum) 0);
 	CacheRegisterRelcacheCallback(schemamig_ledger_relcache_callback, (Datum) 0);
+	/* with Citus only: zero cost without it */
+	if (schemamig_citus_loaded())
+		CacheRegisterRelcacheCallback(schemamig_citus_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, schemamig_ddl_log_syscache_callback, (Datum) 0);
 }
@@ -247,6 +257,8 @@ schemamig_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			schemamig_alembic_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			schemamig_citus_pre_commit();
+			if (event == XACT_EVENT_PRE_COMMIT)
+				schemamig_citus_keypush_pre_commit();
 			/* last: the link covers every row the transaction wrote */
 			schemamig_ledger_pre_commit(event == XACT_EVENT_PRE_PREPARE);
 			return;
@@ -267,6 +279,7 @@ schemamig_xact_callback(XactEvent event, void *arg)
 	schemamig_guard_plumbing = false;
 	schemamig_context_xact_end(committed);
 	schemamig_citus_xact_end();
+	schemamig_citus_keypush_xact_end(event == XACT_EVENT_COMMIT);
 	schemamig_ddl_statement_reset();
 	schemamig_seal_xact_end();
 	schemamig_ledger_xact_end(event);

@@ -375,6 +375,13 @@ extern bool schemamig_citus_maintenance(void);
 extern void schemamig_citus_xact_end(void);
 extern void schemamig_citus_pre_commit(void);
 
+/* ---- citus_keypush.c ---- */
+
+extern bool schemamig_citus_loaded(void);
+extern void schemamig_citus_relcache_callback(Datum arg, Oid relid);
+extern void schemamig_citus_keypush_pre_commit(void);
+extern void schemamig_citus_keypush_xact_end(bool committed);
+
 /* ---- review.c, plan_predict.c: plan() ---- */
 #define SCHEMAMIG_PLAN_COLUMNS 9
 /* A relation lock of a plan: level is the LOCKMODE */

@@ -20,19 +20,54 @@ cq coord "CREATE EXTENSION schemamig" >/dev/null
 ok "schemamig propagated to w1" "0.2.0" "$(cq w1 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
 fails "citus_sync_key() is superuser-only" coord app 42501 "SELECT schemamig.citus_sync_key()"
 ok "citus_sync_key() copies the key to w1" "1" "$(cq coord "SELECT schemamig.citus_sync_key()")"
-# ---- a node added later: no key until citus_sync_key() runs again (docs/citus.md, Setup)
+# poll LABEL EXPECTED CMD: CMD's output must become EXPECTED within 15 s
+poll() {
+	local i got
+	for i in $(seq 60); do got=$(eval "$3" 2>&1); [ "$got" = "$2" ] && break; sleep 0.25; done
+	ok "$1" "$2" "$got"
+}
+# the sha256 of NODE's key (the key itself is never printed)
+key_digest() { cq "$1" "SELECT encode(sha256(key), 'hex') FROM schemamig.citus_key"; }
+same_key() { [ -n "$(key_digest coord)" ] && [ "$(key_digest "$1")" = "$(key_digest coord)" ] && echo same || echo differs; }
+pushed() { grep -c "LOG:  schemamig: citus key pushed to $1 nodes after a node change" "$CITUS_DIR/coord.log"; }
+# ---- a node added later gets the key after citus_add_node() commits, without citus_sync_key() (citus_keypush.c)
 citus_add_worker w2
 ok "citus_add_node after CREATE EXTENSION schemamig" "0.2.0" "$(cq w2 "SELECT extversion FROM pg_extension WHERE extname = 'schemamig'")"
-ok "w2 has no key yet" "0" "$(cq w2 "SELECT count(*) FROM schemamig.citus_key")"
+poll "w2 gets the coordinator's key from the push after citus_add_node() (sha256 compared)" "same" "same_key w2"
+poll "... and the coordinator's log says so, once" "1" "pushed 2"
+for n in coord w1 w2; do
+	fails "$n: an ordinary role cannot read the key" $n app 42501 "SELECT key FROM schemamig.citus_key"
+done
+ok "... nor see it in the coordinator's log" "0" "$(grep -c "$(cq coord "SELECT encode(key, 'hex') FROM schemamig.citus_key")" "$CITUS_DIR/coord.log")"
+# ---- the manual procedure still holds for a node the push did not reach (simulated: its key deleted)
+cq w2 "DELETE FROM schemamig.citus_key" >/dev/null
 keyless="BEGIN; SELECT schemamig.begin_revision('k0'); CREATE TABLE k0 (id bigint PRIMARY KEY); SELECT create_distributed_table('k0', 'id'); COMMIT"
 fails "a revision that reaches the keyless node fails with SM001" coord postgres SM001 "$keyless"
 out=$(cq coord "$keyless" -v VERBOSITY=verbose 2>&1)
 ok "... saying the node has no key and what to run" "t t" \
-	"$(grep -c "ERROR:  SM001: this Citus node has no schemamig key" <<<"$out" | sed 's/^1$/t/') $(grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator after every citus_add_node()" <<<"$out" | sed 's/^1$/t/')"
+	"$(grep -c "ERROR:  SM001: this Citus node has no schemamig key" <<<"$out" | sed 's/^1$/t/') $(grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator.$" <<<"$out" | sed 's/^1$/t/')"
 ok "... and nothing of it stayed" "|0" "$(cq coord "SELECT to_regclass('k0'), (SELECT count(*) FROM schemamig.journal)")"
-ok "citus_sync_key() after citus_add_node() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
-ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do cq $n "SELECT md5(key) FROM schemamig.citus_key"; done | sort -u | wc -l)"
-fails "an ordinary role cannot read the key on a worker" w1 app 42501 "SELECT key FROM schemamig.citus_key"
+ok "citus_sync_key() copies the key to both workers" "2" "$(cq coord "SELECT schemamig.citus_sync_key()")"
+ok "citus_sync_key() again: idempotent" "2 1" "$(cq coord "SELECT schemamig.citus_sync_key()") $(for n in coord w1 w2; do key_digest $n; done | sort -u | wc -l)"
+ok "the key is the same on every node" "1" "$(for n in coord w1 w2; do key_digest $n; done | sort -u | wc -l)"
+# ---- citus_remove_node() and citus_add_node() again: the push reaches the node again
+ok "citus_remove_node(w2)" "" "$(cq coord "SELECT citus_remove_node('localhost', ${CITUS_PORT[w2]})" 2>&1)"
+ok "no push after a removal" "1" "$(sleep 1; pushed 2)"
+cq w2 "DELETE FROM schemamig.citus_key" >/dev/null
+# w2 logs every statement with its user while it joins again: who carried the key there
+cq w2 "ALTER SYSTEM SET log_statement = 'all'" >/dev/null
+cq w2 "ALTER SYSTEM SET log_line_prefix = '%m [%p] user=%u '" >/dev/null
+cq w2 "SELECT pg_reload_conf()" >/dev/null
+citus_add_worker w2
+poll "w2 added again gets the key again (sha256 compared)" "same" "same_key w2"
+poll "... logged by a second push" "2" "pushed 2"
+ok "... and carried to w2 only by the bootstrap superuser's connection" "user=postgres" \
+	"$(grep "citus_set_key(" "$CITUS_DIR/w2.log" | grep -o "user=[^ ]*" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+cq w2 "ALTER SYSTEM RESET log_statement" >/dev/null
+cq w2 "ALTER SYSTEM RESET log_line_prefix" >/dev/null
+cq w2 "SELECT pg_reload_conf()" >/dev/null
+ok "w2 (schemamig already there): node activation's grant replay under SET ROLE to the grantor is maintenance, not blocked" "t" \
+	"$(cq w2 "SELECT count(*) > 0 FROM schemamig.ddl_log WHERE direction = 'maintenance' AND command_tag = 'GRANT' AND role = 'pg_database_owner'")"
 
 # ---- revisions: distributed and reference tables, ALTER, indexes, drop
 cq coord "SELECT schemamig.register('r1', \$\$CREATE TABLE t1 (id bigint PRIMARY KEY, v text); SELECT create_distributed_table('t1', 'id'); CREATE TABLE ref (id int PRIMARY KEY); SELECT create_reference_table('ref');\$\$, 'DROP TABLE t1; DROP TABLE ref;')" >/dev/null
@@ -138,6 +173,26 @@ ok "cluster_status(): the ledger of every node is intact after the whole scenari
 for n in coord w1 w2; do
 	ok "$n: verify_ledger() after the whole scenario" "t" "$(cq $n "SELECT ok FROM schemamig.verify_ledger()")"
 done
+
+# ---- a push that fails: WARNING in the coordinator's log, the manual procedure named (last: w1 moves away)
+w1id=$(cq coord "SELECT nodeid FROM pg_dist_node WHERE nodeport = ${CITUS_PORT[w1]}")
+cq coord "SELECT citus_update_node($w1id, 'localhost', 1)" >/dev/null 2>&1
+warned() { grep -c "WARNING:  schemamig could not push the citus key after a node change: could not copy the Citus key to localhost:1" "$CITUS_DIR/coord.log"; }
+for i in $(seq 80); do [ "$(warned)" = 1 ] && break; sleep 0.25; done
+ok "a node change whose push cannot reach a node: one WARNING after about 10 s of retries" "1" "$(warned)"
+ok "... with the manual procedure as its hint" "t" "$(grep -A2 "WARNING:  schemamig could not push the citus key" "$CITUS_DIR/coord.log" | grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator." | sed 's/^1$/t/')"
+cq coord "SELECT citus_update_node($w1id, 'localhost', ${CITUS_PORT[w1]})" >/dev/null 2>&1
+poll "w1 back at its port: the next push reaches both workers" "3" "pushed 2"
+ok "the key never appears in the coordinator's log" "0" "$(grep -c "$(cq coord "SELECT encode(key, 'hex') FROM schemamig.citus_key")" "$CITUS_DIR/coord.log")"
+# ---- no free background worker slot: a WARNING in the committing session
+as_postgres "$PG_BIN/pg_ctl" -D "$CITUS_DIR/coord" -l "$CITUS_DIR/coord.log" -o "-c max_worker_processes=2" -w restart >/dev/null
+# the two slots: the logical replication launcher and Citus' maintenance daemon
+poll "coordinator restarted with max_worker_processes = 2, both slots taken" "2" \
+	"cq coord \"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('logical replication launcher') OR backend_type LIKE 'Citus Maintenance Daemon%'\""
+out=$(cq coord "SELECT citus_set_node_property('localhost', ${CITUS_PORT[w1]}, 'shouldhaveshards', false)" 2>&1)
+ok "a node change with no free slot commits with a WARNING naming the manual procedure" "t t" \
+	"$(grep -c "WARNING:  schemamig could not start the background worker that pushes the citus key to the new node" <<<"$out" | sed 's/^1$/t/') $(grep -c "HINT:  A superuser runs SELECT schemamig.citus_sync_key(); on the coordinator.$" <<<"$out" | sed 's/^1$/t/')"
+ok "... and the node change committed" "f" "$(cq coord "SELECT shouldhaveshards FROM pg_dist_node WHERE nodeport = ${CITUS_PORT[w1]}")"
 
 echo "1..$T"
 [ "$FAILED" = 0 ] || { echo "# $FAILED of $T Citus tests failed"; exit 1; }
