@@ -77,6 +77,11 @@ SELECT schemamig.register('not_null',
 SELECT schemamig.register('reloptions',
 	'ALTER TABLE public.trade SET (autovacuum_vacuum_scale_factor = 0.02)',
 	'ALTER TABLE public.trade SET (autovacuum_vacuum_scale_factor = 0.1)', '{no_op}');
+-- not restored: the same, by dynamic SQL in DO blocks
+SELECT schemamig.register('do_reloptions',
+	$x$DO $d$ BEGIN EXECUTE 'ALTER TABLE public.member SET (fillfactor = 90)'; END $d$ $x$,
+	$x$DO $d$ BEGIN EXECUTE 'ALTER TABLE public.member SET (fillfactor = 100)'; END $d$ $x$,
+	'{no_op}');
 -- not restored: an index created again with a predicate it did not have
 SELECT schemamig.register('idx_pred',
 	'CREATE INDEX by_fee ON public.acct (fee)', 'DROP INDEX public.by_fee', '{no_op}');
