@@ -5,7 +5,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = schemamig--0.1.0.sql schemamig--0.2.0.sql schemamig--0.1.0--0.2.0.sql
 PGFILEDESC = "schemamig - schema migrations kept, applied and guarded by the database"
 
-REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views review_author review_verify lint_rules lint_rows references deploy seal ledger ledger_2pc drift_memory
+REGRESS = graph migrate errors guard reindex review fingerprint fingerprint_majors lint steps alembic review_views review_author review_verify lint_rules lint_rows references deploy seal ledger ledger_2pc drift_memory review_verify_corpus
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # races: isolationtester specs (specs/<name>.spec, expected/<name>.out)
