@@ -114,9 +114,6 @@ schemamig_citus_loaded(void)
 void
 schemamig_citus_relcache_callback(Datum arg, Oid relid)
 {
-#ifdef KEYPUSH_TRACE
-	elog(LOG, "keypush trace: relcache inval %u (pg_dist_node %u) in xact %d", relid, dist_node_oid, IsTransactionState());
-#endif
 	if (!OidIsValid(relid))
 		return;					/* a reset of everything: another backend's */
 	if (relid == dist_node_oid || !OidIsValid(dist_node_oid))
@@ -199,16 +196,8 @@ schemamig_citus_keypush_pre_commit(void)
 	if (!OidIsValid(dist_node_oid))
 		return;
 	if (!dist_node_written_here())
-	{
-#ifdef KEYPUSH_TRACE
-		elog(LOG, "keypush trace: flagged, but no pg_dist_node tuple written here");
-#endif
 		return;
-	}
 	push_armed = coordinator_with_key();
-#ifdef KEYPUSH_TRACE
-	elog(LOG, "keypush trace: pg_dist_node written here, armed %d", push_armed);
-#endif
 }
 
 /* COMMIT, ABORT, PREPARE (hooks.c; never ERROR): after a commit, start the push */
