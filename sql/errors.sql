@@ -130,6 +130,9 @@ SELECT schemamig.register('e5', E'CREATE TABLE ok (id int);\nCREATE TABEL broken
 \echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e5', 'SELECT 1', 'DROP TABLE x; DROP TABLE (');
 \echo :LAST_ERROR_SQLSTATE
+-- a psql meta-command in a script: the hint names its line
+SELECT schemamig.register('e5', E'CREATE TABLE ok (id int);\n  \\set x 1\nSELECT 1;');
+\echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e5', 'BEGIN; CREATE TABLE t (id int); COMMIT;');
 \echo :LAST_ERROR_SQLSTATE
 SELECT schemamig.register('e5', 'CREATE TABLE t (id int)', 'SAVEPOINT s; DROP TABLE t');

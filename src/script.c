@@ -37,6 +37,7 @@
 #include "schemamig.h"
 
 static const char *skip_comments_and_space(const char *p, const char *end);
+static bool line_is_meta_command(const char *script, int line);
 static void position_to_line_column(const char *script, int charpos,
 									int *line, int *column);
 
@@ -72,6 +73,7 @@ schemamig_script_parse_ext(const char *script_text, const char *revision,
 
 	/* pg_dump's \restrict lines are not SQL (baseline.c) */
 	const char *volatile script = schemamig_dump_blank_meta(script_text);
+
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
@@ -104,7 +106,8 @@ schemamig_script_parse_ext(const char *script_text, const char *revision,
 				 line > 0 ?
 				 errdetail("Line %d, column %d: %s.", line, column, edata->message) :
 				 errdetail("%s.", edata->message),
-				 errhint("Scripts must be valid SQL for this server; psql meta-commands such as \\set are not SQL.")));
+				 line > 0 && line_is_meta_command(script, line) ?
+				 errhint("Line %d is a psql meta-command, which is not SQL; scripts are run by the server, not by psql.", line) : 0));
 	}
 	PG_END_TRY();
 
@@ -357,6 +360,25 @@ position_to_line_column(const char *script, int charpos, int *line, int *column)
 		p += pg_mblen(p);
 		chars++;
 	}
+}
+
+/*
+ * Whether a 1-based line of the script starts (after blanks) with a
+ * backslash: a psql meta-command such as \set or \connect.  Only then is the
+ * psql hint given; an ordinary syntax error gets PostgreSQL's own message
+ * alone (a hint about psql there misled readers of real migrations).
+ */
+static bool
+line_is_meta_command(const char *script, int line)
+{
+	const char *p = script;
+
+	for (int l = 1; l < line && *p; p++)
+		if (*p == '\n')
+			l++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\\';
 }
 
 /* ---- the pg_dump rule (baseline.c uses it; so does the parse above) ---- */
