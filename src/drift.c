@@ -121,6 +121,29 @@ object_order(SchemamigObjectHash *x, SchemamigObjectHash *y)
 	return r != 0 ? r : strcmp(x->identity, y->identity);
 }
 
+/*
+ * An object of a stored or baseline list from an SPI row (type, identity,
+ * hash[, description]) in the current memory context; NULL for the row of
+ * NULLs an empty schema leaves
+ */
+SchemamigObjectHash *
+schemamig_drift_object_from_row(HeapTuple tuple, TupleDesc desc, bool with_description)
+{
+	SchemamigObjectHash *object;
+	bool		isnull;
+
+	(void) SPI_getbinval(tuple, desc, 2, &isnull);
+	if (isnull)
+		return NULL;
+	object = palloc0(sizeof(SchemamigObjectHash));
+	object->type = SPI_getvalue(tuple, desc, 1);
+	object->identity = SPI_getvalue(tuple, desc, 2);
+	object->hash = SPI_getvalue(tuple, desc, 3);
+	if (with_description)
+		object->description = SPI_getvalue(tuple, desc, 4);
+	return object;
+}
+
 int
 schemamig_drift_object_cmp(const ListCell *a, const ListCell *b)
 {
@@ -183,17 +206,10 @@ load_baseline(Baseline * b, MemoryContext caller_cxt)
 		b->accepted_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 		b->baseline_batch = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
 		b->baseline_ddl_id = DatumGetInt64(SPI_getbinval(tuple, desc, 8, &isnull));
-		/* an empty schema leaves one row of NULLs */
-		(void) SPI_getbinval(tuple, desc, 2, &isnull);
-		if (isnull)
-			continue;
 		spi_cxt = MemoryContextSwitchTo(caller_cxt);
-		object = palloc(sizeof(SchemamigObjectHash));
-		object->type = SPI_getvalue(tuple, desc, 1);
-		object->identity = SPI_getvalue(tuple, desc, 2);
-		object->hash = SPI_getvalue(tuple, desc, 3);
-		object->description = SPI_getvalue(tuple, desc, 4);
-		b->objects = lappend(b->objects, object);
+		object = schemamig_drift_object_from_row(tuple, desc, true);
+		if (object)
+			b->objects = lappend(b->objects, object);
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	list_sort(b->objects, schemamig_drift_object_cmp);

@@ -505,20 +505,11 @@ stored_objects(bool *known, bool any_format)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext spi_cxt;
-		SchemamigObjectHash *object;
-		bool		isnull;
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		SchemamigObjectHash *object = schemamig_drift_object_from_row(tuple, desc, false);
 
-		/* an empty schema leaves one row of NULLs */
-		(void) SPI_getbinval(tuple, desc, 2, &isnull);
-		if (isnull)
-			continue;
-		spi_cxt = MemoryContextSwitchTo(caller_cxt);
-		object = palloc(sizeof(SchemamigObjectHash));
-		object->type = SPI_getvalue(tuple, desc, 1);
-		object->identity = SPI_getvalue(tuple, desc, 2);
-		object->hash = SPI_getvalue(tuple, desc, 3);
-		objects = lappend(objects, object);
+		if (object)
+			objects = lappend(objects, object);
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	SPI_finish();

@@ -38,6 +38,8 @@ typedef struct DriftRow
 	"OPERATOR(pg_catalog.=) " CppAsString2(SCHEMAMIG_FINGERPRINT_FORMAT)
 
 extern bool schemamig_drift_has_memory(void);
+extern SchemamigObjectHash *schemamig_drift_object_from_row(HeapTuple tuple, TupleDesc desc,
+															bool with_description);
 extern int	schemamig_drift_object_cmp(const ListCell *a, const ListCell *b);
 extern List *schemamig_drift_compute(bool *known, int64 upto, bool stop_at_first,
 									 List **marks);

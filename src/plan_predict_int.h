@@ -90,6 +90,8 @@ extern void schemamig_pred_fk(PredictState *ps, Prediction *p, Constraint *con, 
 							  bool validated);
 extern void schemamig_pred_fk_validation(PredictState *ps, Prediction *p, Oid fkrelid,
 										 Oid pkrelid);
+extern bool schemamig_pred_constraint_uses(HeapTuple tup, TupleDesc desc,
+										   AttrNumber keyattr, AttrNumber attnum);
 extern void schemamig_pred_lock_fk_retyped(PredictState *ps, Prediction *p, Oid relid,
 										   AttrNumber attnum, bool rewritten);
 extern void schemamig_pred_lock_fk_referencing(PredictState *ps, Prediction *p, Oid relid,

@@ -150,6 +150,32 @@ schemamig_pred_fk(PredictState *ps, Prediction *p, Constraint *con, Oid fkrelid,
 }
 
 /*
+ * Whether the key column array keyattr (conkey or confkey) of a
+ * pg_constraint tuple holds attnum; attnum 0 means any column
+ */
+bool
+schemamig_pred_constraint_uses(HeapTuple tup, TupleDesc desc, AttrNumber keyattr,
+							   AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d;
+	ArrayType  *arr;
+	int16	   *keys;
+
+	if (attnum == 0)
+		return true;
+	d = heap_getattr(tup, keyattr, desc, &isnull);
+	if (isnull)
+		return false;
+	arr = DatumGetArrayTypeP(d);
+	keys = (int16 *) ARR_DATA_PTR(arr);
+	for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
+		if (keys[i] == attnum)
+			return true;
+	return false;
+}
+
+/*
  * Foreign keys of other tables that reference column attnum of relid are
  * dropped and re-added by a type change: ACCESS EXCLUSIVE on those tables,
  * and the validation's index locks when relid is rewritten.  pg_constraint
@@ -170,23 +196,10 @@ schemamig_pred_lock_fk_referencing(PredictState *ps, Prediction *p, Oid relid, A
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		bool		isnull;
-		Datum		d;
-		bool		uses = false;
 
-		if (con->contype != CONSTRAINT_FOREIGN || con->conrelid == relid)
-			continue;
-		d = heap_getattr(tup, Anum_pg_constraint_confkey, RelationGetDescr(rel), &isnull);
-		if (!isnull)
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(d);
-			int16	   *keys = (int16 *) ARR_DATA_PTR(arr);
-
-			for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
-				if (keys[i] == attnum)
-					uses = true;
-		}
-		if (!uses)
+		if (con->contype != CONSTRAINT_FOREIGN || con->conrelid == relid ||
+			!schemamig_pred_constraint_uses(tup, RelationGetDescr(rel),
+											Anum_pg_constraint_confkey, attnum))
 			continue;
 		schemamig_pred_lock_oid(ps, p, con->conrelid, AccessExclusiveLock);
 		if (rewritten)
@@ -217,23 +230,10 @@ schemamig_pred_lock_fk_retyped(PredictState *ps, Prediction *p, Oid relid, AttrN
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		bool		isnull;
-		Datum		d;
-		bool		uses = false;
 
-		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid == relid)
-			continue;
-		d = heap_getattr(tup, Anum_pg_constraint_conkey, RelationGetDescr(rel), &isnull);
-		if (!isnull)
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(d);
-			int16	   *keys = (int16 *) ARR_DATA_PTR(arr);
-
-			for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
-				if (keys[i] == attnum)
-					uses = true;
-		}
-		if (!uses)
+		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid == relid ||
+			!schemamig_pred_constraint_uses(tup, RelationGetDescr(rel),
+											Anum_pg_constraint_conkey, attnum))
 			continue;
 		schemamig_pred_lock_oid(ps, p, con->confrelid, AccessExclusiveLock);
 		schemamig_pred_lock_oid(ps, p, con->conindid, AccessShareLock);

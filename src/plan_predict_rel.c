@@ -411,27 +411,10 @@ schemamig_pred_lock_fk_referenced(PredictState *ps, Prediction *p, Oid relid, At
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		bool		uses = (attnum == 0);
 
-		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid == relid)
-			continue;
-		if (!uses)
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, Anum_pg_constraint_conkey,
-										 RelationGetDescr(rel), &isnull);
-
-			if (!isnull)
-			{
-				ArrayType  *arr = DatumGetArrayTypeP(d);
-				int16	   *keys = (int16 *) ARR_DATA_PTR(arr);
-
-				for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
-					if (keys[i] == attnum)
-						uses = true;
-			}
-		}
-		if (uses)
+		if (con->contype == CONSTRAINT_FOREIGN && con->confrelid != relid &&
+			schemamig_pred_constraint_uses(tup, RelationGetDescr(rel),
+										   Anum_pg_constraint_conkey, attnum))
 			schemamig_pred_lock_oid(ps, p, con->confrelid, level);
 	}
 	systable_endscan(scan);

@@ -37,6 +37,21 @@ TOP_LEVEL = re.compile(r"^\s*(create\s+(unique\s+)?index|drop\s+index|reindex|al
                        re.I | re.S)
 
 
+def scratch_database(acur, made, db, timeout):
+    """A new database with schemamig, lint off; its name added to made
+    (dropped at the end); returns an autocommit connection and cursor."""
+    acur.execute('CREATE DATABASE "%s"' % db)
+    made.append(db)
+    conn = psycopg2.connect(dbname=db)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SET client_min_messages = error")
+    cur.execute("CREATE EXTENSION schemamig")
+    cur.execute("SET schemamig.lint = off")
+    cur.execute("SET statement_timeout = '%s'" % timeout)
+    return conn, cur
+
+
 def per_relation(locks):
     """{relation: strongest mode} of a locks array."""
     out = {}
@@ -66,16 +81,7 @@ def sequence_pass(acur, prefix, runs, made, differ):
     for gi, (group, stmts) in enumerate(runs):
         if len(stmts) < 2:
             continue
-        db = "%s_seq_%d" % (prefix, gi)
-        acur.execute('CREATE DATABASE "%s"' % db)
-        made.append(db)
-        conn = psycopg2.connect(dbname=db)
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute("SET client_min_messages = error")
-        cur.execute("CREATE EXTENSION schemamig")
-        cur.execute("SET schemamig.lint = off")
-        cur.execute("SET statement_timeout = '60s'")
+        conn, cur = scratch_database(acur, made, "%s_seq_%d" % (prefix, gi), "60s")
         keep = list(stmts)
         for _ in range(40):
             parts, index, last_path = [], [], None
@@ -148,16 +154,7 @@ def main():
     made = []
     try:
         for gi, (group, stmts) in enumerate(groups):
-            db = "%s_%d" % (prefix, gi)
-            acur.execute('CREATE DATABASE "%s"' % db)
-            made.append(db)
-            conn = psycopg2.connect(dbname=db)
-            conn.autocommit = True
-            cur = conn.cursor()
-            cur.execute("SET client_min_messages = error")
-            cur.execute("CREATE EXTENSION schemamig")
-            cur.execute("SET schemamig.lint = off")
-            cur.execute("SET statement_timeout = '20s'")
+            conn, cur = scratch_database(acur, made, "%s_%d" % (prefix, gi), "20s")
             last_path = None
             replayed = []
             for n, st in enumerate(stmts, 1):
